@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * viommu_shadow: shadow DMA mappings over a VFIO container, and range unmap
+ * with per-mapping dirty bitmaps.
+ *
+ * Despite the name, this interface is unrelated to iommufd's own "vIOMMU"
+ * object (IOMMU_VIOMMU_ALLOC).  "vIOMMU" here means the emulated IOMMU of a
+ * VMM, whose guest-visible IOVA space the shadow tree mirrors.
+ */
+#ifndef _UAPI_LINUX_VIOMMU_SHADOW_H
+#define _UAPI_LINUX_VIOMMU_SHADOW_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/*
+ * The ioctl type byte.  VFIO and iommufd share ';'; 0xBA is not used by any
+ * in-tree header (Documentation/userspace-api/ioctl/ioctl-number.rst).
+ */
+#define VIOMMU_SHADOW_TYPE	0xBA
+#define VIOMMU_SHADOW_BASE	0x20
+
+/* Interface version reported by VIOMMU_SHADOW_GET_INFO. */
+#define VIOMMU_SHADOW_API_VERSION	1
+
+/**
+ * DOC: General ioctl format
+ *
+ * Every ioctl takes one struct whose first field is ``__u32 size``, the
+ * size of the struct as the caller knows it.  The kernel accepts any size
+ * from the struct's first version up: a shorter, older struct is extended
+ * with zeros, a longer, newer one is accepted if every byte the kernel does
+ * not know is zero.  Output is written back up to the smaller of the two
+ * sizes.  All 64-bit values and user pointers are ``__aligned_u64``; every
+ * hole is an explicit ``__reserved`` field that must be zero.  IOVA ranges
+ * are inclusive: ``[start, last]``, so the whole 64-bit space is
+ * ``[0, ~0ULL]``.
+ *
+ * Errors shared by all ioctls:
+ *
+ * - ENOTTY: unknown ioctl number.
+ * - EINVAL: ``size`` smaller than the first version of the struct, a
+ *   non-zero ``__reserved`` field, or a field value out of its range.
+ * - E2BIG: ``size`` larger than the kernel knows and a byte past the known
+ *   part is non-zero.
+ * - EOPNOTSUPP: a flag bit this kernel does not know.
+ * - EFAULT: the struct or a buffer it points to is not accessible.
+ * - ENXIO: the context is not attached to a container yet.
+ * - EPERM: a call that is forwarded to the container was made by a process
+ *   other than the one that attached (the forwarded call needs that
+ *   process's memory and accounting).
+ */
+enum {
+	VIOMMU_SHADOW_CMD_ATTACH = VIOMMU_SHADOW_BASE,
+	VIOMMU_SHADOW_CMD_GET_INFO,
+	VIOMMU_SHADOW_CMD_MAP,
+	VIOMMU_SHADOW_CMD_UNMAP_RANGE,
+};
+
+/**
+ * enum viommu_shadow_backend - what a context forwards to
+ * @VIOMMU_SHADOW_BACKEND_VFIO_TYPE1: a VFIO container (``/dev/vfio/vfio``)
+ *	with the ``VFIO_TYPE1v2_IOMMU`` IOMMU already set
+ * @VIOMMU_SHADOW_BACKEND_MOCK: test-only mock backend; only present when the
+ *	``viommu_shadow_mock`` test module is loaded
+ */
+enum viommu_shadow_backend {
+	VIOMMU_SHADOW_BACKEND_NONE = 0,
+	VIOMMU_SHADOW_BACKEND_VFIO_TYPE1 = 1,
+	VIOMMU_SHADOW_BACKEND_MOCK = 0xff,
+};
+
+/**
+ * struct viommu_shadow_attach - ioctl(VIOMMU_SHADOW_ATTACH)
+ * @size: sizeof(struct viommu_shadow_attach)
+ * @flags: must be 0
+ * @backend: enum viommu_shadow_backend
+ * @fd: the backend's file descriptor, for VFIO_TYPE1 a VFIO container fd
+ *
+ * Binds the context to a container for the rest of its life.  The context
+ * holds a reference to the container file until it is closed.  Mappings
+ * that already exist in the container, or that are later made directly on
+ * it, are not known to the context.
+ *
+ * Errors: EBADF (@fd is not an open file), EINVAL (@fd is not a VFIO
+ * container), ENODEV (the container has no IOMMU set, or not type1),
+ * EOPNOTSUPP (unknown @backend), EBUSY (already attached).
+ */
+struct viommu_shadow_attach {
+	__u32 size;
+	__u32 flags;
+	__u32 backend;
+	__s32 fd;
+};
+
+#define VIOMMU_SHADOW_ATTACH	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_ATTACH)
+
+/* Feature bits reported in viommu_shadow_info::features */
+#define VIOMMU_SHADOW_FEATURE_MAP		(1ULL << 0)
+#define VIOMMU_SHADOW_FEATURE_UNMAP_RANGE	(1ULL << 1)
+#define VIOMMU_SHADOW_FEATURE_DIRTY		(1ULL << 2)
+
+/**
+ * struct viommu_shadow_info - ioctl(VIOMMU_SHADOW_GET_INFO)
+ * @size: sizeof(struct viommu_shadow_info)
+ * @flags: must be 0
+ * @version: out, VIOMMU_SHADOW_API_VERSION
+ * @backend: out, the attached enum viommu_shadow_backend, or 0
+ * @features: out, VIOMMU_SHADOW_FEATURE_* this module supports
+ * @pgsize: out, the backend's IOVA page size (the smallest one): the unit
+ *	of alignment for MAP and of one dirty bit; 0 when not attached
+ * @nr_mappings: out, live shadow mappings
+ * @mapped_bytes: out, bytes covered by live shadow mappings
+ * @high_water: out, last byte of the highest IOVA ever mapped through this
+ *	context; 0 if nothing was ever mapped (no mapping can end at 0).  It
+ *	never goes down, see VIOMMU_SHADOW_UNMAP_RANGE.
+ * @nr_maps: out, successful MAP calls
+ * @nr_unmaps: out, mappings unmapped by UNMAP_RANGE
+ * @nr_clamped: out, UNMAP_RANGE calls whose @last was clamped to
+ *	@high_water
+ * @nr_bisect_refused: out, UNMAP_RANGE calls refused because the range cut
+ *	a mapping and VIOMMU_SHADOW_UNMAP_WHOLE was not given
+ *
+ * Never fails once the struct is readable; works before ATTACH too, and
+ * from any process.
+ */
+struct viommu_shadow_info {
+	__u32 size;
+	__u32 flags;
+	__u32 version;
+	__u32 backend;
+	__aligned_u64 features;
+	__aligned_u64 pgsize;
+	__aligned_u64 nr_mappings;
+	__aligned_u64 mapped_bytes;
+	__aligned_u64 high_water;
+	__aligned_u64 nr_maps;
+	__aligned_u64 nr_unmaps;
+	__aligned_u64 nr_clamped;
+	__aligned_u64 nr_bisect_refused;
+};
+
+#define VIOMMU_SHADOW_GET_INFO	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_GET_INFO)
+
+/* viommu_shadow_map::flags, the device's access (at least one is needed) */
+#define VIOMMU_SHADOW_MAP_READ		(1U << 0)
+#define VIOMMU_SHADOW_MAP_WRITE		(1U << 1)
+
+/**
+ * struct viommu_shadow_map - ioctl(VIOMMU_SHADOW_MAP)
+ * @size: sizeof(struct viommu_shadow_map)
+ * @flags: VIOMMU_SHADOW_MAP_READ and/or VIOMMU_SHADOW_MAP_WRITE
+ * @iova: first IOVA, aligned to the backend page size
+ * @length: bytes, a non-zero multiple of the backend page size
+ * @vaddr: user virtual address of the memory to map, aligned likewise
+ * @cookie: any value, returned with the mapping's unmap record; a vIOMMU
+ *	VMM stores the translated (guest-physical) address here
+ *
+ * Maps [@iova, @iova + @length - 1] through the backend and records it in
+ * the shadow tree.  Either both happen or neither does.
+ *
+ * Errors: EINVAL (no access flag, @length 0, unaligned @iova, @length or
+ * @vaddr), EOVERFLOW (@iova + @length - 1 wraps past 2^64 - 1, or the
+ * user range wraps), ERANGE (the backend cannot unmap a mapping that ends
+ * at 2^64 - 1, see the documentation), EEXIST (overlaps a shadow mapping;
+ * nothing changed), any error of the backend's own map call, unchanged
+ * (for type1: ENOMEM, EFAULT, ENOSPC, EEXIST, EINVAL, EPERM, ...).
+ */
+struct viommu_shadow_map {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 vaddr;
+	__aligned_u64 cookie;
+};
+
+#define VIOMMU_SHADOW_MAP	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_MAP)
+
+/* viommu_shadow_unmap_record::flags */
+#define VIOMMU_SHADOW_RECORD_DIRTY	(1U << 0)
+#define VIOMMU_SHADOW_RECORD_CUT	(1U << 1)
+
+/**
+ * struct viommu_shadow_unmap_record - one unmapped mapping
+ * @iova: first IOVA of the mapping, as it was mapped
+ * @length: its length, as it was mapped (a whole mapping is always unmapped)
+ * @cookie: the cookie given to MAP
+ * @flags: VIOMMU_SHADOW_RECORD_DIRTY: @bitmap_offset and @bitmap_bits are
+ *	valid; VIOMMU_SHADOW_RECORD_CUT: the mapping reached outside the
+ *	requested range and was unmapped whole (VIOMMU_SHADOW_UNMAP_WHOLE)
+ * @__reserved: written as 0
+ * @bitmap_offset: bit offset of the mapping's first page in the caller's
+ *	bitmap buffer; always a multiple of 64
+ * @bitmap_bits: number of bits, @length / bitmap_pgsize; the bits from
+ *	@bitmap_offset + @bitmap_bits up to the next multiple of 64 are 0
+ */
+struct viommu_shadow_unmap_record {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 cookie;
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 bitmap_offset;
+	__aligned_u64 bitmap_bits;
+};
+
+/* viommu_shadow_unmap_range::flags */
+#define VIOMMU_SHADOW_UNMAP_GET_DIRTY	(1U << 0)
+#define VIOMMU_SHADOW_UNMAP_WHOLE	(1U << 1)
+
+/* viommu_shadow_unmap_range::out_flags */
+#define VIOMMU_SHADOW_UNMAP_OUT_MORE	(1U << 0)
+#define VIOMMU_SHADOW_UNMAP_OUT_CLAMPED	(1U << 1)
+
+/**
+ * struct viommu_shadow_unmap_range - ioctl(VIOMMU_SHADOW_UNMAP_RANGE)
+ * @size: sizeof(struct viommu_shadow_unmap_range)
+ * @flags: VIOMMU_SHADOW_UNMAP_GET_DIRTY: return each mapping's dirty bits
+ *	(the backend's dirty tracking must be running);
+ *	VIOMMU_SHADOW_UNMAP_WHOLE: a mapping only partly inside the range is
+ *	unmapped whole instead of failing the call
+ * @start: first IOVA of the range (any value)
+ * @last: last IOVA of the range, inclusive, @start <= @last
+ * @records: user pointer to an array of struct viommu_shadow_unmap_record
+ * @nr_records: capacity of @records, in entries (at least 1)
+ * @out_nr_records: out, entries written, one per unmapped mapping, in IOVA
+ *	order
+ * @bitmap: user pointer to the dirty bitmap buffer (an array of __u64, one
+ *	bit per @bitmap_pgsize page); 0 without GET_DIRTY
+ * @bitmap_bytes: capacity of @bitmap in bytes; 0 without GET_DIRTY
+ * @bitmap_pgsize: page size of one dirty bit; must be the backend page size
+ *	(GET_INFO's pgsize); 0 without GET_DIRTY
+ * @out_flags: out, VIOMMU_SHADOW_UNMAP_OUT_MORE: the call stopped before
+ *	the end of the range because an output buffer was full, call again
+ *	with @start = @out_resume; VIOMMU_SHADOW_UNMAP_OUT_CLAMPED: @last was
+ *	above the high-water mark and was lowered to it
+ * @__reserved: must be 0
+ * @out_last: out, the @last actually used (after clamping)
+ * @out_resume: out, the first IOVA not yet visited: the next call's
+ *	@start; meaningful with OUT_MORE or when the call failed part way
+ * @out_bytes: out, bytes unmapped by this call
+ *
+ * Unmaps every shadow mapping that intersects [@start, @last], one backend
+ * unmap per mapping, in IOVA order, visiting only live mappings, so the
+ * cost does not depend on the size of the range.  Without
+ * VIOMMU_SHADOW_UNMAP_WHOLE a mapping that crosses @start or @last fails
+ * the call with EINVAL before anything is unmapped (type1 v2 semantics).
+ *
+ * Output is bounded: when the next mapping's record or dirty bits do not
+ * fit, the call stops cleanly before it and succeeds with OUT_MORE; calling
+ * again from @out_resume finishes the job, and the sum of such calls
+ * equals one call with large enough buffers.  A fatal signal stops the walk
+ * between two mappings the same way (the call then fails with EINTR).
+ *
+ * Progress is exact even on failure: whatever the return value, once the
+ * range was validated, @out_nr_records records, @out_bytes and
+ * @out_resume describe exactly what was unmapped, each record's dirty bits
+ * are in @bitmap, and the shadow tree still matches the backend.
+ *
+ * Errors: EINVAL (@start > @last, @nr_records 0, the range cuts a mapping
+ * without UNMAP_WHOLE, GET_DIRTY with a wrong @bitmap_pgsize, or bitmap
+ * fields set without GET_DIRTY), ENOSPC (the first mapping's record or dirty
+ * bits do not fit in the buffers given), ENODATA (GET_DIRTY but the
+ * backend's dirty tracking is not running), EFAULT (a buffer is not
+ * writable; progress is still exact), EINTR (fatal signal), or a backend
+ * error, unchanged.
+ */
+struct viommu_shadow_unmap_range {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 start;
+	__aligned_u64 last;
+	__aligned_u64 records;
+	__u32 nr_records;
+	__u32 out_nr_records;
+	__aligned_u64 bitmap;
+	__aligned_u64 bitmap_bytes;
+	__aligned_u64 bitmap_pgsize;
+	__u32 out_flags;
+	__u32 __reserved;
+	__aligned_u64 out_last;
+	__aligned_u64 out_resume;
+	__aligned_u64 out_bytes;
+};
+
+#define VIOMMU_SHADOW_UNMAP_RANGE \
+	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_UNMAP_RANGE)
+
+#endif /* _UAPI_LINUX_VIOMMU_SHADOW_H */
