@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# viommu_shadow: top-level wrapper around Kbuild, the selftests and the VM.
+#
+#   make                build the module (against KDIR)
+#   make selftests      build the kselftests (static, for the test VM)
+#   make run            set up, build, boot the test VM and demonstrate
+#   make check          set up, build, style checks, all tests in the VM
+#   make install        modules_install + depmod, for a real host
+#   make clean
+#
+# KDIR defaults to the running kernel's build tree; when that does not
+# exist (as on the CI machines, whose kernel has no module tree) the Debian
+# headers that scripts/deps.sh installs are used.  KSERIES=6.12 selects the
+# bookworm-backports kernel instead of 6.1.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+KSERIES ?= 6.1
+CACHE ?= $(TOP)/.cache
+DEPS := $(TOP)/scripts/deps.sh
+ENVF := $(CACHE)/env-$(KSERIES).sh
+export KSERIES CACHE
+
+HOST_KDIR := /lib/modules/$(shell uname -r)/build
+ifeq ($(origin KDIR),undefined)
+ifneq ($(wildcard $(HOST_KDIR)/Makefile),)
+KDIR := $(HOST_KDIR)
+else
+NEED_DEPS := 1
+KDIR = $(shell . $(ENVF) 2>/dev/null && echo $$KDIR)
+endif
+endif
+
+# The test-only mock backend is built only when asked (make check does).
+VSHADOW_MOCK ?=
+MODDIR := drivers/vfio/viommu_shadow
+KBUILD_ARGS = -C $(KDIR) M=$(TOP) VSHADOW_MOCK=$(VSHADOW_MOCK)
+
+.PHONY: all modules deps selftests run check install clean checkpatch sparse
+
+all: modules
+
+deps:
+	@$(DEPS)
+
+modules: $(if $(NEED_DEPS),deps)
+	$(MAKE) $(KBUILD_ARGS) W=1 modules
+
+selftests: deps
+	$(MAKE) -C tools/testing/selftests/viommu_shadow \
+		KSRC_DIR="$$(. $(ENVF) && echo $$KSRC_DIR)"
+
+install: modules
+	$(MAKE) $(KBUILD_ARGS) modules_install
+	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+
+checkpatch: deps
+	@$(TOP)/scripts/checkpatch.sh
+
+sparse: deps
+	$(MAKE) $(KBUILD_ARGS) VSHADOW_MOCK=1 C=2 W=1 modules
+
+run: deps
+	@$(TOP)/scripts/run.sh
+
+check: deps
+	@$(TOP)/scripts/check.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null
+	$(MAKE) -C tools/testing/selftests/viommu_shadow clean
+	rm -rf build

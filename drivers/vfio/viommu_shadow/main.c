@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * viommu_shadow: shadow DMA mappings over a VFIO container, with a range
+ * unmap that visits only live mappings and returns each one's dirty bits.
+ *
+ * This file owns the character device, the per-open context and the ioctl
+ * dispatch: one table keyed by ioctl number, each entry with its struct's
+ * first-version size, user structs copied with copy_struct_from_user() so
+ * older and newer callers both work.
+ *
+ * /dev/viommu_shadow is world-usable (0666), like /dev/vfio/vfio: a context
+ * grants nothing by itself.  Every action goes through a VFIO container fd
+ * the caller already holds, and is checked and accounted as the caller's
+ * own ioctl on that container would be.
+ */
+#include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <linux/viommu_shadow.h>
+#include "vshadow.h"
+
+/* Contexts alive; with vshadow_live_nodes(), shown in debugfs for tests. */
+static atomic_long_t vshadow_contexts = ATOMIC_LONG_INIT(0);
+static struct dentry *vshadow_debugfs;
+
+int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len)
+{
+	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
+			 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
+
+static int vshadow_open(struct inode *inode, struct file *filp)
+{
+	struct vshadow_ctx *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	if (!ctx)
+		return -ENOMEM;
+	mutex_init(&ctx->lock);
+	ctx->tree = RB_ROOT_CACHED;
+	atomic_long_inc(&vshadow_contexts);
+	filp->private_data = ctx;
+	return 0;
+}
+
+static int vshadow_release(struct inode *inode, struct file *filp)
+{
+	struct vshadow_ctx *ctx = filp->private_data;
+
+	mutex_lock(&ctx->lock);
+	vshadow_tree_destroy(ctx);
+	mutex_unlock(&ctx->lock);
+	if (ctx->ops) {
+		ctx->ops->detach(ctx->backend);
+		vshadow_backend_put(ctx->ops);
+		mmdrop(ctx->mm);
+		fput(ctx->file);
+	}
+	mutex_destroy(&ctx->lock);
+	kfree(ctx);
+	atomic_long_dec(&vshadow_contexts);
+	return 0;
+}
+
+static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	struct viommu_shadow_attach *cmd = ucmd->cmd;
+	const struct vshadow_backend_ops *ops;
+	struct file *file;
+	int ret;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&ctx->lock);
+	if (ctx->ops) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+
+	ops = vshadow_backend_get(cmd->backend);
+	if (!ops) {
+		ret = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+
+	file = fget(cmd->fd);
+	if (!file) {
+		ret = -EBADF;
+		goto err_put_ops;
+	}
+
+	ret = ops->attach(file, &ctx->backend, &ctx->pgsize, &ctx->max_last);
+	if (ret)
+		goto err_fput;
+
+	ctx->file = file;
+	ctx->mm = current->mm;
+	mmgrab(ctx->mm);
+	ctx->ops = ops;
+	mutex_unlock(&ctx->lock);
+	return 0;
+
+err_fput:
+	fput(file);
+err_put_ops:
+	vshadow_backend_put(ops);
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	struct viommu_shadow_info *cmd = ucmd->cmd;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&ctx->lock);
+	cmd->version = VIOMMU_SHADOW_API_VERSION;
+	cmd->backend = ctx->ops ? ctx->ops->id : VIOMMU_SHADOW_BACKEND_NONE;
+	cmd->features = VIOMMU_SHADOW_FEATURE_MAP |
+			VIOMMU_SHADOW_FEATURE_UNMAP_RANGE |
+			VIOMMU_SHADOW_FEATURE_DIRTY;
+	cmd->pgsize = ctx->pgsize;
+	cmd->nr_mappings = ctx->nr_mappings;
+	cmd->mapped_bytes = ctx->mapped_bytes;
+	cmd->high_water = ctx->high_water;
+	cmd->nr_maps = ctx->nr_maps;
+	cmd->nr_unmaps = ctx->nr_unmaps;
+	cmd->nr_clamped = ctx->nr_clamped;
+	cmd->nr_bisect_refused = ctx->nr_bisect_refused;
+	mutex_unlock(&ctx->lock);
+
+	return vshadow_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+union vshadow_cmd_buffer {
+	struct viommu_shadow_attach attach;
+	struct viommu_shadow_info info;
+	struct viommu_shadow_map map;
+	struct viommu_shadow_unmap_range unmap_range;
+};
+
+struct vshadow_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	unsigned int ioctl_num;
+	int (*execute)(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
+};
+
+#define IOCTL_OP(_name, _fn, _struct, _last)                               \
+	[VIOMMU_SHADOW_CMD_##_name - VIOMMU_SHADOW_BASE] = {               \
+		.size = sizeof(_struct) +                                  \
+			BUILD_BUG_ON_ZERO(sizeof(union vshadow_cmd_buffer) < \
+					  sizeof(_struct)),                \
+		.min_size = offsetofend(_struct, _last),                   \
+		.ioctl_num = VIOMMU_SHADOW_##_name,                        \
+		.execute = _fn,                                            \
+	}
+
+static const struct vshadow_ioctl_op vshadow_ioctl_ops[] = {
+	IOCTL_OP(ATTACH, vshadow_attach, struct viommu_shadow_attach, fd),
+	IOCTL_OP(GET_INFO, vshadow_get_info, struct viommu_shadow_info,
+		 nr_bisect_refused),
+	IOCTL_OP(MAP, vshadow_map, struct viommu_shadow_map, cookie),
+	IOCTL_OP(UNMAP_RANGE, vshadow_unmap_range,
+		 struct viommu_shadow_unmap_range, out_bytes),
+};
+
+static long vshadow_ioctl(struct file *filp, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct vshadow_ctx *ctx = filp->private_data;
+	const struct vshadow_ioctl_op *op;
+	union vshadow_cmd_buffer buf;
+	struct vshadow_ucmd ucmd = { .ubuffer = (void __user *)arg };
+	unsigned int nr = _IOC_NR(cmd);
+	int ret;
+
+	if (nr < VIOMMU_SHADOW_BASE ||
+	    nr - VIOMMU_SHADOW_BASE >= ARRAY_SIZE(vshadow_ioctl_ops))
+		return -ENOTTY;
+	op = &vshadow_ioctl_ops[nr - VIOMMU_SHADOW_BASE];
+	if (op->ioctl_num != cmd)
+		return -ENOTTY;
+
+	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	if (ret)
+		return ret;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+
+	ucmd.cmd = &buf;
+	ret = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
+				    ucmd.user_size);
+	if (ret)
+		return ret;
+	return op->execute(ctx, &ucmd);
+}
+
+static const struct file_operations vshadow_fops = {
+	.owner = THIS_MODULE,
+	.open = vshadow_open,
+	.release = vshadow_release,
+	.unlocked_ioctl = vshadow_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice vshadow_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "viommu_shadow",
+	.fops = &vshadow_fops,
+	.mode = 0666,
+};
+
+static int vshadow_objects_show(struct seq_file *m, void *unused)
+{
+	seq_printf(m, "contexts %ld\nnodes %ld\n",
+		   atomic_long_read(&vshadow_contexts), vshadow_live_nodes());
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vshadow_objects);
+
+static int __init vshadow_init(void)
+{
+	int ret;
+
+	ret = misc_register(&vshadow_misc);
+	if (ret)
+		return ret;
+	vshadow_debugfs = debugfs_create_dir("viommu_shadow", NULL);
+	debugfs_create_file("objects", 0444, vshadow_debugfs, NULL,
+			    &vshadow_objects_fops);
+	return 0;
+}
+
+static void __exit vshadow_exit(void)
+{
+	debugfs_remove_recursive(vshadow_debugfs);
+	misc_deregister(&vshadow_misc);
+	/* Every context held a module reference; none can be left. */
+	WARN_ON(atomic_long_read(&vshadow_contexts) || vshadow_live_nodes());
+}
+
+module_init(vshadow_init);
+module_exit(vshadow_exit);
+
+MODULE_DESCRIPTION("Shadow DMA mappings and dirty-exact range unmap for VFIO");
+MODULE_LICENSE("GPL");

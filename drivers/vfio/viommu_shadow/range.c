@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MAP and UNMAP_RANGE: the calls that change the shadow tree and the
+ * backend together.
+ *
+ * The rule both follow: the tree and the backend agree after every call,
+ * whatever happens.  MAP allocates its node before it calls the backend,
+ * so nothing can fail once the backend has mapped.  UNMAP_RANGE removes a
+ * node only after the backend has confirmed that exact mapping is gone,
+ * and writes the mapping's record before that, so a mapping is never
+ * unmapped without the caller being told.
+ *
+ * Ranges are inclusive [start, last] throughout, and every end is computed
+ * with an overflow check: a mapping may end at 2^64 - 1.
+ */
+#include <linux/bitops.h>
+#include <linux/math.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include <linux/viommu_shadow.h>
+#include "vshadow.h"
+
+/*
+ * Calls that are forwarded to the backend need an attached context, and the
+ * memory and accounting of the process that attached it.
+ */
+static int vshadow_check_caller(struct vshadow_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->lock);
+	if (!ctx->ops)
+		return -ENXIO;
+	if (current->mm != ctx->mm)
+		return -EPERM;
+	return 0;
+}
+
+static bool vshadow_aligned(struct vshadow_ctx *ctx, u64 value)
+{
+	return !(value & (ctx->pgsize - 1));
+}
+
+int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	const u32 prot_mask = VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE;
+	struct viommu_shadow_map *cmd = ucmd->cmd;
+	struct vshadow_node *node;
+	u64 last, vlast;
+	int ret;
+
+	if (cmd->flags & ~prot_mask)
+		return -EOPNOTSUPP;
+	if (!cmd->flags || !cmd->length)
+		return -EINVAL;
+	if (check_add_overflow(cmd->iova, cmd->length - 1, &last) ||
+	    check_add_overflow(cmd->vaddr, cmd->length - 1, &vlast))
+		return -EOVERFLOW;
+
+	node = vshadow_node_alloc();
+	if (!node)
+		return -ENOMEM;
+	node->start = cmd->iova;
+	node->last = last;
+	node->vaddr = cmd->vaddr;
+	node->cookie = cmd->cookie;
+	node->prot = cmd->flags;
+
+	mutex_lock(&ctx->lock);
+	ret = vshadow_check_caller(ctx);
+	if (ret)
+		goto err_unlock;
+	if (!vshadow_aligned(ctx, cmd->iova) ||
+	    !vshadow_aligned(ctx, cmd->length) ||
+	    !vshadow_aligned(ctx, cmd->vaddr)) {
+		ret = -EINVAL;
+		goto err_unlock;
+	}
+	if (last > ctx->max_last) {
+		ret = -ERANGE;
+		goto err_unlock;
+	}
+	if (vshadow_tree_first(ctx, node->start, node->last)) {
+		ret = -EEXIST;
+		goto err_unlock;
+	}
+
+	ret = ctx->ops->map(ctx->backend, node->start, cmd->length,
+			    node->vaddr, node->prot);
+	if (ret)
+		goto err_unlock;
+
+	vshadow_tree_insert(ctx, node);
+	ctx->nr_maps++;
+	mutex_unlock(&ctx->lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&ctx->lock);
+	vshadow_node_free(node);
+	return ret;
+}
+
+/**
+ * struct vshadow_walk - one UNMAP_RANGE call in progress
+ * @records: the caller's record array
+ * @bitmap: the caller's bitmap, NULL without GET_DIRTY
+ * @bitmap_bytes: its capacity
+ * @bitmap_used: bytes of it handed out so far (always whole __u64 words)
+ * @next_start: first IOVA not visited yet, valid while !@done_all
+ * @done_all: the last mapping visited ended at 2^64 - 1
+ */
+struct vshadow_walk {
+	struct viommu_shadow_unmap_record __user *records;
+	u64 __user *bitmap;
+	u64 bitmap_bytes;
+	u64 bitmap_used;
+	u64 next_start;
+	bool done_all;
+};
+
+/*
+ * Unmap one mapping: room check, record first, then the backend, then the
+ * tree.  Returns 1 when the buffers are full before @node, 0 when @node is
+ * gone and reported, or an error with @node still mapped.
+ */
+static int vshadow_unmap_one(struct vshadow_ctx *ctx,
+			     struct viommu_shadow_unmap_range *cmd,
+			     struct vshadow_walk *walk,
+			     struct vshadow_node *node)
+{
+	struct viommu_shadow_unmap_record rec = {
+		.iova = node->start,
+		.length = node->last - node->start + 1,
+		.cookie = node->cookie,
+	};
+	u64 __user *bitmap = NULL;
+	u64 words = 0;
+	int ret;
+
+	if (cmd->out_nr_records == cmd->nr_records)
+		return 1;
+
+	if (walk->bitmap) {
+		rec.bitmap_bits = rec.length / ctx->pgsize;
+		words = DIV_ROUND_UP_ULL(rec.bitmap_bits, 64);
+		if (words > (walk->bitmap_bytes - walk->bitmap_used) / 8)
+			return 1;
+		rec.flags |= VIOMMU_SHADOW_RECORD_DIRTY;
+		rec.bitmap_offset = walk->bitmap_used * 8;
+		bitmap = walk->bitmap + walk->bitmap_used / 8;
+	}
+	if (node->start < cmd->start || node->last > cmd->out_last)
+		rec.flags |= VIOMMU_SHADOW_RECORD_CUT;
+
+	if (copy_to_user(&walk->records[cmd->out_nr_records], &rec,
+			 sizeof(rec)))
+		return -EFAULT;
+
+	ret = ctx->ops->unmap(ctx->backend, node->start, rec.length, bitmap,
+			      words * 8);
+	if (ret)
+		return ret;
+
+	walk->bitmap_used += words * 8;
+	walk->done_all = node->last == U64_MAX;
+	walk->next_start = node->last + 1;
+	cmd->out_nr_records++;
+	cmd->out_bytes += rec.length;
+	ctx->nr_unmaps++;
+	vshadow_tree_remove(ctx, node);
+	return 0;
+}
+
+/* Validate everything that does not need the tree. */
+static int vshadow_unmap_check(struct vshadow_ctx *ctx,
+			       struct viommu_shadow_unmap_range *cmd)
+{
+	const u32 known = VIOMMU_SHADOW_UNMAP_GET_DIRTY |
+			  VIOMMU_SHADOW_UNMAP_WHOLE;
+
+	if (cmd->flags & ~known)
+		return -EOPNOTSUPP;
+	if (cmd->__reserved || cmd->start > cmd->last || !cmd->nr_records)
+		return -EINVAL;
+	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
+		if (cmd->bitmap_pgsize != ctx->pgsize)
+			return -EINVAL;
+	} else if (cmd->bitmap || cmd->bitmap_bytes || cmd->bitmap_pgsize) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Without UNMAP_WHOLE, refuse a range that cuts a mapping, before anything
+ * is unmapped.  Mappings do not overlap, so only the one holding @start
+ * and the one holding @last can be cut.
+ */
+static bool vshadow_range_cuts(struct vshadow_ctx *ctx, u64 start, u64 last)
+{
+	struct vshadow_node *node;
+
+	node = vshadow_tree_first(ctx, start, start);
+	if (node && node->start < start)
+		return true;
+	node = vshadow_tree_first(ctx, last, last);
+	return node && node->last > last;
+}
+
+int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	struct viommu_shadow_unmap_range *cmd = ucmd->cmd;
+	struct vshadow_walk walk = {
+		.records = u64_to_user_ptr(cmd->records),
+		.next_start = cmd->start,
+	};
+	struct vshadow_node *node, *next;
+	int ret, resp;
+
+	cmd->out_flags = 0;
+	cmd->out_nr_records = 0;
+	cmd->out_last = cmd->last;
+	cmd->out_resume = cmd->start;
+	cmd->out_bytes = 0;
+
+	mutex_lock(&ctx->lock);
+	ret = vshadow_check_caller(ctx);
+	if (ret)
+		goto out_unlock;
+	ret = vshadow_unmap_check(ctx, cmd);
+	if (ret)
+		goto out_unlock;
+	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
+		walk.bitmap = u64_to_user_ptr(cmd->bitmap);
+		walk.bitmap_bytes = cmd->bitmap_bytes;
+	}
+
+	/* No mapping lies above the high-water mark: don't look there. */
+	if (cmd->last > ctx->high_water) {
+		cmd->out_last = ctx->high_water;
+		cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_CLAMPED;
+		ctx->nr_clamped++;
+	}
+
+	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_WHOLE) &&
+	    cmd->start <= cmd->out_last &&
+	    vshadow_range_cuts(ctx, cmd->start, cmd->out_last)) {
+		ctx->nr_bisect_refused++;
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+
+	/*
+	 * From here on the out fields are the report; make sure they can be
+	 * written back before anything is unmapped.
+	 */
+	ret = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
+	if (ret)
+		goto out_unlock;
+
+	node = NULL;
+	if (cmd->start <= cmd->out_last)
+		node = vshadow_tree_first(ctx, cmd->start, cmd->out_last);
+	for (; node; node = next) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		next = vshadow_tree_next(node, cmd->start, cmd->out_last);
+		ret = vshadow_unmap_one(ctx, cmd, &walk, node);
+		if (ret == 1) {
+			/* Full before the first mapping: nothing can progress. */
+			if (!cmd->out_nr_records) {
+				ret = -ENOSPC;
+				break;
+			}
+			cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_MORE;
+			ret = 0;
+			break;
+		}
+		if (ret)
+			break;
+		cond_resched();
+	}
+	cmd->out_resume = walk.done_all ? U64_MAX : walk.next_start;
+
+	resp = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
+	if (!ret)
+		ret = resp;
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	return ret;
+}

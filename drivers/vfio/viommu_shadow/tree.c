@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The shadow tree: an interval tree of one context's mappings, keyed by the
+ * inclusive range [start, last].  Mappings never overlap, so at most one
+ * node contains a given IOVA and an in-order walk is an IOVA-order walk.
+ * This file owns the nodes' memory and the per-context mapping counters;
+ * the callers hold vshadow_ctx::lock.
+ */
+#include <linux/atomic.h>
+#include <linux/interval_tree_generic.h>
+#include <linux/lockdep.h>
+#include <linux/slab.h>
+
+#include "vshadow.h"
+
+#define VSHADOW_START(node) ((node)->start)
+#define VSHADOW_LAST(node) ((node)->last)
+
+INTERVAL_TREE_DEFINE(struct vshadow_node, rb, u64, __subtree_last,
+		     VSHADOW_START, VSHADOW_LAST, static, vshadow_it)
+
+/* Nodes alive in all contexts; must be 0 when the module goes away. */
+static atomic_long_t vshadow_nodes = ATOMIC_LONG_INIT(0);
+
+long vshadow_live_nodes(void)
+{
+	return atomic_long_read(&vshadow_nodes);
+}
+
+struct vshadow_node *vshadow_node_alloc(void)
+{
+	struct vshadow_node *node;
+
+	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+	if (node)
+		atomic_long_inc(&vshadow_nodes);
+	return node;
+}
+
+void vshadow_node_free(struct vshadow_node *node)
+{
+	kfree(node);
+	atomic_long_dec(&vshadow_nodes);
+}
+
+/* The first node, in IOVA order, that intersects [start, last]. */
+struct vshadow_node *vshadow_tree_first(struct vshadow_ctx *ctx, u64 start,
+					u64 last)
+{
+	lockdep_assert_held(&ctx->lock);
+	return vshadow_it_iter_first(&ctx->tree, start, last);
+}
+
+/* The node after @node that intersects [start, last]. */
+struct vshadow_node *vshadow_tree_next(struct vshadow_node *node, u64 start,
+				       u64 last)
+{
+	return vshadow_it_iter_next(node, start, last);
+}
+
+void vshadow_tree_insert(struct vshadow_ctx *ctx, struct vshadow_node *node)
+{
+	lockdep_assert_held(&ctx->lock);
+	vshadow_it_insert(node, &ctx->tree);
+	ctx->nr_mappings++;
+	ctx->mapped_bytes += node->last - node->start + 1;
+	if (node->last > ctx->high_water)
+		ctx->high_water = node->last;
+}
+
+/* Unlink @node and free it. */
+void vshadow_tree_remove(struct vshadow_ctx *ctx, struct vshadow_node *node)
+{
+	lockdep_assert_held(&ctx->lock);
+	vshadow_it_remove(node, &ctx->tree);
+	ctx->nr_mappings--;
+	ctx->mapped_bytes -= node->last - node->start + 1;
+	vshadow_node_free(node);
+}
+
+/*
+ * Forget every node without touching the backend: the context is going
+ * away and the mappings stay with the container, which owns them.
+ */
+void vshadow_tree_destroy(struct vshadow_ctx *ctx)
+{
+	struct vshadow_node *node;
+
+	while ((node = vshadow_it_iter_first(&ctx->tree, 0, U64_MAX)))
+		vshadow_tree_remove(ctx, node);
+}

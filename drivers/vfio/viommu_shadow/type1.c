@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VFIO type1 backend.
+ *
+ * type1 is only reachable through its container's ioctls, and those take
+ * their arguments in user memory.  So that the module never writes to
+ * memory the caller did not hand it, ATTACH maps one anonymous page of its
+ * own into the attaching process (visible in /proc/PID/maps) and every
+ * forwarded call puts its argument struct there.  Dirty bits are the
+ * exception: type1 writes them straight into the caller's bitmap buffer,
+ * at the place the caller gave for them.
+ *
+ * A forwarded call first passes security_file_ioctl() on the container,
+ * as the caller's own ioctl on it would, and runs in the caller's context,
+ * so type1 pins and accounts the memory to the caller as usual.
+ */
+#include <linux/fs.h>
+#include <linux/kdev_t.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/security.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+
+#include <linux/viommu_shadow.h>
+#include "vshadow.h"
+
+/*
+ * type1 refuses a dirty bitmap larger than this (256 MB, 2^31 pages) in
+ * one call; it is not exported, so it is restated here.
+ */
+#define VSHADOW_TYPE1_BITMAP_MAX	(256ULL << 20)
+
+/**
+ * struct vshadow_type1 - a context's view of its container
+ * @file: the container (the context holds the reference)
+ * @mm: the process @scratch lives in (grabbed)
+ * @scratch: user address of the argument page in @mm
+ * @pgsize: the container's smallest IOMMU page size
+ */
+struct vshadow_type1 {
+	struct file *file;
+	struct mm_struct *mm;
+	unsigned long scratch;
+	u64 pgsize;
+};
+
+/* The argument page holds one of these at a time. */
+struct vshadow_type1_args {
+	union {
+		struct vfio_iommu_type1_info info;
+		struct vfio_iommu_type1_dma_map map;
+		struct {
+			struct vfio_iommu_type1_dma_unmap unmap;
+			struct vfio_bitmap bitmap;
+		};
+	};
+};
+
+static long type1_ioctl(struct vshadow_type1 *t, unsigned int cmd,
+			unsigned long arg)
+{
+	long ret;
+
+	ret = security_file_ioctl(t->file, cmd, arg);
+	if (ret)
+		return ret;
+	return t->file->f_op->unlocked_ioctl(t->file, cmd, arg);
+}
+
+static void __user *type1_args(struct vshadow_type1 *t)
+{
+	return (void __user *)t->scratch;
+}
+
+static bool type1_is_container(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	return S_ISCHR(inode->i_mode) &&
+	       inode->i_rdev == MKDEV(MISC_MAJOR, VFIO_MINOR) &&
+	       file->f_op->unlocked_ioctl;
+}
+
+static int type1_get_pgsize(struct vshadow_type1 *t)
+{
+	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+	void __user *uarg = type1_args(t);
+	long ret;
+
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	ret = type1_ioctl(t, VFIO_IOMMU_GET_INFO, (unsigned long)uarg);
+	if (ret == -EINVAL)
+		return -ENODEV;		/* no IOMMU set on the container */
+	if (ret)
+		return ret;
+	if (copy_from_user(&info, uarg, sizeof(info)))
+		return -EFAULT;
+	if (!(info.flags & VFIO_IOMMU_INFO_PGSIZES) || !info.iova_pgsizes)
+		return -ENODEV;
+	t->pgsize = 1ULL << __ffs64(info.iova_pgsizes);
+	return 0;
+}
+
+static int type1_attach(struct file *file, void **priv, u64 *pgsize,
+			u64 *max_last)
+{
+	struct vshadow_type1 *t;
+	unsigned long addr;
+	int ret;
+
+	if (!type1_is_container(file))
+		return -EINVAL;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return -ENOMEM;
+	t->file = file;
+
+	/*
+	 * With an IOMMU set, CHECK_EXTENSION asks that IOMMU; without one it
+	 * asks every loaded driver, so it cannot tell "no IOMMU" apart:
+	 * GET_INFO does, below.
+	 */
+	ret = type1_ioctl(t, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU);
+	if (ret < 0)
+		goto err_free;
+	if (ret != 1) {
+		ret = -ENODEV;
+		goto err_free;
+	}
+
+	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(addr)) {
+		ret = addr;
+		goto err_free;
+	}
+	t->scratch = addr;
+	t->mm = current->mm;
+	mmgrab(t->mm);
+
+	ret = type1_get_pgsize(t);
+	if (ret)
+		goto err_unmap;
+
+	*priv = t;
+	*pgsize = t->pgsize;
+	/*
+	 * type1 (6.1 and others before the 2025 fix) computes the end of an
+	 * unmap as iova + size, which wraps to 0 for a mapping that ends at
+	 * 2^64 - 1: such a mapping can be made but never unmapped, so it is
+	 * refused up front.
+	 */
+	*max_last = U64_MAX - t->pgsize;
+	return 0;
+
+err_unmap:
+	vm_munmap(t->scratch, PAGE_SIZE);
+	mmdrop(t->mm);
+err_free:
+	kfree(t);
+	return ret;
+}
+
+static void type1_detach(void *priv)
+{
+	struct vshadow_type1 *t = priv;
+
+	/* Elsewhere the page goes away with its mm, or went already. */
+	if (current->mm == t->mm)
+		vm_munmap(t->scratch, PAGE_SIZE);
+	mmdrop(t->mm);
+	kfree(t);
+}
+
+static int type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
+{
+	struct vshadow_type1 *t = priv;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.vaddr = vaddr,
+		.iova = iova,
+		.size = length,
+	};
+	void __user *uarg = type1_args(t);
+
+	if (prot & VIOMMU_SHADOW_MAP_READ)
+		map.flags |= VFIO_DMA_MAP_FLAG_READ;
+	if (prot & VIOMMU_SHADOW_MAP_WRITE)
+		map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
+
+	if (copy_to_user(uarg, &map, sizeof(map)))
+		return -EFAULT;
+	return type1_ioctl(t, VFIO_IOMMU_MAP_DMA, (unsigned long)uarg);
+}
+
+static int type1_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
+		       u64 bitmap_bytes)
+{
+	struct vshadow_type1 *t = priv;
+	struct vshadow_type1_args args = {
+		.unmap = {
+			.argsz = sizeof(args.unmap),
+			.iova = iova,
+			.size = length,
+		},
+	};
+	void __user *uarg = type1_args(t);
+	u64 done;
+	long ret;
+
+	if (bitmap) {
+		if (bitmap_bytes > VSHADOW_TYPE1_BITMAP_MAX)
+			return -E2BIG;
+		args.unmap.argsz += sizeof(args.bitmap);
+		args.unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+		args.bitmap.pgsize = t->pgsize;
+		args.bitmap.size = bitmap_bytes;
+		args.bitmap.data = (__u64 __user *)bitmap;
+	}
+
+	if (copy_to_user(uarg, &args, args.unmap.argsz))
+		return -EFAULT;
+	ret = type1_ioctl(t, VFIO_IOMMU_UNMAP_DMA, (unsigned long)uarg);
+	/*
+	 * Every argument type1 checks has been checked already, but for
+	 * whether dirty tracking is running: that is the EINVAL left.  type1
+	 * fails before it removes anything.
+	 */
+	if (ret == -EINVAL && bitmap)
+		return -ENODATA;
+	if (ret)
+		return ret;
+	if (get_user(done, (u64 __user *)(uarg +
+			offsetof(struct vfio_iommu_type1_dma_unmap, size))))
+		return -EFAULT;
+	/* The container was changed behind the context's back. */
+	if (done != length)
+		return -EIO;
+	return 0;
+}
+
+const struct vshadow_backend_ops vshadow_type1_ops = {
+	.id = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+	.name = "vfio-type1",
+	.owner = THIS_MODULE,
+	.attach = type1_attach,
+	.detach = type1_detach,
+	.map = type1_map,
+	.unmap = type1_unmap,
+};

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * viommu_shadow private definitions: the per-open context, the shadow tree
+ * of mappings and the backend ops table.
+ *
+ * Lock order: vshadow_ctx::lock, then whatever the backend takes (for type1:
+ * the container's locks and mmap_lock of the caller).  Nothing calls back
+ * into viommu_shadow while holding a backend lock.
+ */
+#ifndef _VIOMMU_SHADOW_PRIV_H
+#define _VIOMMU_SHADOW_PRIV_H
+
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/types.h>
+
+struct file;
+struct mm_struct;
+struct module;
+
+/**
+ * struct vshadow_backend_ops - what a context forwards to
+ * @id: enum viommu_shadow_backend value userspace names it by
+ * @name: for messages
+ * @owner: module providing the ops; pinned while a context uses them
+ * @attach: check that @file is this backend's kind of file and set it up,
+ *	in the context of the attaching process; on success return the
+ *	backend's private data in @priv, its IOVA page size in @pgsize and
+ *	the highest last IOVA it can both map and unmap in @max_last
+ * @detach: undo @attach; may run in any process, or none
+ * @map: map [@iova, @iova + @length - 1] to @vaddr with @prot
+ *	(VIOMMU_SHADOW_MAP_READ/WRITE); all or nothing
+ * @unmap: unmap exactly the mapping [@iova, @iova + @length - 1].  With
+ *	@bitmap, first store its dirty bits there, one bit per page, whole
+ *	__u64 words, @bitmap_bytes of them.  Returns 0 only when the backend
+ *	no longer has the mapping, and any error only when it still has it
+ *	whole.  -ENODATA means dirty tracking is not running.
+ *
+ * All calls are made with vshadow_ctx::lock held, so a backend needs no
+ * locking of its own for one context's state.
+ */
+struct vshadow_backend_ops {
+	u32 id;
+	const char *name;
+	struct module *owner;
+	int (*attach)(struct file *file, void **priv, u64 *pgsize,
+		      u64 *max_last);
+	void (*detach)(void *priv);
+	int (*map)(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot);
+	int (*unmap)(void *priv, u64 iova, u64 length, u64 __user *bitmap,
+		     u64 bitmap_bytes);
+};
+
+int vshadow_backend_register(const struct vshadow_backend_ops *ops);
+void vshadow_backend_unregister(const struct vshadow_backend_ops *ops);
+const struct vshadow_backend_ops *vshadow_backend_get(u32 id);
+void vshadow_backend_put(const struct vshadow_backend_ops *ops);
+
+extern const struct vshadow_backend_ops vshadow_type1_ops;
+
+/**
+ * struct vshadow_node - one shadow mapping
+ * @rb: link in vshadow_ctx::tree
+ * @start: first IOVA
+ * @last: last IOVA, inclusive
+ * @__subtree_last: interval tree bookkeeping
+ * @vaddr: user address it was mapped from
+ * @cookie: the caller's value, returned at unmap
+ * @prot: VIOMMU_SHADOW_MAP_READ/WRITE
+ */
+struct vshadow_node {
+	struct rb_node rb;
+	u64 start;
+	u64 last;
+	u64 __subtree_last;
+	u64 vaddr;
+	u64 cookie;
+	u32 prot;
+};
+
+/**
+ * struct vshadow_ctx - one open of /dev/viommu_shadow
+ * @lock: serialises every ioctl on the context and protects all the fields
+ *	below; held across backend calls so that the tree and the backend
+ *	change together
+ * @ops: the attached backend, NULL until ATTACH; never changes after
+ * @backend: @ops' private data
+ * @file: the backend file (the VFIO container), referenced until release
+ * @mm: the attaching process's mm (grabbed); forwarded calls come from it
+ * @pgsize: backend IOVA page size
+ * @max_last: highest last IOVA the backend can map and unmap
+ * @tree: the shadow mappings, an interval tree keyed by [start, last]
+ * @nr_mappings: nodes in @tree
+ * @mapped_bytes: bytes covered by @tree
+ * @high_water: highest last IOVA ever mapped, 0 if none; never decreases
+ * @nr_maps: statistics reported by GET_INFO
+ * @nr_unmaps: statistics reported by GET_INFO
+ * @nr_clamped: statistics reported by GET_INFO
+ * @nr_bisect_refused: statistics reported by GET_INFO
+ */
+struct vshadow_ctx {
+	struct mutex lock; /* see above: serialises the context */
+	const struct vshadow_backend_ops *ops;
+	void *backend;
+	struct file *file;
+	struct mm_struct *mm;
+	u64 pgsize;
+	u64 max_last;
+	struct rb_root_cached tree;
+	u64 nr_mappings;
+	u64 mapped_bytes;
+	u64 high_water;
+	u64 nr_maps;
+	u64 nr_unmaps;
+	u64 nr_clamped;
+	u64 nr_bisect_refused;
+};
+
+/* tree.c: the shadow tree; callers hold vshadow_ctx::lock */
+struct vshadow_node *vshadow_node_alloc(void);
+void vshadow_node_free(struct vshadow_node *node);
+struct vshadow_node *vshadow_tree_first(struct vshadow_ctx *ctx, u64 start,
+					u64 last);
+struct vshadow_node *vshadow_tree_next(struct vshadow_node *node, u64 start,
+				       u64 last);
+void vshadow_tree_insert(struct vshadow_ctx *ctx, struct vshadow_node *node);
+void vshadow_tree_remove(struct vshadow_ctx *ctx, struct vshadow_node *node);
+void vshadow_tree_destroy(struct vshadow_ctx *ctx);
+long vshadow_live_nodes(void);
+
+/**
+ * struct vshadow_ucmd - one ioctl call, as main.c hands it to a handler
+ * @ubuffer: the caller's struct
+ * @user_size: its size as the caller declared it
+ * @cmd: the kernel copy, zero-extended to the kernel's size
+ */
+struct vshadow_ucmd {
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+};
+
+int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len);
+
+/* range.c: the MAP and UNMAP_RANGE ioctls */
+int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
+int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
+
+#endif /* _VIOMMU_SHADOW_PRIV_H */

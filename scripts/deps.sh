@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# deps.sh - set up everything viommu_shadow needs to build and test, with
+# no human in the loop.  Idempotent and cached: a second run does no network
+# traffic and takes well under a second.
+#
+#   scripts/deps.sh            host packages, kernel headers, guest kernel,
+#                              kselftest headers and checkpatch
+#
+# Environment:
+#   KSERIES   kernel series to set up: 6.1 (bookworm, default) or 6.12
+#             (bookworm-backports, added on the mirror apt already uses)
+#   CACHE     cache directory (default: <repo>/.cache, git-ignored)
+#
+# On success it writes $CACHE/env-$KSERIES.sh, which the Makefile and the VM
+# runner source:  KABI, KDIR, GUEST_KERNEL, GUEST_MODDIR, KSRC_DIR.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+KSERIES=${KSERIES:-6.1}
+CACHE=${CACHE:-$TOP/.cache}
+export DEBIAN_FRONTEND=noninteractive
+
+die() {
+	printf 'deps.sh: error: %s\n' "$1" >&2
+	[ -n "${2:-}" ] && printf 'deps.sh: try: %s\n' "$2" >&2
+	exit 1
+}
+log() { printf 'deps.sh: %s\n' "$*" >&2; }
+
+case "$KSERIES" in
+6.1)	SUITE=bookworm ;;
+6.12)	SUITE=bookworm-backports ;;
+*)	die "unknown KSERIES '$KSERIES'" "KSERIES=6.1 or KSERIES=6.12" ;;
+esac
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || die "not root and no sudo" "run as root"
+	SUDO=sudo
+fi
+
+mkdir -p "$CACHE"
+ENVF=$CACHE/env-$KSERIES.sh
+
+# Fast path: everything was set up before and is still there.
+if [ -f "$ENVF" ]; then
+	# shellcheck disable=SC1090
+	. "$ENVF"
+	if [ -d "$KDIR" ] && [ -f "$GUEST_KERNEL" ] && [ -f "$KSRC_DIR/.done" ] &&
+	   [ -f "$CACHE/.host-pkgs-$KSERIES" ]; then
+		exit 0
+	fi
+fi
+
+APT_STAMP=$CACHE/.apt-updated
+apt_update() {
+	[ -f "$APT_STAMP" ] && return 0
+	log "apt-get update"
+	$SUDO apt-get update -qq >&2 ||
+		die "apt-get update failed" "check the apt sources in /etc/apt"
+	touch "$APT_STAMP"
+}
+
+# The backports suite lives on the mirror apt already has: reuse its URI
+# rather than naming a host here.
+add_backports() {
+	local list=/etc/apt/sources.list.d/viommu-shadow-backports.list uri
+	[ -f "$list" ] && return 0
+	uri=$(apt-get indextargets --format '$(REPO_URI)' 'Release: bookworm' \
+	      2>/dev/null | grep -v security | head -n1)
+	[ -n "$uri" ] || uri=$(grep -rhoE '^(deb|URIs:)[[:space:]]+[^[:space:]]+' \
+		/etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null |
+		awk '{print $2}' | grep -v security | head -n1)
+	[ -n "$uri" ] || die "cannot find the Debian mirror in the apt configuration"
+	log "adding bookworm-backports from $uri"
+	echo "deb $uri bookworm-backports main" | $SUDO tee "$list" >/dev/null
+	rm -f "$APT_STAMP"
+}
+
+[ "$SUITE" = bookworm-backports ] && add_backports
+
+# Host packages: installed only when missing.
+PKGS="make gcc qemu-system-x86 busybox-static cpio kmod xz-utils sparse perl
+      libnl-3-dev libnl-genl-3-dev pkg-config"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt_update
+	log "installing:$missing"
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing >&2 ||
+		die "apt-get install failed for:$missing" "apt-get install$missing"
+fi
+
+# Resolve the kernel ABI of this series from apt: image and headers must
+# come from the same ABI.
+apt_update
+KABI=$(apt-cache -t "$SUITE" depends linux-headers-amd64 2>/dev/null |
+       sed -n 's/.*Depends: linux-headers-\([0-9][^ ]*\)-amd64$/\1/p' |
+       grep "^$KSERIES[.]" | head -n1 || true)
+if [ -z "$KABI" ]; then
+	rm -f "$APT_STAMP"
+	apt_update
+	KABI=$(apt-cache -t "$SUITE" depends linux-headers-amd64 2>/dev/null |
+	       sed -n 's/.*Depends: linux-headers-\([0-9][^ ]*\)-amd64$/\1/p' |
+	       grep "^$KSERIES[.]" | head -n1 || true)
+fi
+[ -n "$KABI" ] || die "cannot resolve the $KSERIES kernel ABI from apt ($SUITE)" \
+	"apt-cache -t $SUITE depends linux-headers-amd64"
+log "kernel $KSERIES ABI: $KABI"
+
+HDR=linux-headers-$KABI-amd64
+if ! dpkg-query -W -f='${Status}' "$HDR" 2>/dev/null | grep -q 'ok installed'; then
+	log "installing $HDR"
+	$SUDO apt-get install -y -qq --no-install-recommends -t "$SUITE" "$HDR" >&2 ||
+		die "cannot install $HDR" "apt-get install -t $SUITE $HDR"
+fi
+KDIR=/usr/src/$HDR
+[ -d "$KDIR" ] || die "$KDIR missing after installing $HDR"
+
+# fetch PKG DIR: download a .deb into the cache (no system install) and
+# unpack it into DIR.
+fetch() {
+	local pkg=$1 dir=$2 deb
+	[ -f "$dir/.done" ] && return 0
+	rm -rf "$dir" && mkdir -p "$dir"
+	deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$deb" ]; then
+		mkdir -p "$CACHE/debs"
+		log "downloading $pkg"
+		(cd "$CACHE/debs" && apt-get download -t "$SUITE" "$pkg" >&2) ||
+			die "cannot download $pkg" "apt-get download -t $SUITE $pkg"
+		deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb | head -n1)
+	fi
+	dpkg-deb -x "$deb" "$dir" || die "cannot unpack $deb"
+}
+
+# Guest kernel: vmlinuz and plain .ko modules.
+IMG=$CACHE/kernel-$KABI
+fetch "linux-image-$KABI-amd64-unsigned" "$IMG"
+touch "$IMG/.done"
+GUEST_KERNEL=$(ls "$IMG"/boot/vmlinuz-* | head -n1)
+GUEST_MODDIR=$(ls -d "$IMG"/lib/modules/* | head -n1)
+
+# linux-source: only the kselftest headers and checkpatch are extracted.
+SRCPKG=linux-source-$KSERIES
+KSRC_DIR=$CACHE/$SRCPKG
+if [ ! -f "$KSRC_DIR/.done" ]; then
+	fetch "$SRCPKG" "$KSRC_DIR/deb"
+	tarball=$(ls "$KSRC_DIR"/deb/usr/src/linux-source-*.tar.* | head -n1)
+	top=$(basename "$tarball" | sed 's/\.tar\..*//')
+	log "extracting kselftest headers and checkpatch from $(basename "$tarball")"
+	tar -xf "$tarball" -C "$KSRC_DIR" --strip-components=1 \
+		"$top/tools/testing/selftests/kselftest_harness.h" \
+		"$top/tools/testing/selftests/kselftest.h" \
+		"$top/scripts/checkpatch.pl" \
+		"$top/scripts/spelling.txt" \
+		"$top/scripts/const_structs.checkpatch" ||
+		die "cannot extract from $tarball"
+	rm -rf "$KSRC_DIR/deb"
+	touch "$KSRC_DIR/.done"
+fi
+
+cat >"$ENVF" <<EOT
+KSERIES=$KSERIES
+KABI=$KABI
+KDIR=$KDIR
+GUEST_KERNEL=$GUEST_KERNEL
+GUEST_MODDIR=$GUEST_MODDIR
+KSRC_DIR=$KSRC_DIR
+EOT
+touch "$CACHE/.host-pkgs-$KSERIES"
+log "ready ($ENVF)"
