@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * viommu_shadow_mock: a test-only backend, in its own module so that a
+ * plain build or install never ships it.  See mock_test.h for what tests
+ * can do with it.  A real IOMMU-backed type1 container reports every page
+ * dirty, so only this backend can show that each mapping's own dirty bits
+ * land where its record says; and only it can fail a backend call in the
+ * middle of a walk on demand.
+ */
+#include <linux/bitmap.h>
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <linux/viommu_shadow.h>
+#include "mock_test.h"
+#include "vshadow.h"
+
+/**
+ * struct vshadow_mock - one mock container
+ * @lock: protects everything below; taken inside vshadow_ctx::lock when a
+ *	context calls in, and alone by the test ioctls
+ * @mappings: struct vshadow_mock_map, sorted by IOVA
+ * @nr_mappings: entries in @mappings
+ * @tracking: dirty tracking running
+ * @calls: backend calls made so far
+ * @fail_at: value of @calls at which a call fails, 0 for none
+ * @fail_error: negative errno that call returns
+ */
+struct vshadow_mock {
+	struct mutex lock; /* see above */
+	struct list_head mappings;
+	u64 nr_mappings;
+	bool tracking;
+	u64 calls;
+	u64 fail_at;
+	int fail_error;
+};
+
+struct vshadow_mock_map {
+	struct list_head link;
+	u64 iova;
+	u64 last;
+	unsigned long *dirty;
+};
+
+static const struct file_operations vshadow_mock_fops;
+
+static u64 mock_pages(struct vshadow_mock_map *map)
+{
+	return (map->last - map->iova + 1) / VSHADOW_MOCK_PGSIZE;
+}
+
+/* Count a backend call; true if this one is to fail. */
+static bool mock_inject(struct vshadow_mock *mock)
+{
+	lockdep_assert_held(&mock->lock);
+	return ++mock->calls == mock->fail_at;
+}
+
+static void mock_free(struct vshadow_mock_map *map)
+{
+	list_del(&map->link);
+	bitmap_free(map->dirty);
+	kfree(map);
+}
+
+static int mock_attach(struct file *file, void **priv, u64 *pgsize,
+		       u64 *max_last)
+{
+	if (file->f_op != &vshadow_mock_fops)
+		return -EINVAL;
+	*priv = file->private_data;
+	*pgsize = VSHADOW_MOCK_PGSIZE;
+	*max_last = U64_MAX;
+	return 0;
+}
+
+static void mock_detach(void *priv)
+{
+}
+
+static int mock_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
+{
+	struct vshadow_mock *mock = priv;
+	struct vshadow_mock_map *map, *pos;
+	u64 last = iova + length - 1;
+	int ret = 0;
+
+	if (length / VSHADOW_MOCK_PGSIZE > VSHADOW_MOCK_MAX_PAGES)
+		return -E2BIG;
+
+	map = kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	if (!map)
+		return -ENOMEM;
+	map->iova = iova;
+	map->last = last;
+	map->dirty = bitmap_zalloc(mock_pages(map), GFP_KERNEL_ACCOUNT);
+	if (!map->dirty) {
+		kfree(map);
+		return -ENOMEM;
+	}
+
+	mutex_lock(&mock->lock);
+	if (mock_inject(mock)) {
+		ret = mock->fail_error;
+		goto err_unlock;
+	}
+	/* Insert in IOVA order: before the first mapping that ends after us. */
+	list_for_each_entry(pos, &mock->mappings, link) {
+		if (pos->last < iova)
+			continue;
+		if (pos->iova <= last) {
+			ret = -EEXIST;
+			goto err_unlock;
+		}
+		break;
+	}
+	list_add_tail(&map->link, &pos->link);
+	mock->nr_mappings++;
+	mutex_unlock(&mock->lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&mock->lock);
+	bitmap_free(map->dirty);
+	kfree(map);
+	return ret;
+}
+
+static struct vshadow_mock_map *mock_find(struct vshadow_mock *mock, u64 iova)
+{
+	struct vshadow_mock_map *map;
+
+	list_for_each_entry(map, &mock->mappings, link)
+		if (map->iova <= iova && iova <= map->last)
+			return map;
+	return NULL;
+}
+
+static int mock_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
+		      u64 bitmap_bytes)
+{
+	struct vshadow_mock *mock = priv;
+	struct vshadow_mock_map *map;
+	u64 bytes;
+	int ret = 0;
+
+	mutex_lock(&mock->lock);
+	if (mock_inject(mock)) {
+		ret = mock->fail_error;
+		goto out_unlock;
+	}
+	map = mock_find(mock, iova);
+	if (!map || map->iova != iova || map->last - map->iova + 1 != length) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	if (bitmap) {
+		if (!mock->tracking) {
+			ret = -ENODATA;
+			goto out_unlock;
+		}
+		bytes = BITS_TO_LONGS(mock_pages(map)) * sizeof(long);
+		if (bitmap_bytes < bytes) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
+		if (copy_to_user(bitmap, map->dirty, bytes)) {
+			ret = -EFAULT;
+			goto out_unlock;
+		}
+	}
+	mock_free(map);
+	mock->nr_mappings--;
+out_unlock:
+	mutex_unlock(&mock->lock);
+	return ret;
+}
+
+static const struct vshadow_backend_ops vshadow_mock_ops = {
+	.id = VIOMMU_SHADOW_BACKEND_MOCK,
+	.name = "mock",
+	.owner = THIS_MODULE,
+	.attach = mock_attach,
+	.detach = mock_detach,
+	.map = mock_map,
+	.unmap = mock_unmap,
+};
+
+static int mock_set_dirty(struct vshadow_mock *mock, void __user *uarg)
+{
+	struct vshadow_mock_set_dirty cmd;
+	struct vshadow_mock_map *map;
+	u64 i, npages, iova, word = 0;
+	int ret = 0;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.size != sizeof(cmd) || cmd.__reserved ||
+	    cmd.iova % VSHADOW_MOCK_PGSIZE || cmd.length % VSHADOW_MOCK_PGSIZE)
+		return -EINVAL;
+	npages = cmd.length / VSHADOW_MOCK_PGSIZE;
+
+	mutex_lock(&mock->lock);
+	for (i = 0; i < npages; i++) {
+		if (i % 64 == 0 &&
+		    get_user(word, (u64 __user *)cmd.bitmap + i / 64)) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!(word & BIT_ULL(i % 64)))
+			continue;
+		iova = cmd.iova + i * VSHADOW_MOCK_PGSIZE;
+		map = mock_find(mock, iova);
+		if (!map) {
+			ret = -ENOENT;
+			break;
+		}
+		set_bit((iova - map->iova) / VSHADOW_MOCK_PGSIZE, map->dirty);
+	}
+	mutex_unlock(&mock->lock);
+	return ret;
+}
+
+static int mock_get_mappings(struct vshadow_mock *mock, void __user *uarg)
+{
+	struct vshadow_mock_get_mappings cmd;
+	struct vshadow_mock_mapping out;
+	struct vshadow_mock_map *map;
+	u64 i = 0;
+	int ret = 0;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.size != sizeof(cmd))
+		return -EINVAL;
+
+	mutex_lock(&mock->lock);
+	list_for_each_entry(map, &mock->mappings, link) {
+		if (i == cmd.nr)
+			break;
+		out.iova = map->iova;
+		out.length = map->last - map->iova + 1;
+		if (copy_to_user(u64_to_user_ptr(cmd.mappings) +
+				 i * sizeof(out), &out, sizeof(out))) {
+			ret = -EFAULT;
+			break;
+		}
+		i++;
+	}
+	cmd.out_total = mock->nr_mappings;
+	cmd.out_calls = mock->calls;
+	mutex_unlock(&mock->lock);
+
+	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
+		ret = -EFAULT;
+	return ret;
+}
+
+static long mock_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct vshadow_mock *mock = filp->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct vshadow_mock_fail_nth fail;
+	struct vshadow_mock_tracking trk;
+
+	switch (cmd) {
+	case VSHADOW_MOCK_SET_DIRTY:
+		return mock_set_dirty(mock, uarg);
+	case VSHADOW_MOCK_GET_MAPPINGS:
+		return mock_get_mappings(mock, uarg);
+	case VSHADOW_MOCK_FAIL_NTH:
+		if (copy_from_user(&fail, uarg, sizeof(fail)))
+			return -EFAULT;
+		if (fail.size != sizeof(fail) || fail.__reserved ||
+		    fail.error <= 0 || fail.error > MAX_ERRNO)
+			return -EINVAL;
+		mutex_lock(&mock->lock);
+		mock->fail_at = fail.nth ? mock->calls + fail.nth : 0;
+		mock->fail_error = -fail.error;
+		mutex_unlock(&mock->lock);
+		return 0;
+	case VSHADOW_MOCK_TRACKING:
+		if (copy_from_user(&trk, uarg, sizeof(trk)))
+			return -EFAULT;
+		if (trk.size != sizeof(trk) || trk.enable > 1)
+			return -EINVAL;
+		mutex_lock(&mock->lock);
+		mock->tracking = trk.enable;
+		mutex_unlock(&mock->lock);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+static int mock_open(struct inode *inode, struct file *filp)
+{
+	struct vshadow_mock *mock;
+
+	mock = kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
+	if (!mock)
+		return -ENOMEM;
+	mutex_init(&mock->lock);
+	INIT_LIST_HEAD(&mock->mappings);
+	filp->private_data = mock;
+	return 0;
+}
+
+static int mock_release(struct inode *inode, struct file *filp)
+{
+	struct vshadow_mock *mock = filp->private_data;
+	struct vshadow_mock_map *map, *tmp;
+
+	list_for_each_entry_safe(map, tmp, &mock->mappings, link)
+		mock_free(map);
+	mutex_destroy(&mock->lock);
+	kfree(mock);
+	return 0;
+}
+
+static const struct file_operations vshadow_mock_fops = {
+	.owner = THIS_MODULE,
+	.open = mock_open,
+	.release = mock_release,
+	.unlocked_ioctl = mock_ioctl,
+};
+
+static struct miscdevice vshadow_mock_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "viommu_shadow_mock",
+	.fops = &vshadow_mock_fops,
+	.mode = 0600,
+};
+
+static int __init vshadow_mock_init(void)
+{
+	int ret;
+
+	ret = vshadow_backend_register(&vshadow_mock_ops);
+	if (ret)
+		return ret;
+	ret = misc_register(&vshadow_mock_misc);
+	if (ret)
+		vshadow_backend_unregister(&vshadow_mock_ops);
+	return ret;
+}
+
+static void __exit vshadow_mock_exit(void)
+{
+	misc_deregister(&vshadow_mock_misc);
+	vshadow_backend_unregister(&vshadow_mock_ops);
+}
+
+module_init(vshadow_mock_init);
+module_exit(vshadow_mock_exit);
+
+MODULE_DESCRIPTION("viommu_shadow test-only mock backend");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Test-only interface of the viommu_shadow mock backend
+ * (viommu_shadow_mock.ko, built by "make check", never installed).
+ *
+ * Each open of /dev/viommu_shadow_mock is one mock "container": a context
+ * attaches to it with VIOMMU_SHADOW_BACKEND_MOCK and its fd.  The mock
+ * records maps and unmaps, keeps a dirty bitmap per mapping that tests set
+ * page by page, and fails the Nth backend call on demand, so tests can
+ * check dirty-bit placement and every error path of a walk.
+ */
+#ifndef _VIOMMU_SHADOW_MOCK_TEST_H
+#define _VIOMMU_SHADOW_MOCK_TEST_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define VSHADOW_MOCK_PGSIZE	4096
+/* Largest mock mapping, in pages (its dirty bitmap is kept in memory). */
+#define VSHADOW_MOCK_MAX_PAGES	0x100000
+
+enum {
+	VSHADOW_MOCK_CMD_SET_DIRTY = 0x60,
+	VSHADOW_MOCK_CMD_FAIL_NTH,
+	VSHADOW_MOCK_CMD_TRACKING,
+	VSHADOW_MOCK_CMD_GET_MAPPINGS,
+};
+
+/*
+ * Mark pages dirty: bit i of @bitmap (an array of __u64) stands for the page
+ * at @iova + i * VSHADOW_MOCK_PGSIZE.  Every page must be mapped (ENOENT).
+ */
+struct vshadow_mock_set_dirty {
+	__u32 size;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 bitmap;
+};
+
+#define VSHADOW_MOCK_SET_DIRTY	_IO(0xBA, VSHADOW_MOCK_CMD_SET_DIRTY)
+
+/*
+ * Make backend call number @nth from now (map or unmap, counting from 1)
+ * fail with -@error, changing nothing; @nth 0 disarms.
+ */
+struct vshadow_mock_fail_nth {
+	__u32 size;
+	__u32 nth;
+	__s32 error;
+	__u32 __reserved;
+};
+
+#define VSHADOW_MOCK_FAIL_NTH	_IO(0xBA, VSHADOW_MOCK_CMD_FAIL_NTH)
+
+/* Start (1) or stop (0) dirty tracking; unmap with a bitmap needs it. */
+struct vshadow_mock_tracking {
+	__u32 size;
+	__u32 enable;
+};
+
+#define VSHADOW_MOCK_TRACKING	_IO(0xBA, VSHADOW_MOCK_CMD_TRACKING)
+
+struct vshadow_mock_mapping {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+
+/*
+ * Copy up to @nr mappings, in IOVA order, to @mappings; @out_total is how
+ * many there are and @out_calls how many backend calls were made.
+ */
+struct vshadow_mock_get_mappings {
+	__u32 size;
+	__u32 nr;
+	__aligned_u64 mappings;
+	__aligned_u64 out_total;
+	__aligned_u64 out_calls;
+};
+
+#define VSHADOW_MOCK_GET_MAPPINGS	_IO(0xBA, VSHADOW_MOCK_CMD_GET_MAPPINGS)
+
+#endif /* _VIOMMU_SHADOW_MOCK_TEST_H */
