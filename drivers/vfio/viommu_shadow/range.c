@@ -105,7 +105,7 @@ err_unlock:
 /**
  * struct vshadow_walk - one UNMAP_RANGE call in progress
  * @records: the caller's record array
- * @bitmap: the caller's bitmap, NULL without GET_DIRTY
+ * @bitmap: the caller's bitmap, NULL without GET_DIRTY (never NULL with it)
  * @bitmap_bytes: its capacity
  * @bitmap_used: bytes of it handed out so far (always whole __u64 words)
  * @next_start: first IOVA not visited yet, valid while !@done_all
@@ -121,9 +121,26 @@ struct vshadow_walk {
 };
 
 /*
+ * Zero the bits of a mapping's last bitmap word past its @nbits.  A backend
+ * writes whole words, and type1 can leave stale bits there: its per-mapping
+ * bitmap is shifted in place by a VFIO_IOMMU_DIRTY_PAGES read whose range
+ * does not start on a 64-page boundary of the mapping.
+ */
+static int vshadow_clear_tail(u64 __user *word, u64 nbits)
+{
+	u64 val;
+
+	if (get_user(val, word))
+		return -EFAULT;
+	val &= GENMASK_ULL((nbits - 1) % 64, 0);
+	return put_user(val, word);
+}
+
+/*
  * Unmap one mapping: room check, record first, then the backend, then the
  * tree.  Returns 1 when the buffers are full before @node, 0 when @node is
- * gone and reported, or an error with @node still mapped.
+ * gone and reported, or an error; @node is still mapped unless
+ * cmd->out_nr_records counted it (only clearing the padding failed).
  */
 static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 			     struct viommu_shadow_unmap_range *cmd,
@@ -170,6 +187,10 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 	cmd->out_bytes += rec.length;
 	ctx->nr_unmaps++;
 	vshadow_tree_remove(ctx, node);
+
+	/* The mapping is gone and reported; now keep the padding promise. */
+	if (bitmap && rec.bitmap_bits % 64)
+		return vshadow_clear_tail(bitmap + words - 1, rec.bitmap_bits);
 	return 0;
 }
 
@@ -185,8 +206,10 @@ static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 	if (cmd->__reserved || cmd->start > cmd->last || !cmd->nr_records)
 		return -EINVAL;
 	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
-		if (cmd->bitmap_pgsize != ctx->pgsize)
+		if (!cmd->bitmap || cmd->bitmap_pgsize != ctx->pgsize)
 			return -EINVAL;
+		if (!access_ok(u64_to_user_ptr(cmd->bitmap), cmd->bitmap_bytes))
+			return -EFAULT;
 	} else if (cmd->bitmap || cmd->bitmap_bytes || cmd->bitmap_pgsize) {
 		return -EINVAL;
 	}

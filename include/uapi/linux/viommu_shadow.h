@@ -82,9 +82,15 @@ enum viommu_shadow_backend {
  * that already exist in the container, or that are later made directly on
  * it, are not known to the context.
  *
- * Errors: EBADF (@fd is not an open file), EINVAL (@fd is not a VFIO
+ * The container must have a type1 IOMMU set.  type1 v1 and v2 containers
+ * look the same through the container's ioctls on 6.1; v2 is what VMMs
+ * use, and the module only ever unmaps whole mappings, which both handle
+ * alike (v1 cannot track dirty pages: GET_DIRTY then gives ENODATA).
+ *
+ * Errors: EOPNOTSUPP (non-zero @flags, unknown @backend), EBUSY (already
+ * attached), EBADF (@fd is not an open file), EINVAL (@fd is not a VFIO
  * container), ENODEV (the container has no IOMMU set, or not type1),
- * EOPNOTSUPP (unknown @backend), EBUSY (already attached).
+ * ENOMEM, or an error of the forwarded container ioctls (an LSM denial).
  */
 struct viommu_shadow_attach {
 	__u32 size;
@@ -121,8 +127,9 @@ struct viommu_shadow_attach {
  * @nr_bisect_refused: out, UNMAP_RANGE calls refused because the range cut
  *	a mapping and VIOMMU_SHADOW_UNMAP_WHOLE was not given
  *
- * Never fails once the struct is readable; works before ATTACH too, and
- * from any process.
+ * Works before ATTACH too, and from any process.
+ *
+ * Errors: EOPNOTSUPP (non-zero @flags), EFAULT.
  */
 struct viommu_shadow_info {
 	__u32 size;
@@ -164,7 +171,9 @@ struct viommu_shadow_info {
  * user range wraps), ERANGE (the backend cannot unmap a mapping that ends
  * at 2^64 - 1, see the documentation), EEXIST (overlaps a shadow mapping;
  * nothing changed), any error of the backend's own map call, unchanged
- * (for type1: ENOMEM, EFAULT, ENOSPC, EEXIST, EINVAL, EPERM, ...).
+ * (for type1: ENOMEM, EFAULT, ENOSPC when its dma_entry_limit is reached,
+ * EEXIST for a mapping made directly on the container, EINVAL outside
+ * its IOVA ranges, ...).
  */
 struct viommu_shadow_map {
 	__u32 size;
@@ -259,12 +268,14 @@ struct viommu_shadow_unmap_record {
  * are in @bitmap, and the shadow tree still matches the backend.
  *
  * Errors: EINVAL (@start > @last, @nr_records 0, the range cuts a mapping
- * without UNMAP_WHOLE, GET_DIRTY with a wrong @bitmap_pgsize, or bitmap
- * fields set without GET_DIRTY), ENOSPC (the first mapping's record or dirty
- * bits do not fit in the buffers given), ENODATA (GET_DIRTY but the
- * backend's dirty tracking is not running), EFAULT (a buffer is not
- * writable; progress is still exact), EINTR (fatal signal), or a backend
- * error, unchanged.
+ * without UNMAP_WHOLE, GET_DIRTY with a NULL @bitmap or a wrong
+ * @bitmap_pgsize, bitmap fields set without GET_DIRTY), ENOSPC (the first
+ * mapping's record or dirty bits do not fit in the buffers given), ENODATA
+ * (GET_DIRTY but the backend's dirty tracking is not running), EFAULT (a
+ * buffer is not writable; progress is still exact), EINTR (fatal signal),
+ * EIO (the backend no longer had a mapping the context has: the container
+ * was changed directly), E2BIG (type1: one mapping's bitmap would exceed
+ * its 256 MB limit), or another backend error, unchanged.
  */
 struct viommu_shadow_unmap_range {
 	__u32 size;
