@@ -1,0 +1,1289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * viommu_shadow selftests.  They run in the test VM (scripts/vm.sh) against
+ * real vfio-pci edu devices behind an emulated IOMMU, and against the
+ * test-only mock backend where only a mock can show the behaviour (dirty
+ * bit placement, failures in the middle of a walk).
+ *
+ * Fixtures: "attach" for the context's life cycle and the ioctl format,
+ * "range" for MAP and UNMAP_RANGE, run over every backend (variants
+ * type1 and mock), "seed" for the whole-space unmap that motivated the
+ * project, "mock" for mock-only checks.
+ */
+#include <signal.h>
+#include <sys/klog.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vshadow_utils.h"
+
+/* Open /dev/viommu_shadow as a new context. */
+static int vs_open(void)
+{
+	return open(VS_DEV, O_RDWR | O_CLOEXEC);
+}
+
+/* ------------------------------------------------------------------ */
+/* The context: attach, info, ioctl format, lifetime                   */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(attach) {
+	int ctx;
+	struct vfio_box box;
+};
+
+FIXTURE_SETUP(attach)
+{
+	self->ctx = vs_open();
+	ASSERT_LE(0, self->ctx);
+	if (vfio_box_open(&self->box, 0, true))
+		SKIP(return, "no edu device bound to vfio-pci");
+}
+
+FIXTURE_TEARDOWN(attach)
+{
+	close(self->ctx);
+	vfio_box_close(&self->box);
+}
+
+TEST_F(attach, type1v2_container)
+{
+	struct viommu_shadow_info info;
+
+	ASSERT_EQ(0, _vs_attach(self->ctx, VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+				self->box.container));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(VIOMMU_SHADOW_API_VERSION, info.version);
+	EXPECT_EQ(VIOMMU_SHADOW_BACKEND_VFIO_TYPE1, info.backend);
+	EXPECT_EQ(PAGE_4K, info.pgsize);
+	EXPECT_EQ(0, info.nr_mappings);
+	EXPECT_EQ(0, info.mapped_bytes);
+	EXPECT_EQ(0, info.high_water);
+	EXPECT_EQ(VIOMMU_SHADOW_FEATURE_MAP | VIOMMU_SHADOW_FEATURE_UNMAP_RANGE |
+		  VIOMMU_SHADOW_FEATURE_DIRTY, info.features);
+}
+
+TEST_F(attach, not_a_container)
+{
+	char path[64];
+	int fd;
+
+	fd = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(EINVAL, _vs_attach(self->ctx, 1, fd));
+	close(fd);
+
+	fd = open("/proc/self/status", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(EINVAL, _vs_attach(self->ctx, 1, fd));
+	close(fd);
+
+	/* Another context is not a container either. */
+	fd = vs_open();
+	EXPECT_EQ(EINVAL, _vs_attach(self->ctx, 1, fd));
+	close(fd);
+
+	/* Nor is a VFIO group, though it is a VFIO char device. */
+	EXPECT_EQ(EINVAL, _vs_attach(self->ctx, 1, self->box.group));
+	(void)path;
+
+	/* None of that attached anything. */
+	EXPECT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
+}
+
+TEST_F(attach, bad_fd)
+{
+	int fd = dup(self->box.container);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	EXPECT_EQ(EBADF, _vs_attach(self->ctx, 1, fd));
+	EXPECT_EQ(EBADF, _vs_attach(self->ctx, 1, -1));
+	EXPECT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
+}
+
+TEST_F(attach, container_without_iommu)
+{
+	struct viommu_shadow_info info;
+	int bare = open("/dev/vfio/vfio", O_RDWR);
+
+	ASSERT_LE(0, bare);
+	EXPECT_EQ(ENODEV, _vs_attach(self->ctx, 1, bare));
+	close(bare);
+
+	/* A container that holds a group but has no IOMMU set yet. */
+	{
+		struct vfio_box b2;
+
+		if (vfio_box_open(&b2, 1, false) == 0)
+			EXPECT_EQ(ENODEV, _vs_attach(self->ctx, 1, b2.container));
+		vfio_box_close(&b2);
+	}
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(VIOMMU_SHADOW_BACKEND_NONE, info.backend);
+}
+
+TEST_F(attach, twice)
+{
+	ASSERT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
+	EXPECT_EQ(EBUSY, _vs_attach(self->ctx, 1, self->box.container));
+}
+
+TEST_F(attach, unknown_flags_and_backend)
+{
+	struct viommu_shadow_attach cmd = {
+		.size = sizeof(cmd), .flags = 1, .backend = 1,
+		.fd = self->box.container,
+	};
+	struct viommu_shadow_info info = { .size = sizeof(info), .flags = 1 };
+
+	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
+	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO,
+				       &info));
+	EXPECT_EQ(EOPNOTSUPP, _vs_attach(self->ctx, 7, self->box.container));
+	EXPECT_EQ(EOPNOTSUPP, _vs_attach(self->ctx, 0, self->box.container));
+	EXPECT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
+}
+
+/*
+ * The size rules for every ioctl at once: below the first version EINVAL,
+ * a longer struct with a non-zero tail E2BIG, with a zero tail accepted.
+ */
+TEST_F(attach, struct_sizes)
+{
+	static const struct {
+		unsigned long req;
+		size_t size;
+	} cmds[] = {
+		{ VIOMMU_SHADOW_ATTACH, sizeof(struct viommu_shadow_attach) },
+		{ VIOMMU_SHADOW_GET_INFO, sizeof(struct viommu_shadow_info) },
+		{ VIOMMU_SHADOW_MAP, sizeof(struct viommu_shadow_map) },
+		{ VIOMMU_SHADOW_UNMAP_RANGE,
+		  sizeof(struct viommu_shadow_unmap_range) },
+	};
+	unsigned char buf[512];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		memset(buf, 0, sizeof(buf));
+		*(uint32_t *)buf = cmds[i].size - 1;
+		EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, cmds[i].req, buf));
+		*(uint32_t *)buf = 0;
+		EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, cmds[i].req, buf));
+		*(uint32_t *)buf = cmds[i].size + 8;
+		buf[cmds[i].size + 3] = 1;
+		EXPECT_EQ(E2BIG, vs_ioctl(self->ctx, cmds[i].req, buf));
+		EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, cmds[i].req, NULL));
+	}
+
+	/* A newer, longer struct with a zero tail works. */
+	memset(buf, 0, sizeof(buf));
+	*(uint32_t *)buf = sizeof(struct viommu_shadow_info) + 64;
+	EXPECT_EQ(0, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO, buf));
+	EXPECT_EQ(VIOMMU_SHADOW_API_VERSION,
+		  ((struct viommu_shadow_info *)buf)->version);
+	/* Output is written back only up to the caller's size. */
+	memset(buf, 0xee, sizeof(buf));
+	*(uint32_t *)buf = sizeof(struct viommu_shadow_info);
+	((uint32_t *)buf)[1] = 0;
+	EXPECT_EQ(0, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO, buf));
+	EXPECT_EQ(0xee, buf[sizeof(struct viommu_shadow_info)]);
+}
+
+TEST_F(attach, unknown_ioctl)
+{
+	struct viommu_shadow_info info = { .size = sizeof(info) };
+
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx, _IO(VIOMMU_SHADOW_TYPE, 0x30),
+				   &info));
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx, _IO(VIOMMU_SHADOW_TYPE, 0x1f),
+				   &info));
+	/* A known number with the wrong direction/size bits. */
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx,
+				   _IOWR(VIOMMU_SHADOW_TYPE, 0x21, info),
+				   &info));
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx, _IO(';', 0x21), &info));
+}
+
+TEST_F(attach, before_attach)
+{
+	struct viommu_shadow_unmap_record rec;
+	struct viommu_shadow_unmap_range r = vs_range(0, ~0ULL, 0, &rec, 1);
+	struct viommu_shadow_info info;
+
+	EXPECT_EQ(ENXIO, _vs_map(self->ctx, 0, PAGE_4K, &rec, 0));
+	EXPECT_EQ(ENXIO, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(0, info.pgsize);
+	EXPECT_EQ(VIOMMU_SHADOW_BACKEND_NONE, info.backend);
+}
+
+/* Forwarded calls need the attaching process's memory: others get EPERM. */
+TEST_F(attach, other_process)
+{
+	void *buf = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct viommu_shadow_unmap_record rec;
+		struct viommu_shadow_unmap_range r =
+			vs_range(0, ~0ULL, 0, &rec, 1);
+		struct viommu_shadow_info info;
+
+		if (_vs_map(self->ctx, 0x100000, PAGE_4K, buf, 0) != EPERM)
+			_exit(1);
+		if (_vs_unmap(self->ctx, &r) != EPERM)
+			_exit(2);
+		if (_vs_info(self->ctx, &info) || info.nr_mappings)
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, _vs_map(self->ctx, 0x100000, PAGE_4K, buf, 0));
+}
+
+/* Opening and closing many contexts, attached or not, leaks nothing. */
+TEST(contexts_leak_nothing)
+{
+	long ctx0, nodes0, ctx1, nodes1;
+	struct vfio_box box;
+	int i, fd;
+
+	ASSERT_EQ(0, vs_objects(&ctx0, &nodes0));
+	if (vfio_box_open(&box, 0, true))
+		SKIP(return, "no edu device bound to vfio-pci");
+	for (i = 0; i < 1000; i++) {
+		fd = vs_open();
+		ASSERT_LE(0, fd);
+		if (i % 2)
+			ASSERT_EQ(0, _vs_attach(fd, 1, box.container));
+		close(fd);
+	}
+	vfio_box_close(&box);
+	ASSERT_EQ(0, vs_objects(&ctx1, &nodes1));
+	EXPECT_EQ(ctx0, ctx1);
+	EXPECT_EQ(nodes0, nodes1);
+}
+
+/* A process that exits with mappings alive leaves nothing behind. */
+TEST(process_exit_leaks_nothing)
+{
+	long ctx0, nodes0, ctx1, nodes1;
+	struct vfio_box box;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, vs_objects(&ctx0, &nodes0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		void *buf = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int i, ctx = vs_open();
+
+		if (vfio_box_open(&box, 0, true))
+			_exit(4);
+		if (_vs_attach(ctx, 1, box.container))
+			_exit(1);
+		for (i = 0; i < 100; i++)
+			if (_vs_map(ctx, SZ_1G + i * SZ_2M, PAGE_4K, buf, i))
+				_exit(2);
+		if (vs_objects(&ctx1, &nodes1) || nodes1 != nodes0 + 100)
+			_exit(3);
+		_exit(0);	/* no close, no unmap */
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	if (WEXITSTATUS(status) == 4)
+		SKIP(return, "no edu device bound to vfio-pci");
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, vs_objects(&ctx1, &nodes1));
+	EXPECT_EQ(ctx0, ctx1);
+	EXPECT_EQ(nodes0, nodes1);
+}
+
+/* ------------------------------------------------------------------ */
+/* MAP and UNMAP_RANGE, on every backend                               */
+/* ------------------------------------------------------------------ */
+
+#define NR_REC 1024
+
+FIXTURE(range) {
+	int ctx;
+	int be;			/* container, or mock device */
+	struct vfio_box box;
+	uint8_t *buf;		/* memory to map: 64 pages */
+	struct viommu_shadow_unmap_record *rec;
+	uint64_t *bitmap;	/* NR_REC * 8 words */
+};
+
+FIXTURE_VARIANT(range) {
+	uint32_t backend;
+};
+
+FIXTURE_VARIANT_ADD(range, type1) {
+	.backend = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+};
+
+FIXTURE_VARIANT_ADD(range, mock) {
+	.backend = VIOMMU_SHADOW_BACKEND_MOCK,
+};
+
+FIXTURE_SETUP(range)
+{
+	self->box.container = -1;
+	self->box.group = -1;
+	self->ctx = vs_open();
+	ASSERT_LE(0, self->ctx);
+	if (variant->backend == VIOMMU_SHADOW_BACKEND_MOCK) {
+		self->be = open(VS_MOCK_DEV, O_RDWR);
+		if (self->be < 0)
+			SKIP(return, "mock backend not loaded");
+	} else {
+		if (vfio_box_open(&self->box, 0, true))
+			SKIP(return, "no edu device bound to vfio-pci");
+		self->be = self->box.container;
+	}
+	ASSERT_EQ(0, _vs_attach(self->ctx, variant->backend, self->be));
+	self->buf = mmap(NULL, 64 * PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->rec = calloc(NR_REC, sizeof(*self->rec));
+	self->bitmap = calloc(NR_REC * 8, sizeof(uint64_t));
+	ASSERT_NE(NULL, self->rec);
+	ASSERT_NE(NULL, self->bitmap);
+}
+
+FIXTURE_TEARDOWN(range)
+{
+	close(self->ctx);
+	if (self->box.container >= 0)
+		vfio_box_close(&self->box);
+	else if (self->be >= 0)
+		close(self->be);
+	free(self->rec);
+	free(self->bitmap);
+}
+
+static int start_dirty(int be, uint32_t backend)
+{
+	if (backend == VIOMMU_SHADOW_BACKEND_MOCK)
+		return mock_tracking(be, true);
+	return t1_dirty(be, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+}
+
+static uint64_t nr_mappings(int ctx)
+{
+	struct viommu_shadow_info info;
+
+	if (_vs_info(ctx, &info))
+		return ~0ULL;
+	return info.nr_mappings;
+}
+
+TEST_F(range, map_and_info)
+{
+	struct viommu_shadow_info info;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 11));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + SZ_2M, 4 * PAGE_4K,
+			     self->buf, 12));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_2M, 2 * PAGE_4K, self->buf, 13));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(3, info.nr_mappings);
+	EXPECT_EQ(7 * PAGE_4K, info.mapped_bytes);
+	EXPECT_EQ(SZ_1G + SZ_2M + 4 * PAGE_4K - 1, info.high_water);
+	EXPECT_EQ(3, info.nr_maps);
+}
+
+TEST_F(range, map_overlap)
+{
+	struct viommu_shadow_info info;
+	uint64_t base = SZ_1G;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, base, 4 * PAGE_4K, self->buf, 1));
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, base, 4 * PAGE_4K, self->buf, 2));
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, base - PAGE_4K, 2 * PAGE_4K,
+				  self->buf, 2));
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, base + 3 * PAGE_4K, 2 * PAGE_4K,
+				  self->buf, 2));
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, base + PAGE_4K, PAGE_4K,
+				  self->buf, 2));
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, base - PAGE_4K, 8 * PAGE_4K,
+				  self->buf, 2));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(1, info.nr_mappings);
+	EXPECT_EQ(4 * PAGE_4K, info.mapped_bytes);
+	/* Touching on both sides is fine. */
+	EXPECT_EQ(0, _vs_map(self->ctx, base - PAGE_4K, PAGE_4K, self->buf, 3));
+	EXPECT_EQ(0, _vs_map(self->ctx, base + 4 * PAGE_4K, PAGE_4K,
+			     self->buf, 4));
+}
+
+TEST_F(range, map_bad_input)
+{
+	struct viommu_shadow_map cmd = {
+		.size = sizeof(cmd), .flags = VIOMMU_SHADOW_MAP_READ,
+		.iova = SZ_1G, .length = PAGE_4K, .vaddr = (uintptr_t)self->buf,
+	};
+	struct viommu_shadow_info info;
+
+	cmd.length = 0;
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+	cmd.length = PAGE_4K + 1;
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+	cmd.length = PAGE_4K;
+	cmd.iova = SZ_1G + 512;
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+	cmd.iova = SZ_1G;
+	cmd.vaddr += 8;
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+	cmd.vaddr -= 8;
+	cmd.flags = 0;
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+	cmd.flags = VIOMMU_SHADOW_MAP_READ | 4;
+	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+	cmd.flags = VIOMMU_SHADOW_MAP_READ;
+	/* The end would wrap past 2^64 - 1. */
+	cmd.iova = -PAGE_4K;
+	cmd.length = 2 * PAGE_4K;
+	EXPECT_EQ(EOVERFLOW, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+	cmd.iova = SZ_1G;
+	cmd.length = -PAGE_4K;
+	EXPECT_EQ(EOVERFLOW, vs_ioctl(self->ctx, VIOMMU_SHADOW_MAP, &cmd));
+
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(0, info.nr_mappings);
+	EXPECT_EQ(0, info.high_water);
+	EXPECT_EQ(0, info.nr_maps);
+}
+
+TEST_F(range, empty_context)
+{
+	struct viommu_shadow_unmap_range r =
+		vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_EQ(0, r.out_bytes);
+	EXPECT_EQ(0, r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE);
+	EXPECT_NE(0, r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED);
+	EXPECT_EQ(0, r.out_last);
+}
+
+TEST_F(range, unmap_exact_and_remap)
+{
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * SZ_2M, 2 * PAGE_4K,
+				     self->buf, 100 + i));
+	r = vs_range(SZ_1G + SZ_2M, SZ_1G + 3 * SZ_2M - 1, 0, self->rec,
+		     NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(4 * PAGE_4K, r.out_bytes);
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(SZ_1G + (i + 1) * SZ_2M, self->rec[i].iova);
+		EXPECT_EQ(2 * PAGE_4K, self->rec[i].length);
+		EXPECT_EQ(101 + i, self->rec[i].cookie);
+		EXPECT_EQ(0, self->rec[i].flags);
+	}
+	EXPECT_EQ(2, nr_mappings(self->ctx));
+	/* The range is free again, in the backend too. */
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + SZ_2M, 2 * PAGE_4K,
+			     self->buf, 7));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(3, info.nr_mappings);
+	EXPECT_EQ(2, info.nr_unmaps);
+}
+
+TEST_F(range, unmap_bad_input)
+{
+	struct viommu_shadow_unmap_range r;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+
+	r = vs_range(SZ_1G + 1, SZ_1G, 0, self->rec, NR_REC);
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	r = vs_range(0, ~0ULL, 0, self->rec, 0);
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	r = vs_range(0, ~0ULL, 1U << 7, self->rec, NR_REC);
+	EXPECT_EQ(EOPNOTSUPP, _vs_unmap(self->ctx, &r));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	r.__reserved = 1;
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	r.bitmap_bytes = 8;
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	vs_range_dirty(&r, self->bitmap, 8 * NR_REC);
+	r.bitmap_pgsize = 2 * PAGE_4K;
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	vs_range_dirty(&r, NULL, 8 * NR_REC);
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+
+	/* Nothing changed. */
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+}
+
+TEST_F(range, clamp_to_high_water)
+{
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	uint64_t hw = SZ_1T + PAGE_4K - 1;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1T, PAGE_4K, self->buf, 2));
+
+	/* Wholly above the mark: nothing to visit. */
+	r = vs_range(hw + 1, ~0ULL, 0, self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_NE(0, r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED);
+	EXPECT_EQ(hw, r.out_last);
+
+	/* Exactly at the mark: not clamped. */
+	r = vs_range(SZ_1T, hw, 0, self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(0, r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED);
+
+	/* The mark stays where it was (monotonic). */
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(hw, r.out_last);
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(hw, info.high_water);
+	EXPECT_EQ(2, info.nr_clamped);
+	EXPECT_EQ(0, info.nr_mappings);
+}
+
+TEST_F(range, bisect_strict_and_whole)
+{
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	uint64_t a = SZ_1G, b = SZ_1G + SZ_2M;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, a, 4 * PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, b, 4 * PAGE_4K, self->buf, 2));
+
+	/* Cuts the first at its start side, or the second at its end. */
+	r = vs_range(a + PAGE_4K, b + 4 * PAGE_4K - 1, 0, self->rec, NR_REC);
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	r = vs_range(a, b + PAGE_4K - 1, 0, self->rec, NR_REC);
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	/* A single page inside one mapping. */
+	r = vs_range(b + PAGE_4K, b + 2 * PAGE_4K - 1, 0, self->rec, NR_REC);
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(2, info.nr_mappings);
+	EXPECT_EQ(3, info.nr_bisect_refused);
+
+	/* With UNMAP_WHOLE both go, whole, and say so. */
+	r = vs_range(a + PAGE_4K, b + PAGE_4K - 1, VIOMMU_SHADOW_UNMAP_WHOLE,
+		     self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(a, self->rec[0].iova);
+	EXPECT_EQ(4 * PAGE_4K, self->rec[0].length);
+	EXPECT_EQ(VIOMMU_SHADOW_RECORD_CUT, self->rec[0].flags);
+	EXPECT_EQ(b, self->rec[1].iova);
+	EXPECT_EQ(VIOMMU_SHADOW_RECORD_CUT, self->rec[1].flags);
+	EXPECT_EQ(8 * PAGE_4K, r.out_bytes);
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+}
+
+/* The DSI case from the seeds: 4K maps, one 2 MB invalidation. */
+TEST_F(range, dsi_2m_invalidation)
+{
+	struct viommu_shadow_unmap_range r;
+	uint64_t base = 4 * SZ_2M, i;
+
+	for (i = 0; i < 512; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, base + i * PAGE_4K, PAGE_4K,
+				     self->buf + (i % 64) * PAGE_4K, i));
+	ASSERT_EQ(0, _vs_map(self->ctx, base - PAGE_4K, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, base + SZ_2M, PAGE_4K, self->buf, 2));
+
+	r = vs_range(base, base + SZ_2M - 1, 0, self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(512, r.out_nr_records);
+	EXPECT_EQ(SZ_2M, r.out_bytes);
+	for (i = 0; i < 512; i++) {
+		EXPECT_EQ(base + i * PAGE_4K, self->rec[i].iova);
+		EXPECT_EQ(i, self->rec[i].cookie);
+	}
+	EXPECT_EQ(2, nr_mappings(self->ctx));
+}
+
+/*
+ * Map the same small layout: eight mappings of 1 to 8 pages, 2 MB apart.
+ * With the mock, give each a dirty pattern that is not all ones.
+ */
+static int map_layout(int ctx, int be, uint32_t backend, uint8_t *buf)
+{
+	uint64_t pattern = 0x9249249249249249ULL;	/* every third page */
+	int i, ret;
+
+	for (i = 0; i < 8; i++) {
+		ret = _vs_map(ctx, SZ_1G + i * SZ_2M, (i + 1) * PAGE_4K, buf,
+			      0xc0de0000 + i);
+		if (ret)
+			return ret;
+		if (backend == VIOMMU_SHADOW_BACKEND_MOCK) {
+			uint64_t p = pattern >> i;
+
+			ret = mock_set_dirty(be, SZ_1G + i * SZ_2M,
+					     (i + 1) * PAGE_4K, &p);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Each record's dirty bits, as a string of 0/1, for comparing calls. */
+static void bits_of(const struct viommu_shadow_unmap_record *rec,
+		    const uint64_t *bitmap, char *out)
+{
+	uint64_t b;
+
+	for (b = 0; b < rec->bitmap_bits; b++)
+		*out++ = test_bit64(bitmap, rec->bitmap_offset + b) ? '1' : '0';
+	*out = 0;
+}
+
+/*
+ * Resume: one record and a bitmap of one word at a time gets the same
+ * records and bits, over several calls, as one call with room for all.
+ */
+TEST_F(range, resume_equals_one_shot)
+{
+	struct viommu_shadow_unmap_record one[8];
+	char want[8][64], got[8][64];
+	struct viommu_shadow_unmap_range r;
+	uint64_t word, start = 0;
+	int i, calls = 0;
+
+	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
+	ASSERT_EQ(0, map_layout(self->ctx, self->be, variant->backend,
+				self->buf));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	vs_range_dirty(&r, self->bitmap, 8 * NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(8, r.out_nr_records);
+	EXPECT_EQ(0, r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE);
+	for (i = 0; i < 8; i++) {
+		one[i] = self->rec[i];
+		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, one[i].flags);
+		EXPECT_EQ(i * 64, one[i].bitmap_offset);
+		EXPECT_EQ(i + 1, one[i].bitmap_bits);
+		bits_of(&one[i], self->bitmap, want[i]);
+	}
+
+	ASSERT_EQ(0, map_layout(self->ctx, self->be, variant->backend,
+				self->buf));
+	for (i = 0; i < 8; i++) {
+		struct viommu_shadow_unmap_record rec;
+
+		r = vs_range(start, ~0ULL, 0, &rec, 1);
+		vs_range_dirty(&r, &word, sizeof(word));
+		ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+		calls++;
+		ASSERT_EQ(1, r.out_nr_records);
+		EXPECT_EQ(one[i].iova, rec.iova);
+		EXPECT_EQ(one[i].length, rec.length);
+		EXPECT_EQ(one[i].cookie, rec.cookie);
+		EXPECT_EQ(0, rec.bitmap_offset);
+		bits_of(&rec, &word, got[i]);
+		EXPECT_STREQ(want[i], got[i]);
+		EXPECT_EQ(i < 7, !!(r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE));
+		EXPECT_EQ(rec.iova + rec.length, r.out_resume);
+		start = r.out_resume;
+	}
+	EXPECT_EQ(8, calls);
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+}
+
+TEST_F(range, no_room_for_the_first)
+{
+	struct viommu_shadow_unmap_range r;
+	uint64_t word;
+
+	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, 65 * PAGE_4K, self->buf, 1));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	vs_range_dirty(&r, &word, sizeof(word));	/* 65 bits need two */
+	EXPECT_EQ(ENOSPC, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	vs_range_dirty(&r, self->bitmap, 16);
+	EXPECT_EQ(0, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(1, r.out_nr_records);
+}
+
+TEST_F(range, dirty_needs_tracking)
+{
+	struct viommu_shadow_unmap_range r;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + SZ_2M, PAGE_4K, self->buf, 2));
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	vs_range_dirty(&r, self->bitmap, 8 * NR_REC);
+	EXPECT_EQ(ENODATA, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_EQ(2, nr_mappings(self->ctx));
+}
+
+/*
+ * A records buffer that ends in an unreadable page part way: the call
+ * fails with EFAULT, reports exactly the mappings it unmapped, and the
+ * rest can still be unmapped later.
+ */
+TEST_F(range, efault_partial_progress)
+{
+	struct viommu_shadow_unmap_record *rec;
+	struct viommu_shadow_unmap_range r;
+	uint8_t *area;
+	int i;
+
+	area = mmap(NULL, 2 * PAGE_4K, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(0, mprotect(area + PAGE_4K, PAGE_4K, PROT_READ));
+	/* Room for exactly two records before the read-only page. */
+	rec = (void *)(area + PAGE_4K - 2 * sizeof(*rec));
+
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * SZ_2M, PAGE_4K,
+				     self->buf, i));
+	r = vs_range(0, ~0ULL, 0, rec, 5);
+	EXPECT_EQ(EFAULT, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(2 * PAGE_4K, r.out_bytes);
+	EXPECT_EQ(SZ_1G, rec[0].iova);
+	EXPECT_EQ(SZ_1G + SZ_2M, rec[1].iova);
+	EXPECT_EQ(SZ_1G + SZ_2M + PAGE_4K, r.out_resume);
+	EXPECT_EQ(3, nr_mappings(self->ctx));
+
+	/* The same with the dirty bitmap being the unwritable buffer. */
+	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
+	r = vs_range(r.out_resume, ~0ULL, 0, self->rec, NR_REC);
+	vs_range_dirty(&r, (uint64_t *)(area + PAGE_4K - 8), 3 * 8);
+	EXPECT_EQ(EFAULT, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(SZ_1G + 2 * SZ_2M, self->rec[0].iova);
+	EXPECT_EQ(2, nr_mappings(self->ctx));
+
+	/* The tree still matches the backend: the rest unmap normally. */
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(SZ_1G + 3 * SZ_2M, self->rec[0].iova);
+	EXPECT_EQ(SZ_1G + 4 * SZ_2M, self->rec[1].iova);
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+	if (variant->backend == VIOMMU_SHADOW_BACKEND_MOCK)
+		EXPECT_EQ(0, mock_mappings(self->be, NULL, 0));
+	munmap(area, 2 * PAGE_4K);
+}
+
+/* ------------------------------------------------------------------ */
+/* type1 only                                                          */
+/* ------------------------------------------------------------------ */
+
+#define SEED_N		3000
+/*
+ * From 1 TB up: below it the AMD IOMMU reserves 0xfd00000000-0xffffffffff
+ * (HyperTransport), where type1 refuses to map.
+ */
+#define SEED_BASE	SZ_1T
+#define SEED_STRIDE	(6ULL << 30)	/* 3000 x 6 GB = 17.6 TB of IOVA */
+
+FIXTURE(seed) {
+	int ctx;
+	struct vfio_box box;
+	uint8_t *buf;
+};
+
+FIXTURE_SETUP(seed)
+{
+	self->ctx = vs_open();
+	ASSERT_LE(0, self->ctx);
+	if (vfio_box_open(&self->box, 0, true))
+		SKIP(return, "no edu device bound to vfio-pci");
+	ASSERT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
+	self->buf = mmap(NULL, 16 * PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(seed)
+{
+	close(self->ctx);
+	vfio_box_close(&self->box);
+}
+
+/*
+ * The seed scenario: a few thousand 4K mappings spread over more than
+ * 16 TB, dirty tracking on.  One type1 unmap of 16 TB with a dirty bitmap
+ * fails; UNMAP_RANGE over the whole 64-bit space succeeds, with one record
+ * per mapping and the same dirty bits per-mapping type1 unmaps return for
+ * the same layout.
+ */
+TEST_F(seed, whole_space_unmap_during_migration)
+{
+	struct viommu_shadow_unmap_record *rec;
+	struct viommu_shadow_unmap_range r;
+	uint64_t *bitmap, *t1bits, unmapped, i;
+	struct viommu_shadow_info info;
+	int c = self->box.container;
+
+	rec = calloc(SEED_N, sizeof(*rec));
+	bitmap = calloc(SEED_N, sizeof(uint64_t));
+	t1bits = calloc(SEED_N, sizeof(uint64_t));
+	ASSERT_NE(NULL, rec);
+	ASSERT_NE(NULL, bitmap);
+	ASSERT_NE(NULL, t1bits);
+
+	/* Reference: the same layout straight on type1, unmapped one by one. */
+	ASSERT_EQ(0, t1_dirty(c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	for (i = 0; i < SEED_N; i++)
+		ASSERT_EQ(0, t1_map(c, SEED_BASE + i * SEED_STRIDE, PAGE_4K,
+				    self->buf + (i % 16) * PAGE_4K));
+	for (i = 0; i < SEED_N; i++) {
+		ASSERT_EQ(0, t1_unmap(c, SEED_BASE + i * SEED_STRIDE, PAGE_4K,
+				      &t1bits[i], 8, &unmapped));
+		ASSERT_EQ(PAGE_4K, unmapped);
+	}
+
+	/* Now through viommu_shadow, cookie = a guest-physical address. */
+	for (i = 0; i < SEED_N; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, SEED_BASE + i * SEED_STRIDE,
+				     PAGE_4K, self->buf + (i % 16) * PAGE_4K,
+				     0x80000000ULL + i * PAGE_4K));
+
+	/* What a VMM does today: one 16 TB unmap with a 512 MB bitmap. */
+	EXPECT_EQ(EINVAL, t1_unmap(c, 1ULL << 44, 1ULL << 44, bitmap,
+				   512ULL << 20, NULL));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	ASSERT_EQ(SEED_N, info.nr_mappings);
+
+	r = vs_range(0, ~0ULL, 0, rec, SEED_N);
+	vs_range_dirty(&r, bitmap, SEED_N * sizeof(uint64_t));
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(SEED_N, r.out_nr_records);
+	EXPECT_EQ(SEED_N * PAGE_4K, r.out_bytes);
+	EXPECT_NE(0, r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED);
+	EXPECT_EQ(SEED_BASE + (SEED_N - 1) * SEED_STRIDE + PAGE_4K - 1,
+		  r.out_last);
+	for (i = 0; i < SEED_N; i++) {
+		ASSERT_EQ(SEED_BASE + i * SEED_STRIDE, rec[i].iova);
+		ASSERT_EQ(0x80000000ULL + i * PAGE_4K, rec[i].cookie);
+		ASSERT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[i].flags);
+		ASSERT_EQ(i * 64, rec[i].bitmap_offset);
+		ASSERT_EQ(1, rec[i].bitmap_bits);
+		ASSERT_EQ(t1bits[i], bitmap[i]);
+	}
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(0, info.nr_mappings);
+	/* And type1 really has nothing left there. */
+	EXPECT_EQ(0, t1_unmap(c, 0, 1ULL << 48, NULL, 0, &unmapped));
+	EXPECT_EQ(0, unmapped);
+	free(rec);
+	free(bitmap);
+	free(t1bits);
+}
+
+/*
+ * The top of the 64-bit space, for real: under the AMD IOMMU vfio-pci
+ * devices may use IOVAs up to 2^64 - 1.  type1 maps a page that ends there
+ * but cannot unmap it, not even with VFIO_DMA_UNMAP_FLAG_ALL (its end
+ * wraps to 0), so viommu_shadow refuses it with ERANGE; the page below
+ * works both ways.
+ */
+TEST_F(seed, top_of_iova_space)
+{
+	uint64_t top = -PAGE_4K, unmapped = 1;
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	int c = self->box.container;
+
+	if (!vs_iommu_is("amd"))
+		SKIP(return, "needs the AMD IOMMU's IOVA range");
+
+	EXPECT_EQ(ERANGE, _vs_map(self->ctx, top, PAGE_4K, self->buf, 1));
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+
+	ASSERT_EQ(0, _vs_map(self->ctx, top - PAGE_4K, PAGE_4K, self->buf, 2));
+	r = vs_range(top - PAGE_4K, ~0ULL, 0, rec, 2);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(top - PAGE_4K, rec[0].iova);
+	EXPECT_EQ(VIOMMU_SHADOW_UNMAP_OUT_CLAMPED, r.out_flags);
+	EXPECT_EQ(top, r.out_resume);
+	EXPECT_EQ(0, t1_unmap(c, 0, -PAGE_4K, NULL, 0, &unmapped));
+	EXPECT_EQ(0, unmapped);
+
+	/*
+	 * Why ERANGE: type1 itself.  This leaves a mapping in the container
+	 * that nothing can remove, so it comes last.  Should a kernel's
+	 * type1 unmap it, the refusal can be relaxed for that kernel.
+	 */
+	ASSERT_EQ(0, t1_map(c, top, PAGE_4K, self->buf));
+	ASSERT_EQ(0, t1_unmap(c, top, PAGE_4K, NULL, 0, &unmapped));
+	EXPECT_EQ(0, unmapped) {
+		TH_LOG("type1 unmapped the top page: relax type1 max_last");
+	}
+}
+
+/*
+ * A type1 VFIO_IOMMU_DIRTY_PAGES read whose range does not start on a
+ * 64-page boundary of a mapping shifts that mapping's dirty bitmap inside
+ * type1 and leaves bits past its end set; type1's unmap then copies them
+ * out in the mapping's last word.  The padding must still read as zero.
+ */
+TEST_F(seed, padding_bits_stay_zero)
+{
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap hdr;
+		struct vfio_iommu_type1_dirty_bitmap_get get;
+	} d = {
+		.hdr = {
+			.argsz = sizeof(d),
+			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+		},
+	};
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	uint64_t word = 0, x = SZ_1G;
+	int c = self->box.container;
+
+	ASSERT_EQ(0, t1_dirty(c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	ASSERT_EQ(0, _vs_map(self->ctx, x, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, x + PAGE_4K, 3 * PAGE_4K, self->buf, 2));
+
+	d.get.iova = x;
+	d.get.size = 4 * PAGE_4K;
+	d.get.bitmap.pgsize = PAGE_4K;
+	d.get.bitmap.size = sizeof(word);
+	d.get.bitmap.data = (__u64 *)&word;
+	ASSERT_EQ(0, vs_ioctl(c, VFIO_IOMMU_DIRTY_PAGES, &d));
+	EXPECT_EQ(0xfULL, word);
+
+	word = 0;
+	r = vs_range(x + PAGE_4K, x + 4 * PAGE_4K - 1, 0, rec, 2);
+	vs_range_dirty(&r, &word, sizeof(word));
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	ASSERT_EQ(3, rec[0].bitmap_bits);
+	EXPECT_EQ(0x7ULL, word);
+}
+
+/* The edu device's DMA engine (BAR0), see QEMU's docs/specs/edu.txt. */
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_CNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_CMD_RUN	0x1
+#define EDU_CMD_TO_RAM	0x2
+#define EDU_BUF		0x40000
+/*
+ * QEMU 7.2's edu refuses (and aborts on) a transfer that ends exactly at
+ * the end of its 4K buffer, so transfers are half a page.
+ */
+#define EDU_LEN		2048
+
+struct edu {
+	int fd;
+	uint64_t bar0;		/* offset of BAR0 in the device fd */
+};
+
+static int edu_open(struct edu *e, struct vfio_box *box)
+{
+	struct vfio_region_info reg = { .argsz = sizeof(reg) };
+	uint16_t cmd;
+
+	e->fd = ioctl(box->group, VFIO_GROUP_GET_DEVICE_FD, box->bdf);
+	if (e->fd < 0)
+		return -1;
+	reg.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	if (ioctl(e->fd, VFIO_DEVICE_GET_REGION_INFO, &reg))
+		return -1;
+	/* Enable bus mastering in the command register. */
+	if (pread(e->fd, &cmd, 2, reg.offset + 4) != 2)
+		return -1;
+	cmd |= 0x4;
+	if (pwrite(e->fd, &cmd, 2, reg.offset + 4) != 2)
+		return -1;
+	reg.index = VFIO_PCI_BAR0_REGION_INDEX;
+	if (ioctl(e->fd, VFIO_DEVICE_GET_REGION_INFO, &reg))
+		return -1;
+	e->bar0 = reg.offset;
+	return 0;
+}
+
+static int edu_write(struct edu *e, uint64_t reg, uint32_t val)
+{
+	return pwrite(e->fd, &val, 4, e->bar0 + reg) == 4 ? 0 : -1;
+}
+
+/* One DMA between the device buffer and @iova; waits for the end. */
+static int edu_dma(struct edu *e, uint64_t iova, bool to_ram)
+{
+	uint32_t cmd;
+	int i;
+
+	if (edu_write(e, EDU_DMA_SRC, to_ram ? EDU_BUF : iova) ||
+	    edu_write(e, EDU_DMA_DST, to_ram ? iova : EDU_BUF) ||
+	    edu_write(e, EDU_DMA_CNT, EDU_LEN) ||
+	    edu_write(e, EDU_DMA_CMD, EDU_CMD_RUN |
+		      (to_ram ? EDU_CMD_TO_RAM : 0)))
+		return -1;
+	for (i = 0; i < 1000; i++) {
+		if (pread(e->fd, &cmd, 4, e->bar0 + EDU_DMA_CMD) != 4)
+			return -1;
+		if (!(cmd & EDU_CMD_RUN))
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* Did the guest kernel log an IOMMU fault for @iova? */
+static bool iommu_fault_logged(uint64_t iova)
+{
+	char needle[32], *log, *line;
+	bool found = false;
+	int len;
+
+	log = malloc(1 << 20);
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, (1 << 20) - 1);
+	if (len < 0) {
+		free(log);
+		return false;
+	}
+	log[len] = 0;
+	snprintf(needle, sizeof(needle), "%llx", (unsigned long long)iova);
+	for (line = strtok(log, "\n"); line && !found; line = strtok(NULL, "\n"))
+		found = (strstr(line, "DMAR") || strstr(line, "AMD-Vi")) &&
+			strstr(line, "ault") && strstr(line, needle);
+	free(log);
+	return found;
+}
+
+/*
+ * Real DMA end to end: the edu device copies a page through a mapping made
+ * with MAP; after UNMAP_RANGE the same DMA no longer reaches memory and
+ * the IOMMU reports a fault.  (edu only accepts addresses below 2^28.)
+ */
+TEST_F(seed, real_dma_stops_at_unmap)
+{
+	const uint64_t src = 0x100000, dst = 0x3456000;
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	uint8_t *in = self->buf, *out = self->buf + PAGE_4K;
+	struct edu e;
+	int i;
+
+	ASSERT_EQ(0, edu_open(&e, &self->box));
+	for (i = 0; i < EDU_LEN; i++)
+		in[i] = i * 7 + 3;
+	memset(out, 0, PAGE_4K);
+	ASSERT_EQ(0, _vs_map(self->ctx, src, PAGE_4K, in, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, dst, PAGE_4K, out, 2));
+
+	ASSERT_EQ(0, edu_dma(&e, src, false));
+	ASSERT_EQ(0, edu_dma(&e, dst, true));
+	ASSERT_EQ(0, memcmp(in, out, EDU_LEN));
+
+	r = vs_range(dst, dst + PAGE_4K - 1, 0, rec, 2);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	memset(out, 0, PAGE_4K);
+	ASSERT_EQ(0, edu_dma(&e, dst, true));
+	for (i = 0; i < EDU_LEN; i++)
+		ASSERT_EQ(0, out[i]);
+	/* QEMU's VT-d reports the fault to the guest; its AMD IOMMU does not. */
+	if (vs_iommu_is("intel"))
+		EXPECT_TRUE(iommu_fault_logged(dst));
+	close(e.fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* mock only                                                           */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(mock) {
+	int ctx;
+	int mock;
+	uint8_t *buf;
+};
+
+FIXTURE_SETUP(mock)
+{
+	self->ctx = vs_open();
+	ASSERT_LE(0, self->ctx);
+	self->mock = open(VS_MOCK_DEV, O_RDWR);
+	if (self->mock < 0)
+		SKIP(return, "mock backend not loaded");
+	ASSERT_EQ(0, _vs_attach(self->ctx, VIOMMU_SHADOW_BACKEND_MOCK,
+				self->mock));
+	self->buf = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(mock)
+{
+	close(self->ctx);
+	if (self->mock >= 0)
+		close(self->mock);
+}
+
+static bool pattern_bit(int m, uint64_t page)
+{
+	return ((page * 7 + m) % 3) == 0 || page == 0;
+}
+
+/*
+ * Mappings of 1, 63, 64, 65 and 513 pages with a dirty pattern that is not
+ * all ones: each mapping's bits land exactly at its record's offset, and
+ * the padding up to the next word is zero.
+ */
+TEST_F(mock, dirty_bits_land_at_their_offset)
+{
+	static const uint64_t pages[] = { 1, 63, 64, 65, 513 };
+	struct viommu_shadow_unmap_record rec[8];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bitmap[64], pat[16], off = 0, iova;
+	unsigned int m;
+	uint64_t p;
+
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	for (m = 0; m < ARRAY_SIZE(pages); m++) {
+		iova = SZ_1G * (m + 1);
+		ASSERT_EQ(0, _vs_map(self->ctx, iova, pages[m] * PAGE_4K,
+				     self->buf, m));
+		memset(pat, 0, sizeof(pat));
+		for (p = 0; p < pages[m]; p++)
+			if (pattern_bit(m, p))
+				pat[p / 64] |= 1ULL << (p % 64);
+		ASSERT_EQ(0, mock_set_dirty(self->mock, iova,
+					    pages[m] * PAGE_4K, pat));
+	}
+
+	memset(bitmap, 0xff, sizeof(bitmap));
+	r = vs_range(0, ~0ULL, 0, rec, 8);
+	vs_range_dirty(&r, bitmap, sizeof(bitmap));
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(ARRAY_SIZE(pages), r.out_nr_records);
+	for (m = 0; m < ARRAY_SIZE(pages); m++) {
+		ASSERT_EQ(m, rec[m].cookie);
+		ASSERT_EQ(off, rec[m].bitmap_offset);
+		ASSERT_EQ(pages[m], rec[m].bitmap_bits);
+		for (p = 0; p < pages[m]; p++)
+			ASSERT_EQ(pattern_bit(m, p),
+				  test_bit64(bitmap, off + p)) {
+				TH_LOG("mapping %u page %llu", m, (unsigned long long)p);
+			}
+		for (; p % 64; p++)
+			ASSERT_FALSE(test_bit64(bitmap, off + p));
+		off += (pages[m] + 63) / 64 * 64;
+	}
+	/* Nothing past the last mapping's words was written. */
+	EXPECT_EQ(~0ULL, bitmap[off / 64]);
+}
+
+/* A mapping may end at 2^64 - 1, and the walk ends cleanly there. */
+TEST_F(mock, mapping_at_top_of_space)
+{
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, -2 * PAGE_4K, 2 * PAGE_4K, self->buf,
+			     9));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 8));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(~0ULL, info.high_water);
+
+	r = vs_range(SZ_1G + PAGE_4K, ~0ULL, 0, rec, 2);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(0, r.out_flags);
+	EXPECT_EQ(~0ULL, r.out_last);
+	EXPECT_EQ(-2 * PAGE_4K, rec[0].iova);
+	EXPECT_EQ(9, rec[0].cookie);
+	EXPECT_EQ(1, mock_mappings(self->mock, NULL, 0));
+}
+
+/*
+ * A backend failure injected at every position of a walk: the call stops
+ * there with the backend's error, reports exactly the mappings before it,
+ * and the tree still matches the backend (the rest of the walk, resumed,
+ * returns exactly the mock's remaining mappings).
+ */
+TEST_F(mock, failure_at_every_position)
+{
+	const int n = 6;
+	struct vshadow_mock_mapping left[8];
+	struct viommu_shadow_unmap_record rec[8];
+	struct viommu_shadow_unmap_range r;
+	int k, i;
+	long have;
+
+	for (k = 1; k <= n + 1; k++) {
+		for (i = 0; i < n; i++)
+			ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * SZ_2M,
+					     (i + 1) * PAGE_4K, self->buf, i));
+		ASSERT_EQ(0, mock_fail_nth(self->mock, k, EIO));
+		r = vs_range(0, ~0ULL, 0, rec, 8);
+		if (k <= n) {
+			ASSERT_EQ(EIO, _vs_unmap(self->ctx, &r));
+		} else {
+			ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+			ASSERT_EQ(n, r.out_nr_records);
+			ASSERT_EQ(0, mock_fail_nth(self->mock, 0, EIO));
+			continue;
+		}
+		ASSERT_EQ(k - 1, r.out_nr_records);
+		for (i = 0; i < k - 1; i++)
+			ASSERT_EQ(SZ_1G + i * SZ_2M, rec[i].iova);
+		ASSERT_EQ(k == 1 ? 0 : SZ_1G + (k - 2) * SZ_2M + (k - 1) * PAGE_4K,
+			  r.out_resume);
+
+		have = mock_mappings(self->mock, left, 8);
+		ASSERT_EQ(n - k + 1, have);
+		ASSERT_EQ(have, nr_mappings(self->ctx));
+
+		r = vs_range(r.out_resume, ~0ULL, 0, rec, 8);
+		ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+		ASSERT_EQ(have, r.out_nr_records);
+		for (i = 0; i < have; i++) {
+			ASSERT_EQ(left[i].iova, rec[i].iova);
+			ASSERT_EQ(left[i].length, rec[i].length);
+		}
+		ASSERT_EQ(0, mock_mappings(self->mock, NULL, 0));
+	}
+
+	/* A failing map leaves no shadow entry. */
+	ASSERT_EQ(0, mock_fail_nth(self->mock, 1, ENOMEM));
+	EXPECT_EQ(ENOMEM, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 0));
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+	EXPECT_EQ(0, mock_mappings(self->mock, NULL, 0));
+	EXPECT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 0));
+}
+
+TEST_HARNESS_MAIN

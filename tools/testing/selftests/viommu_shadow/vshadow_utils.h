@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for the viommu_shadow selftests: finding the edu devices the test
+ * VM binds to vfio-pci, setting up VFIO containers, calling type1 directly
+ * (to compare with), and calling viommu_shadow.
+ *
+ * Calls come in pairs: _vs_op() returns 0 or the errno, so a test can
+ * ASSERT_EQ(EINVAL, _vs_op(...)); vs_op() is the same call asserting
+ * success, for use inside a test.
+ */
+#ifndef _VSHADOW_UTILS_H
+#define _VSHADOW_UTILS_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+#include <linux/viommu_shadow.h>
+#include "mock_test.h"
+
+#define VS_DEV		"/dev/viommu_shadow"
+#define VS_MOCK_DEV	"/dev/viommu_shadow_mock"
+#define VS_OBJECTS	"/sys/kernel/debug/viommu_shadow/objects"
+#define PAGE_4K		4096ULL
+#define SZ_2M		0x200000ULL
+#define SZ_1G		0x40000000ULL
+#define SZ_1T		0x10000000000ULL
+
+/* ioctl() as an errno: 0 on success. */
+static inline int vs_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? errno : 0;
+}
+
+/* Which IOMMU the test VM emulates ("intel" or "amd"), from the runner. */
+static inline bool vs_iommu_is(const char *name)
+{
+	const char *v = getenv("VSHADOW_IOMMU");
+
+	return v && !strcmp(v, name);
+}
+
+/* ---- edu devices and VFIO containers ---- */
+
+static inline int read_hex_file(const char *path, unsigned long *val)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%lx", val) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+/* BDF and IOMMU group of the idx-th edu device bound to vfio-pci. */
+static inline int edu_find(int idx, char *bdf, size_t len, int *group)
+{
+	char path[PATH_MAX], link[PATH_MAX], *names[64];
+	unsigned long vendor, device;
+	struct dirent *de;
+	int n = 0, i, ret = -1;
+	ssize_t l;
+	DIR *d;
+
+	d = opendir("/sys/bus/pci/drivers/vfio-pci");
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) && n < 64) {
+		if (!strchr(de->d_name, ':'))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
+			 de->d_name);
+		if (read_hex_file(path, &vendor) || vendor != 0x1234)
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
+			 de->d_name);
+		if (read_hex_file(path, &device) || device != 0x11e8)
+			continue;
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	if (idx < n) {
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/iommu_group", names[idx]);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l > 0) {
+			link[l] = 0;
+			*group = atoi(strrchr(link, '/') + 1);
+			snprintf(bdf, len, "%s", names[idx]);
+			ret = 0;
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	return ret;
+}
+
+struct vfio_box {
+	int container;
+	int group;
+	char bdf[32];
+};
+
+/*
+ * A container holding the idx-th edu device's group, with the type1v2
+ * IOMMU set if @set_iommu.  Returns 0, or -1 if there is no such device.
+ */
+static inline int vfio_box_open(struct vfio_box *b, int idx, bool set_iommu)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[64];
+	int grp;
+
+	b->container = -1;
+	b->group = -1;
+	if (edu_find(idx, b->bdf, sizeof(b->bdf), &grp))
+		return -1;
+	b->container = open("/dev/vfio/vfio", O_RDWR);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", grp);
+	b->group = open(path, O_RDWR);
+	if (b->container < 0 || b->group < 0)
+		return -1;
+	if (ioctl(b->group, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return -1;
+	if (ioctl(b->group, VFIO_GROUP_SET_CONTAINER, &b->container))
+		return -1;
+	if (set_iommu && ioctl(b->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		return -1;
+	return 0;
+}
+
+static inline void vfio_box_close(struct vfio_box *b)
+{
+	if (b->group >= 0)
+		close(b->group);
+	if (b->container >= 0)
+		close(b->container);
+}
+
+/* ---- plain type1, for comparison ---- */
+
+static inline int t1_map(int container, uint64_t iova, uint64_t size,
+			 void *vaddr)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)vaddr,
+		.iova = iova,
+		.size = size,
+	};
+
+	return vs_ioctl(container, VFIO_IOMMU_MAP_DMA, &map);
+}
+
+/* Unmap [iova, iova + size - 1]; with @bitmap, get its dirty bits. */
+static inline int t1_unmap(int container, uint64_t iova, uint64_t size,
+			   uint64_t *bitmap, uint64_t bitmap_bytes,
+			   uint64_t *unmapped)
+{
+	struct {
+		struct vfio_iommu_type1_dma_unmap unmap;
+		struct vfio_bitmap bitmap;
+	} a = {
+		.unmap = { .argsz = sizeof(a.unmap), .iova = iova, .size = size },
+	};
+	int ret;
+
+	if (bitmap) {
+		a.unmap.argsz = sizeof(a);
+		a.unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+		a.bitmap.pgsize = PAGE_4K;
+		a.bitmap.size = bitmap_bytes;
+		a.bitmap.data = (__u64 *)bitmap;
+	}
+	ret = vs_ioctl(container, VFIO_IOMMU_UNMAP_DMA, &a);
+	if (unmapped)
+		*unmapped = a.unmap.size;
+	return ret;
+}
+
+static inline int t1_dirty(int container, uint32_t flag)
+{
+	struct vfio_iommu_type1_dirty_bitmap d = {
+		.argsz = sizeof(d), .flags = flag,
+	};
+
+	return vs_ioctl(container, VFIO_IOMMU_DIRTY_PAGES, &d);
+}
+
+/* ---- viommu_shadow ---- */
+
+static inline int _vs_attach(int ctx, uint32_t backend, int fd)
+{
+	struct viommu_shadow_attach cmd = {
+		.size = sizeof(cmd), .backend = backend, .fd = fd,
+	};
+
+	return vs_ioctl(ctx, VIOMMU_SHADOW_ATTACH, &cmd);
+}
+
+static inline int _vs_info(int ctx, struct viommu_shadow_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return vs_ioctl(ctx, VIOMMU_SHADOW_GET_INFO, info);
+}
+
+static inline int _vs_map(int ctx, uint64_t iova, uint64_t length,
+			  void *vaddr, uint64_t cookie)
+{
+	struct viommu_shadow_map cmd = {
+		.size = sizeof(cmd),
+		.flags = VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE,
+		.iova = iova,
+		.length = length,
+		.vaddr = (uintptr_t)vaddr,
+		.cookie = cookie,
+	};
+
+	return vs_ioctl(ctx, VIOMMU_SHADOW_MAP, &cmd);
+}
+
+/* An UNMAP_RANGE request without dirty bits. */
+static inline struct viommu_shadow_unmap_range
+vs_range(uint64_t start, uint64_t last, uint32_t flags,
+	 struct viommu_shadow_unmap_record *rec, uint32_t nr)
+{
+	struct viommu_shadow_unmap_range cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.start = start,
+		.last = last,
+		.records = (uintptr_t)rec,
+		.nr_records = nr,
+	};
+
+	return cmd;
+}
+
+static inline void vs_range_dirty(struct viommu_shadow_unmap_range *cmd,
+				  uint64_t *bitmap, uint64_t bytes)
+{
+	cmd->flags |= VIOMMU_SHADOW_UNMAP_GET_DIRTY;
+	cmd->bitmap = (uintptr_t)bitmap;
+	cmd->bitmap_bytes = bytes;
+	cmd->bitmap_pgsize = PAGE_4K;
+}
+
+static inline int _vs_unmap(int ctx, struct viommu_shadow_unmap_range *cmd)
+{
+	return vs_ioctl(ctx, VIOMMU_SHADOW_UNMAP_RANGE, cmd);
+}
+
+/* Objects alive in the module (debugfs), for leak checks. */
+static inline int vs_objects(long *contexts, long *nodes)
+{
+	FILE *f = fopen(VS_OBJECTS, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "contexts %ld nodes %ld", contexts, nodes) == 2;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static inline bool test_bit64(const uint64_t *map, uint64_t bit)
+{
+	return map[bit / 64] & (1ULL << (bit % 64));
+}
+
+/* ---- the mock backend ---- */
+
+static inline int mock_tracking(int mock, bool on)
+{
+	struct vshadow_mock_tracking t = { .size = sizeof(t), .enable = on };
+
+	return vs_ioctl(mock, VSHADOW_MOCK_TRACKING, &t);
+}
+
+static inline int mock_fail_nth(int mock, uint32_t nth, int error)
+{
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .nth = nth, .error = error,
+	};
+
+	return vs_ioctl(mock, VSHADOW_MOCK_FAIL_NTH, &f);
+}
+
+static inline int mock_set_dirty(int mock, uint64_t iova, uint64_t length,
+				 const uint64_t *bitmap)
+{
+	struct vshadow_mock_set_dirty d = {
+		.size = sizeof(d), .iova = iova, .length = length,
+		.bitmap = (uintptr_t)bitmap,
+	};
+
+	return vs_ioctl(mock, VSHADOW_MOCK_SET_DIRTY, &d);
+}
+
+/* The mock's mappings, up to @nr; returns how many it has, or -1. */
+static inline long mock_mappings(int mock, struct vshadow_mock_mapping *m,
+				 uint32_t nr)
+{
+	struct vshadow_mock_get_mappings g = {
+		.size = sizeof(g), .nr = nr, .mappings = (uintptr_t)m,
+	};
+
+	if (ioctl(mock, VSHADOW_MOCK_GET_MAPPINGS, &g))
+		return -1;
+	return g.out_total;
+}
+
+#endif /* _VSHADOW_UTILS_H */
