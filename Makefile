@@ -34,7 +34,9 @@ endif
 # The test-only mock backend is built only when asked (make check does).
 VSHADOW_MOCK ?=
 MODDIR := drivers/vfio/viommu_shadow
-KBUILD_ARGS = -C $(KDIR) M=$(TOP) VSHADOW_MOCK=$(VSHADOW_MOCK)
+# Kbuild runs on the module's own directory: a Kbuild "clean" with M=$(TOP)
+# would delete every .ko below it, the guest kernel's in .cache/ included.
+KBUILD_ARGS = -C $(KDIR) M=$(TOP)/$(MODDIR) VSHADOW_MOCK=$(VSHADOW_MOCK)
 
 .PHONY: all modules deps selftests run check install clean checkpatch sparse
 
@@ -67,6 +69,6 @@ check: deps
 	@$(TOP)/scripts/check.sh
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null
+	-$(MAKE) $(KBUILD_ARGS) clean 2>/dev/null
 	$(MAKE) -C tools/testing/selftests/viommu_shadow clean
 	rm -rf build

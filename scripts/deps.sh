@@ -49,6 +49,7 @@ if [ -f "$ENVF" ]; then
 	# shellcheck disable=SC1090
 	. "$ENVF"
 	if [ -d "$KDIR" ] && [ -f "$GUEST_KERNEL" ] && [ -f "$KSRC_DIR/.done" ] &&
+	   [ -n "$(find "$GUEST_MODDIR/kernel/drivers/vfio" -name 'vfio.ko*' 2>/dev/null)" ] &&
 	   [ -f "$CACHE/.host-pkgs-$KSERIES" ]; then
 		exit 0
 	fi
@@ -142,6 +143,8 @@ fetch() {
 
 # Guest kernel: vmlinuz and plain .ko modules.
 IMG=$CACHE/kernel-$KABI
+# Unpack again if its modules went missing (e.g. a stray Kbuild clean).
+[ -n "$(find "$IMG/lib/modules" -name 'vfio.ko*' 2>/dev/null)" ] || rm -f "$IMG/.done"
 fetch "linux-image-$KABI-amd64-unsigned" "$IMG"
 touch "$IMG/.done"
 GUEST_KERNEL=$(ls "$IMG"/boot/vmlinuz-* | head -n1)
