@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# checkpatch.sh - run the kernel's checkpatch.pl, in its strictest mode, over
+# every C source and header of the project: the module (drivers/), its UAPI
+# (include/) and its selftests.  Fails on any ERROR, WARNING or CHECK.
+#
+#   scripts/checkpatch.sh [FILE...]     default: all of the project's files
+#
+# checkpatch.pl comes from the linux-source package of $KSERIES, extracted
+# by scripts/deps.sh together with the spelling.txt and
+# const_structs.checkpatch it reads from its own directory.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+KSERIES=${KSERIES:-6.1}
+CACHE=${CACHE:-$TOP/.cache}
+ENVF=$CACHE/env-$KSERIES.sh
+
+die() { printf 'checkpatch.sh: error: %s\n' "$*" >&2; exit 2; }
+
+[ -f "$ENVF" ] || die "$ENVF missing: run scripts/deps.sh (or make deps) first"
+# shellcheck disable=SC1090
+. "$ENVF"
+CHECKPATCH=$KSRC_DIR/scripts/checkpatch.pl
+[ -f "$CHECKPATCH" ] || die "$CHECKPATCH missing: rerun scripts/deps.sh"
+
+cd "$TOP"
+if [ $# -gt 0 ]; then
+	files=("$@")
+else
+	mapfile -t files < <(find drivers include tools/testing/selftests/viommu_shadow \
+		-name '*.[ch]' -not -name '*.mod.c' 2>/dev/null | LC_ALL=C sort)
+fi
+[ ${#files[@]} -gt 0 ] || die "no source files found"
+for f in "${files[@]}"; do
+	[ -f "$f" ] || die "$f: no such file"
+done
+
+# Paths stay relative to the repository so that checkpatch knows what is
+# UAPI (include/uapi/).  --strict's CamelCase check leaves a cache file in
+# the current directory when it finds git: keep git out of its way.
+# --no-tree: this is not a kernel tree.  -f: files, not patches.
+if GIT_DIR=/nonexistent perl "$CHECKPATCH" --root="$TOP" --no-tree --strict \
+	--quiet --show-types -f "${files[@]}"
+then
+	echo "checkpatch.sh: ${#files[@]} files clean"
+else
+	echo "checkpatch.sh: FAIL: style problems above"
+	exit 1
+fi
