@@ -1286,4 +1286,75 @@ TEST_F(mock, failure_at_every_position)
 	EXPECT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 0));
 }
 
+/*
+ * A fatal signal part way through a long walk: the walk stops between two
+ * mappings and the context (still open in another process) matches the
+ * backend exactly.  GET_INFO works from any process; the walk holds the
+ * context lock, so the observer watches the mock instead.
+ */
+TEST_F_TIMEOUT(mock, fatal_signal_stops_walk, 120)
+{
+	const uint64_t n = 20000;
+	struct viommu_shadow_info info;
+	int ctx, mock, status, ready[2];
+	long left;
+	pid_t pid;
+	char c;
+
+	/* A second mock container, for a context the child attaches. */
+	ctx = vs_open();
+	ASSERT_LE(0, ctx);
+	mock = open(VS_MOCK_DEV, O_RDWR);
+	ASSERT_LE(0, mock);
+	ASSERT_EQ(0, pipe(ready));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct viommu_shadow_unmap_record *rec;
+		struct viommu_shadow_unmap_range r;
+		uint64_t k;
+
+		rec = calloc(n, sizeof(*rec));
+		if (!rec || _vs_attach(ctx, VIOMMU_SHADOW_BACKEND_MOCK, mock))
+			_exit(1);
+		/*
+		 * Downwards: the mock keeps a list and inserts at its head.
+		 * It does not touch the memory: one page serves all.
+		 */
+		for (k = n; k > 0; k--)
+			if (_vs_map(ctx, k * PAGE_4K, PAGE_4K, self->buf, k))
+				_exit(2);
+		if (write(ready[1], "", 1) != 1)
+			_exit(4);
+		r = vs_range(0, ~0ULL, 0, rec, n);
+		_vs_unmap(ctx, &r);
+		_exit(3);	/* the walk finished before the kill */
+	}
+
+	/* The child says when all is mapped; kill it once the walk runs. */
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	while (mock_mappings(mock, NULL, 0) == (long)n &&
+	       !waitpid(pid, &status, WNOHANG))
+		;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	ASSERT_TRUE(WIFSIGNALED(status)) {
+		TH_LOG("walker exited with %d", WEXITSTATUS(status));
+	}
+
+	left = mock_mappings(mock, NULL, 0);
+	ASSERT_EQ(0, _vs_info(ctx, &info));
+	EXPECT_EQ(left, info.nr_mappings);
+	EXPECT_EQ(n, info.nr_mappings + info.nr_unmaps);
+	EXPECT_LT(0, info.nr_unmaps);
+	EXPECT_LT(0, info.nr_mappings);
+	TH_LOG("walk stopped after %llu of %llu mappings",
+	       (unsigned long long)info.nr_unmaps, (unsigned long long)n);
+	close(ready[0]);
+	close(ctx);
+	close(mock);
+}
+
 TEST_HARNESS_MAIN
