@@ -68,11 +68,11 @@ int main(void)
 	if (ret)
 		die("VFIO_IOMMU_DIRTY_PAGES start", ret);
 	_vs_info(ctx, &info);
-	printf("Guest state: %llu mappings of 4K, IOVA 0x%llx..0x%llx (%.1f TB),\n"
-	       "dirty tracking started (live migration).\n\n",
+	printf("Guest state: %llu mappings of 4K spread over %.1f TB of IOVA\n"
+	       "(0x%llx..0x%llx), dirty tracking started (live migration).\n\n",
 	       (unsigned long long)info.nr_mappings,
-	       (unsigned long long)BASE, (unsigned long long)info.high_water,
-	       (info.high_water + 1.0) / (1ULL << 40));
+	       (info.high_water + 1.0 - BASE) / SZ_1T,
+	       (unsigned long long)BASE, (unsigned long long)info.high_water);
 
 	printf("The guest invalidates its whole IOVA space.\n\n");
 	printf("1) Today: the VMM asks type1 to unmap 16 TB with one dirty bitmap\n"
