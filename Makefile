@@ -52,9 +52,11 @@ selftests: deps
 	$(MAKE) -C tools/testing/selftests/viommu_shadow \
 		KSRC_DIR="$$(. $(ENVF) && echo $$KSRC_DIR)"
 
+# INSTALL_MOD_PATH (as for Kbuild) installs into a staging root.
 install: modules
 	$(MAKE) $(KBUILD_ARGS) modules_install
-	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $$(sed -n \
+		's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
 
 checkpatch: deps
 	@$(TOP)/scripts/checkpatch.sh
