@@ -233,5 +233,5 @@ if [ "$cases" -eq 0 ]; then
 fi
 summary="$passed passed, $failed failed"
 [ "$skipped" -eq 0 ] || summary="$summary, $skipped skipped"
-echo "$summary"
+echo "$summary" | tee "$OUT/summary"
 [ "$failed" -eq 0 ]
