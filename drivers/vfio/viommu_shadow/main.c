@@ -61,9 +61,9 @@ static int vshadow_release(struct inode *inode, struct file *filp)
 	mutex_unlock(&ctx->lock);
 	if (ctx->ops) {
 		ctx->ops->detach(ctx->backend);
-		vshadow_backend_put(ctx->ops);
-		mmdrop(ctx->mm);
 		fput(ctx->file);
+		mmdrop(ctx->mm);
+		vshadow_backend_put(ctx->ops);
 	}
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
@@ -81,7 +81,8 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	if (cmd->flags)
 		return -EOPNOTSUPP;
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	if (ctx->ops) {
 		ret = -EBUSY;
 		goto out_unlock;
@@ -126,7 +127,8 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	if (cmd->flags)
 		return -EOPNOTSUPP;
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	cmd->version = VIOMMU_SHADOW_API_VERSION;
 	cmd->backend = ctx->ops ? ctx->ops->id : VIOMMU_SHADOW_BACKEND_NONE;
 	cmd->features = VIOMMU_SHADOW_FEATURE_MAP |

@@ -67,7 +67,10 @@ int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	node->cookie = cmd->cookie;
 	node->prot = cmd->flags;
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock)) {
+		ret = -EINTR;
+		goto err_free;
+	}
 	ret = vshadow_check_caller(ctx);
 	if (ret)
 		goto err_unlock;
@@ -98,6 +101,7 @@ int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 
 err_unlock:
 	mutex_unlock(&ctx->lock);
+err_free:
 	vshadow_node_free(node);
 	return ret;
 }
@@ -105,6 +109,7 @@ err_unlock:
 /**
  * struct vshadow_walk - one UNMAP_RANGE call in progress
  * @records: the caller's record array
+ * @record_size: the size of one of its entries
  * @bitmap: the caller's bitmap, NULL without GET_DIRTY (never NULL with it)
  * @bitmap_bytes: its capacity
  * @bitmap_used: bytes of it handed out so far (always whole __u64 words)
@@ -112,7 +117,8 @@ err_unlock:
  * @done_all: the last mapping visited ended at 2^64 - 1
  */
 struct vshadow_walk {
-	struct viommu_shadow_unmap_record __user *records;
+	u8 __user *records;
+	u32 record_size;
 	u64 __user *bitmap;
 	u64 bitmap_bytes;
 	u64 bitmap_used;
@@ -153,6 +159,7 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 		.cookie = node->cookie,
 	};
 	u64 __user *bitmap = NULL;
+	u8 __user *urec;
 	u64 words = 0;
 	int ret;
 
@@ -171,8 +178,9 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 	if (node->start < cmd->start || node->last > cmd->out_last)
 		rec.flags |= VIOMMU_SHADOW_RECORD_CUT;
 
-	if (copy_to_user(&walk->records[cmd->out_nr_records], &rec,
-			 sizeof(rec)))
+	urec = walk->records + (u64)cmd->out_nr_records * walk->record_size;
+	if (copy_to_user(urec, &rec, sizeof(rec)) ||
+	    clear_user(urec + sizeof(rec), walk->record_size - sizeof(rec)))
 		return -EFAULT;
 
 	ret = ctx->ops->unmap(ctx->backend, node->start, rec.length, bitmap,
@@ -194,6 +202,19 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 	return 0;
 }
 
+/*
+ * The walk stops early, between two mappings: with something unmapped,
+ * that is success and the caller resumes (OUT_MORE); with nothing, @err.
+ * A fatal signal is always an error.
+ */
+static int vshadow_walk_stop(struct viommu_shadow_unmap_range *cmd, int err)
+{
+	if (err == -EINTR || !cmd->out_nr_records)
+		return err;
+	cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_MORE;
+	return 0;
+}
+
 /* Validate everything that does not need the tree. */
 static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 			       struct viommu_shadow_unmap_range *cmd)
@@ -203,7 +224,8 @@ static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 
 	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
-	if (cmd->__reserved || cmd->start > cmd->last || !cmd->nr_records)
+	if (cmd->start > cmd->last || !cmd->nr_records ||
+	    cmd->record_size < sizeof(struct viommu_shadow_unmap_record))
 		return -EINVAL;
 	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
 		if (!cmd->bitmap || cmd->bitmap_pgsize != ctx->pgsize)
@@ -237,6 +259,7 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	struct viommu_shadow_unmap_range *cmd = ucmd->cmd;
 	struct vshadow_walk walk = {
 		.records = u64_to_user_ptr(cmd->records),
+		.record_size = cmd->record_size,
 		.next_start = cmd->start,
 	};
 	struct vshadow_node *node, *next;
@@ -248,7 +271,8 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	cmd->out_resume = cmd->start;
 	cmd->out_bytes = 0;
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	ret = vshadow_check_caller(ctx);
 	if (ret)
 		goto out_unlock;
@@ -287,20 +311,15 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	if (cmd->start <= cmd->out_last)
 		node = vshadow_tree_first(ctx, cmd->start, cmd->out_last);
 	for (; node; node = next) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
+		if (signal_pending(current)) {
+			ret = vshadow_walk_stop(cmd, fatal_signal_pending(current) ?
+						-EINTR : -ERESTARTSYS);
 			break;
 		}
 		next = vshadow_tree_next(node, cmd->start, cmd->out_last);
 		ret = vshadow_unmap_one(ctx, cmd, &walk, node);
 		if (ret == 1) {
-			/* Full before the first mapping: nothing can progress. */
-			if (!cmd->out_nr_records) {
-				ret = -ENOSPC;
-				break;
-			}
-			cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_MORE;
-			ret = 0;
+			ret = vshadow_walk_stop(cmd, -ENOSPC);
 			break;
 		}
 		if (ret)

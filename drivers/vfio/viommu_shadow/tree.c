@@ -9,6 +9,7 @@
 #include <linux/atomic.h>
 #include <linux/interval_tree_generic.h>
 #include <linux/lockdep.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "vshadow.h"
@@ -86,6 +87,8 @@ void vshadow_tree_destroy(struct vshadow_ctx *ctx)
 {
 	struct vshadow_node *node;
 
-	while ((node = vshadow_it_iter_first(&ctx->tree, 0, U64_MAX)))
+	while ((node = vshadow_it_iter_first(&ctx->tree, 0, U64_MAX))) {
 		vshadow_tree_remove(ctx, node);
+		cond_resched();
+	}
 }

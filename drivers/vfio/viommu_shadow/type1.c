@@ -49,16 +49,10 @@ struct vshadow_type1 {
 	u64 pgsize;
 };
 
-/* The argument page holds one of these at a time. */
-struct vshadow_type1_args {
-	union {
-		struct vfio_iommu_type1_info info;
-		struct vfio_iommu_type1_dma_map map;
-		struct {
-			struct vfio_iommu_type1_dma_unmap unmap;
-			struct vfio_bitmap bitmap;
-		};
-	};
+/* What an unmap puts in the argument page. */
+struct vshadow_type1_unmap_args {
+	struct vfio_iommu_type1_dma_unmap unmap;
+	struct vfio_bitmap bitmap;
 };
 
 static long type1_ioctl(struct vshadow_type1 *t, unsigned int cmd,
@@ -86,12 +80,15 @@ static bool type1_is_container(struct file *file)
 	       file->f_op->unlocked_ioctl;
 }
 
-static int type1_get_pgsize(struct vshadow_type1 *t)
+/* The container's IOMMU page size; ENODEV if it has no IOMMU (any more). */
+static int type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
 {
-	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+	struct vfio_iommu_type1_info info;
 	void __user *uarg = type1_args(t);
 	long ret;
 
+	memset(&info, 0, sizeof(info));
+	info.argsz = sizeof(info);
 	if (copy_to_user(uarg, &info, sizeof(info)))
 		return -EFAULT;
 	ret = type1_ioctl(t, VFIO_IOMMU_GET_INFO, (unsigned long)uarg);
@@ -103,7 +100,7 @@ static int type1_get_pgsize(struct vshadow_type1 *t)
 		return -EFAULT;
 	if (!(info.flags & VFIO_IOMMU_INFO_PGSIZES) || !info.iova_pgsizes)
 		return -ENODEV;
-	t->pgsize = 1ULL << __ffs64(info.iova_pgsizes);
+	*pgsize = 1ULL << __ffs64(info.iova_pgsizes);
 	return 0;
 }
 
@@ -135,8 +132,17 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 		goto err_free;
 	}
 
+	/*
+	 * Locked and populated, so that type1's write-back to it cannot fail
+	 * for want of memory once it has acted; without the lock when the
+	 * process's RLIMIT_MEMLOCK has no room for one page.
+	 */
 	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED,
+		       0);
+	if (IS_ERR_VALUE(addr))
+		addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, 0);
 	if (IS_ERR_VALUE(addr)) {
 		ret = addr;
 		goto err_free;
@@ -145,7 +151,7 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 	t->mm = current->mm;
 	mmgrab(t->mm);
 
-	ret = type1_get_pgsize(t);
+	ret = type1_get_pgsize(t, &t->pgsize);
 	if (ret)
 		goto err_unmap;
 
@@ -168,12 +174,29 @@ err_free:
 	return ret;
 }
 
+/*
+ * Is the argument page still the one ATTACH made?  The process may have
+ * unmapped it and put something of its own there; leave that alone.
+ */
+static bool type1_scratch_intact(struct vshadow_type1 *t)
+{
+	struct vm_area_struct *vma;
+	bool ours;
+
+	mmap_read_lock(t->mm);
+	vma = find_vma(t->mm, t->scratch);
+	ours = vma && vma->vm_start == t->scratch &&
+	       vma->vm_end == t->scratch + PAGE_SIZE && vma_is_anonymous(vma);
+	mmap_read_unlock(t->mm);
+	return ours;
+}
+
 static void type1_detach(void *priv)
 {
 	struct vshadow_type1 *t = priv;
 
 	/* Elsewhere the page goes away with its mm, or went already. */
-	if (current->mm == t->mm)
+	if (current->mm == t->mm && type1_scratch_intact(t))
 		vm_munmap(t->scratch, PAGE_SIZE);
 	mmdrop(t->mm);
 	kfree(t);
@@ -200,25 +223,24 @@ static int type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
 	return type1_ioctl(t, VFIO_IOMMU_MAP_DMA, (unsigned long)uarg);
 }
 
-static int type1_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
-		       u64 bitmap_bytes)
+/*
+ * One VFIO_IOMMU_UNMAP_DMA of exactly [iova, iova + length - 1], with the
+ * dirty bits to @bitmap if given; on success *@done is what type1 says it
+ * unmapped.
+ */
+static long type1_unmap_call(struct vshadow_type1 *t, u64 iova, u64 length,
+			     u64 __user *bitmap, u64 bitmap_bytes, u64 *done)
 {
-	struct vshadow_type1 *t = priv;
-	struct vshadow_type1_args args = {
-		.unmap = {
-			.argsz = sizeof(args.unmap),
-			.iova = iova,
-			.size = length,
-		},
-	};
+	struct vshadow_type1_unmap_args args;
 	void __user *uarg = type1_args(t);
-	u64 done;
 	long ret;
 
+	memset(&args, 0, sizeof(args));
+	args.unmap.argsz = sizeof(args.unmap);
+	args.unmap.iova = iova;
+	args.unmap.size = length;
 	if (bitmap) {
-		if (bitmap_bytes > VSHADOW_TYPE1_BITMAP_MAX)
-			return -E2BIG;
-		args.unmap.argsz += sizeof(args.bitmap);
+		args.unmap.argsz = sizeof(args);
 		args.unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
 		args.bitmap.pgsize = t->pgsize;
 		args.bitmap.size = bitmap_bytes;
@@ -228,18 +250,76 @@ static int type1_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
 	if (copy_to_user(uarg, &args, args.unmap.argsz))
 		return -EFAULT;
 	ret = type1_ioctl(t, VFIO_IOMMU_UNMAP_DMA, (unsigned long)uarg);
-	/*
-	 * Every argument type1 checks has been checked already, but for
-	 * whether dirty tracking is running: that is the EINVAL left.  type1
-	 * fails before it removes anything.
-	 */
-	if (ret == -EINVAL && bitmap)
-		return -ENODATA;
 	if (ret)
 		return ret;
-	if (get_user(done, (u64 __user *)(uarg +
-			offsetof(struct vfio_iommu_type1_dma_unmap, size))))
-		return -EFAULT;
+	return get_user(*done, (u64 __user *)(uarg +
+			offsetof(struct vfio_iommu_type1_dma_unmap, size)));
+}
+
+/*
+ * type1 said EFAULT.  It may have failed before removing the mapping (its
+ * write of the dirty bits faulted) or after (its write-back of the size
+ * faulted).  Unmap again without a bitmap to find out: if the mapping was
+ * still there it is gone now, with its dirty bits unknown, so all of them
+ * are reported dirty.  Either way the mapping is gone and reported.
+ */
+static int type1_unmap_resolve(struct vshadow_type1 *t, u64 iova, u64 length,
+			       u64 __user *bitmap, u64 bitmap_bytes)
+{
+	u64 i, done;
+
+	if (type1_unmap_call(t, iova, length, NULL, 0, &done))
+		return -EFAULT;		/* the argument page itself is gone */
+	if (done != length)
+		return done ? -EIO : 0;
+	for (i = 0; bitmap && i < bitmap_bytes / 8; i++)
+		if (put_user(~0ULL, bitmap + i))
+			break;		/* the caller unmapped its own bitmap */
+	return 0;
+}
+
+/*
+ * type1 said EINVAL, though every argument it checks has been checked:
+ * either its dirty tracking is off (for an unmap with a bitmap), or the
+ * container changed under the context (it lost its IOMMU when its last
+ * group left, or its page size changed).
+ */
+static int type1_explain_einval(struct vshadow_type1 *t, bool dirty)
+{
+	u64 pgsize;
+	int ret;
+
+	ret = type1_get_pgsize(t, &pgsize);
+	if (ret)
+		return ret;
+	if (pgsize != t->pgsize)
+		return -EINVAL;
+	return dirty ? -ENODATA : -EINVAL;
+}
+
+static int type1_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
+		       u64 bitmap_bytes)
+{
+	struct vshadow_type1 *t = priv;
+	u64 done;
+	long ret;
+
+	if (bitmap) {
+		if (bitmap_bytes > VSHADOW_TYPE1_BITMAP_MAX)
+			return -E2BIG;
+		/* Fault here, before anything is unmapped, if it must. */
+		if (clear_user(bitmap, bitmap_bytes))
+			return -EFAULT;
+	}
+
+	ret = type1_unmap_call(t, iova, length, bitmap, bitmap_bytes, &done);
+	if (ret == -EFAULT)
+		return type1_unmap_resolve(t, iova, length, bitmap,
+					   bitmap_bytes);
+	if (ret == -EINVAL)
+		return type1_explain_einval(t, bitmap);
+	if (ret)
+		return ret;
 	/* The container was changed behind the context's back. */
 	if (done != length)
 		return -EIO;

@@ -36,7 +36,8 @@ struct module;
  *	no longer has the mapping, and any error only when it still has it
  *	whole.  -ENODATA means dirty tracking is not running.
  *
- * All calls are made with vshadow_ctx::lock held, so a backend needs no
+ * Every call but @detach (made at release, when nothing else can use the
+ * context) is made with vshadow_ctx::lock held, so a backend needs no
  * locking of its own for one context's state.
  */
 struct vshadow_backend_ops {

@@ -14,8 +14,10 @@
 #include <linux/ioctl.h>
 
 /*
- * The ioctl type byte.  VFIO and iommufd share ';'; 0xBA is not used by any
- * in-tree header (Documentation/userspace-api/ioctl/ioctl-number.rst).
+ * The ioctl type byte.  VFIO and iommufd share ';'.  0xBA is free in 6.1's
+ * Documentation/userspace-api/ioctl/ioctl-number.rst; later kernels give
+ * it to liveupdate, whose numbers (0x00-0x03, 0x40 and up) do not overlap
+ * 0x20-0x2f, the range used here (the test-only mock uses 0x30-0x3f).
  */
 #define VIOMMU_SHADOW_TYPE	0xBA
 #define VIOMMU_SHADOW_BASE	0x20
@@ -233,21 +235,24 @@ struct viommu_shadow_unmap_record {
  * @last: last IOVA of the range, inclusive, @start <= @last
  * @records: user pointer to an array of struct viommu_shadow_unmap_record
  * @nr_records: capacity of @records, in entries (at least 1)
- * @out_nr_records: out, entries written, one per unmapped mapping, in IOVA
- *	order
+ * @record_size: size of one entry of @records as the caller knows it, at
+ *	least 48 (the first version); bytes past what the kernel knows are
+ *	written as 0, so the record can grow
  * @bitmap: user pointer to the dirty bitmap buffer (an array of __u64, one
  *	bit per @bitmap_pgsize page); 0 without GET_DIRTY
  * @bitmap_bytes: capacity of @bitmap in bytes; 0 without GET_DIRTY
  * @bitmap_pgsize: page size of one dirty bit; must be the backend page size
  *	(GET_INFO's pgsize); 0 without GET_DIRTY
  * @out_flags: out, VIOMMU_SHADOW_UNMAP_OUT_MORE: the call stopped before
- *	the end of the range because an output buffer was full, call again
- *	with @start = @out_resume; VIOMMU_SHADOW_UNMAP_OUT_CLAMPED: @last was
- *	above the high-water mark and was lowered to it
- * @__reserved: must be 0
+ *	the end of the range (an output buffer was full, or a signal came),
+ *	call again with @start = @out_resume; VIOMMU_SHADOW_UNMAP_OUT_CLAMPED:
+ *	@last was above the high-water mark and was lowered to it
+ * @out_nr_records: out, entries written, one per unmapped mapping, in IOVA
+ *	order
  * @out_last: out, the @last actually used (after clamping)
- * @out_resume: out, the first IOVA not yet visited: the next call's
- *	@start; meaningful with OUT_MORE or when the call failed part way
+ * @out_resume: out, the next call's @start: the IOVA after the last
+ *	mapping unmapped (or @start if none was); meaningful with OUT_MORE
+ *	or when the call failed part way
  * @out_bytes: out, bytes unmapped by this call
  *
  * Unmaps every shadow mapping that intersects [@start, @last], one backend
@@ -259,15 +264,18 @@ struct viommu_shadow_unmap_record {
  * Output is bounded: when the next mapping's record or dirty bits do not
  * fit, the call stops cleanly before it and succeeds with OUT_MORE; calling
  * again from @out_resume finishes the job, and the sum of such calls
- * equals one call with large enough buffers.  A fatal signal stops the walk
- * between two mappings the same way (the call then fails with EINTR).
+ * equals one call with large enough buffers.  A pending signal stops the
+ * walk between two mappings the same way: with OUT_MORE if something was
+ * unmapped, else the call is restarted (or fails with EINTR, as the
+ * signal's SA_RESTART says); a fatal signal fails it with EINTR.
  *
  * Progress is exact even on failure: whatever the return value, once the
  * range was validated, @out_nr_records records, @out_bytes and
  * @out_resume describe exactly what was unmapped, each record's dirty bits
  * are in @bitmap, and the shadow tree still matches the backend.
  *
- * Errors: EINVAL (@start > @last, @nr_records 0, the range cuts a mapping
+ * Errors: EINVAL (@start > @last, @nr_records 0, @record_size below 48,
+ * the range cuts a mapping
  * without UNMAP_WHOLE, GET_DIRTY with a NULL @bitmap or a wrong
  * @bitmap_pgsize, bitmap fields set without GET_DIRTY), ENOSPC (the first
  * mapping's record or dirty bits do not fit in the buffers given), ENODATA
@@ -284,12 +292,12 @@ struct viommu_shadow_unmap_range {
 	__aligned_u64 last;
 	__aligned_u64 records;
 	__u32 nr_records;
-	__u32 out_nr_records;
+	__u32 record_size;
 	__aligned_u64 bitmap;
 	__aligned_u64 bitmap_bytes;
 	__aligned_u64 bitmap_pgsize;
 	__u32 out_flags;
-	__u32 __reserved;
+	__u32 out_nr_records;
 	__aligned_u64 out_last;
 	__aligned_u64 out_resume;
 	__aligned_u64 out_bytes;

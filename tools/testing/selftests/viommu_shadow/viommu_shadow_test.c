@@ -519,7 +519,9 @@ TEST_F(range, unmap_bad_input)
 	r = vs_range(0, ~0ULL, 1U << 7, self->rec, NR_REC);
 	EXPECT_EQ(EOPNOTSUPP, _vs_unmap(self->ctx, &r));
 	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
-	r.__reserved = 1;
+	r.record_size = sizeof(*self->rec) - 8;
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	r.record_size = 0;
 	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
 	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
 	r.bitmap_bytes = 8;
@@ -534,6 +536,31 @@ TEST_F(range, unmap_bad_input)
 
 	/* Nothing changed. */
 	EXPECT_EQ(1, nr_mappings(self->ctx));
+}
+
+/* A newer caller's larger records: the kernel zeroes what it does not know. */
+TEST_F(range, larger_records)
+{
+	struct viommu_shadow_unmap_range r;
+	uint64_t big[3][8];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * SZ_2M, PAGE_4K,
+				     self->buf, 40 + i));
+	memset(big, 0xee, sizeof(big));
+	r = vs_range(0, ~0ULL, 0, (void *)big, 3);
+	r.record_size = sizeof(big[0]);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(3, r.out_nr_records);
+	for (i = 0; i < 3; i++) {
+		struct viommu_shadow_unmap_record *rec = (void *)big[i];
+
+		EXPECT_EQ(SZ_1G + i * SZ_2M, rec->iova);
+		EXPECT_EQ(40 + i, rec->cookie);
+		EXPECT_EQ(0, big[i][6]);
+		EXPECT_EQ(0, big[i][7]);
+	}
 }
 
 TEST_F(range, clamp_to_high_water)
@@ -1355,6 +1382,71 @@ TEST_F_TIMEOUT(mock, fatal_signal_stops_walk, 120)
 	close(ready[0]);
 	close(ctx);
 	close(mock);
+}
+
+static void on_sigusr1(int sig)
+{
+}
+
+/*
+ * Ordinary signals stop a long walk between two mappings too: the call
+ * succeeds with OUT_MORE and the caller resumes.  Interrupted calls
+ * together still unmap everything exactly once.
+ */
+TEST_F_TIMEOUT(mock, signal_resumes_walk, 120)
+{
+	const uint64_t n = 20000;
+	int ready[2], status, ctx;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct sigaction sa = { .sa_handler = on_sigusr1 };
+		struct viommu_shadow_unmap_record *rec;
+		struct viommu_shadow_unmap_range r;
+		uint64_t k, total = 0, start = 0;
+		unsigned int calls = 0;
+
+		/* No SA_RESTART: an early stop must come back as OUT_MORE. */
+		sigaction(SIGUSR1, &sa, NULL);
+		rec = calloc(n, sizeof(*rec));
+		ctx = vs_open();
+		if (!rec || _vs_attach(ctx, VIOMMU_SHADOW_BACKEND_MOCK,
+				       self->mock))
+			_exit(1);
+		for (k = n; k > 0; k--)
+			if (_vs_map(ctx, k * PAGE_4K, PAGE_4K, self->buf, k))
+				_exit(2);
+		if (write(ready[1], "", 1) != 1)
+			_exit(3);
+		do {
+			r = vs_range(start, ~0ULL, 0, rec, n);
+			if (_vs_unmap(ctx, &r) && errno != EINTR)
+				_exit(4);
+			for (k = 0; k < r.out_nr_records; k++)
+				if (rec[k].iova != (total + k + 1) * PAGE_4K)
+					_exit(5);
+			total += r.out_nr_records;
+			start = r.out_resume;
+			calls++;
+		} while (total < n);
+		if (mock_mappings(self->mock, NULL, 0) != 0)
+			_exit(6);
+		_exit(calls > 1 ? 0 : 7);
+	}
+
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	while (!waitpid(pid, &status, WNOHANG)) {
+		kill(pid, SIGUSR1);
+		usleep(1000);
+	}
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(ready[0]);
 }
 
 TEST_HARNESS_MAIN

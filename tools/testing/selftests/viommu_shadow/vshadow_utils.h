@@ -254,6 +254,7 @@ vs_range(uint64_t start, uint64_t last, uint32_t flags,
 		.last = last,
 		.records = (uintptr_t)rec,
 		.nr_records = nr,
+		.record_size = sizeof(*rec),
 	};
 
 	return cmd;
