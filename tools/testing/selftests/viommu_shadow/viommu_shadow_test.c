@@ -976,6 +976,35 @@ TEST_F(seed, top_of_iova_space)
 }
 
 /*
+ * MAP refuses an overlap because of the shadow tree, not because the
+ * backend happens to: with the mapping removed from type1 behind the
+ * context's back, a MAP over it still fails with EEXIST and reaches
+ * nothing, and UNMAP_RANGE reports the disagreement with EIO.
+ */
+TEST_F(seed, map_overlap_checks_the_tree)
+{
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	uint64_t x = SZ_1G, unmapped = 1;
+	int c = self->box.container;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, x, 4 * PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, t1_unmap(c, x, 4 * PAGE_4K, NULL, 0, &unmapped));
+	ASSERT_EQ(4 * PAGE_4K, unmapped);
+
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, x + PAGE_4K, PAGE_4K, self->buf,
+				  2));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+	EXPECT_EQ(0, t1_unmap(c, x, 4 * PAGE_4K, NULL, 0, &unmapped));
+	EXPECT_EQ(0, unmapped);
+
+	r = vs_range(0, ~0ULL, 0, rec, 2);
+	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+}
+
+/*
  * A type1 VFIO_IOMMU_DIRTY_PAGES read whose range does not start on a
  * 64-page boundary of a mapping shifts that mapping's dirty bitmap inside
  * type1 and leaves bits past its end set; type1's unmap then copies them
