@@ -1343,6 +1343,23 @@ TEST_F(mock, failure_at_every_position)
 }
 
 /*
+ * Attach @ctx to @mock and map @n one-page mappings at IOVA 4K..n*4K, for
+ * a long walk.  Downwards, as the mock keeps a list and inserts at its
+ * head; it does not touch the memory, so one page serves all.
+ */
+static int mock_fill(int ctx, int mock, uint64_t n, void *page)
+{
+	uint64_t k;
+
+	if (_vs_attach(ctx, VIOMMU_SHADOW_BACKEND_MOCK, mock))
+		return -1;
+	for (k = n; k > 0; k--)
+		if (_vs_map(ctx, k * PAGE_4K, PAGE_4K, page, k))
+			return -1;
+	return 0;
+}
+
+/*
  * A fatal signal part way through a long walk: the walk stops between two
  * mappings and the context (still open in another process) matches the
  * backend exactly.  GET_INFO works from any process; the walk holds the
@@ -1369,20 +1386,11 @@ TEST_F_TIMEOUT(mock, fatal_signal_stops_walk, 120)
 	if (!pid) {
 		struct viommu_shadow_unmap_record *rec;
 		struct viommu_shadow_unmap_range r;
-		uint64_t k;
 
 		rec = calloc(n, sizeof(*rec));
-		if (!rec || _vs_attach(ctx, VIOMMU_SHADOW_BACKEND_MOCK, mock))
+		if (!rec || mock_fill(ctx, mock, n, self->buf) ||
+		    write(ready[1], "", 1) != 1)
 			_exit(1);
-		/*
-		 * Downwards: the mock keeps a list and inserts at its head.
-		 * It does not touch the memory: one page serves all.
-		 */
-		for (k = n; k > 0; k--)
-			if (_vs_map(ctx, k * PAGE_4K, PAGE_4K, self->buf, k))
-				_exit(2);
-		if (write(ready[1], "", 1) != 1)
-			_exit(4);
 		r = vs_range(0, ~0ULL, 0, rec, n);
 		_vs_unmap(ctx, &r);
 		_exit(3);	/* the walk finished before the kill */
@@ -1443,14 +1451,9 @@ TEST_F_TIMEOUT(mock, signal_resumes_walk, 120)
 		sigaction(SIGUSR1, &sa, NULL);
 		rec = calloc(n, sizeof(*rec));
 		ctx = vs_open();
-		if (!rec || _vs_attach(ctx, VIOMMU_SHADOW_BACKEND_MOCK,
-				       self->mock))
+		if (!rec || mock_fill(ctx, self->mock, n, self->buf) ||
+		    write(ready[1], "", 1) != 1)
 			_exit(1);
-		for (k = n; k > 0; k--)
-			if (_vs_map(ctx, k * PAGE_4K, PAGE_4K, self->buf, k))
-				_exit(2);
-		if (write(ready[1], "", 1) != 1)
-			_exit(3);
 		do {
 			r = vs_range(start, ~0ULL, 0, rec, n);
 			if (_vs_unmap(ctx, &r) && errno != EINTR)
