@@ -267,9 +267,12 @@ static int type1_unmap_resolve(struct vshadow_type1 *t, u64 iova, u64 length,
 			       u64 __user *bitmap, u64 bitmap_bytes)
 {
 	u64 i, done;
+	long ret;
 
-	if (type1_unmap_call(t, iova, length, NULL, 0, &done))
-		return -EFAULT;		/* the argument page itself is gone */
+	/* Fails only if the process broke the argument page itself. */
+	ret = type1_unmap_call(t, iova, length, NULL, 0, &done);
+	if (ret)
+		return ret;
 	if (done != length)
 		return done ? -EIO : 0;
 	for (i = 0; bitmap && i < bitmap_bytes / 8; i++)

@@ -33,8 +33,12 @@ struct module;
  * @unmap: unmap exactly the mapping [@iova, @iova + @length - 1].  With
  *	@bitmap, first store its dirty bits there, one bit per page, whole
  *	__u64 words, @bitmap_bytes of them.  Returns 0 only when the backend
- *	no longer has the mapping, and any error only when it still has it
- *	whole.  -ENODATA means dirty tracking is not running.
+ *	no longer has the mapping, and an error only when it still has it
+ *	whole, with two exceptions that leave the context useless, to be
+ *	closed: -ENODEV, the backend lost every mapping (type1: the
+ *	container's last group left), and a failure to reach the backend at
+ *	all (type1: the process broke the argument page).  -ENODATA means
+ *	dirty tracking is not running.
  *
  * Every call but @detach (made at release, when nothing else can use the
  * context) is made with vshadow_ctx::lock held, so a backend needs no

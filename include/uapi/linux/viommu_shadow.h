@@ -47,6 +47,7 @@
  *   part is non-zero.
  * - EOPNOTSUPP: a flag bit this kernel does not know.
  * - EFAULT: the struct or a buffer it points to is not accessible.
+ * - EINTR: a fatal signal came while waiting for the context's lock.
  * - ENXIO: the context is not attached to a container yet.
  * - EPERM: a call that is forwarded to the container was made by a process
  *   other than the one that attached (the forwarded call needs that
@@ -131,7 +132,7 @@ struct viommu_shadow_attach {
  *
  * Works before ATTACH too, and from any process.
  *
- * Errors: EOPNOTSUPP (non-zero @flags), EFAULT.
+ * Errors: EOPNOTSUPP (non-zero @flags), EFAULT, EINTR.
  */
 struct viommu_shadow_info {
 	__u32 size;
@@ -251,8 +252,9 @@ struct viommu_shadow_unmap_record {
  *	order
  * @out_last: out, the @last actually used (after clamping)
  * @out_resume: out, the next call's @start: the IOVA after the last
- *	mapping unmapped (or @start if none was); meaningful with OUT_MORE
- *	or when the call failed part way
+ *	mapping unmapped (or @start if none was; 2^64 - 1 if that mapping
+ *	ended there, when nothing can follow); meaningful with OUT_MORE or
+ *	when the call failed part way
  * @out_bytes: out, bytes unmapped by this call
  *
  * Unmaps every shadow mapping that intersects [@start, @last], one backend
@@ -280,10 +282,13 @@ struct viommu_shadow_unmap_record {
  * @bitmap_pgsize, bitmap fields set without GET_DIRTY), ENOSPC (the first
  * mapping's record or dirty bits do not fit in the buffers given), ENODATA
  * (GET_DIRTY but the backend's dirty tracking is not running), EFAULT (a
- * buffer is not writable; progress is still exact), EINTR (fatal signal),
- * EIO (the backend no longer had a mapping the context has: the container
- * was changed directly), E2BIG (type1: one mapping's bitmap would exceed
- * its 256 MB limit), or another backend error, unchanged.
+ * buffer is not writable; progress is still exact), EINTR (a fatal
+ * signal, or any signal before anything was unmapped when the call is not
+ * restarted), EIO (the backend no longer had a mapping the context has:
+ * the container was changed directly), ENODEV (type1: the container lost
+ * its IOMMU, and every mapping with it; close the context), E2BIG (type1:
+ * one mapping's bitmap would exceed its 256 MB limit), or another backend
+ * error, unchanged.
  */
 struct viommu_shadow_unmap_range {
 	__u32 size;
