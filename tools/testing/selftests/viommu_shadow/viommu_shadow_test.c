@@ -1005,6 +1005,97 @@ TEST_F(seed, map_overlap_checks_the_tree)
 }
 
 /*
+ * The container loses its IOMMU (its last group leaves, which releases
+ * type1 and every mapping): UNMAP_RANGE says ENODEV, not "tracking off"
+ * or "bad range", and the context can still be closed cleanly.
+ */
+TEST_F(seed, container_loses_its_iommu)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bits[4];
+
+	ASSERT_EQ(0, t1_dirty(self->box.container,
+			      VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_2M, PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, vs_ioctl(self->box.group, VFIO_GROUP_UNSET_CONTAINER,
+			      NULL));
+
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	EXPECT_EQ(ENODEV, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(ENODEV, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+}
+
+/* The argument page ATTACH added to this process, found in /proc/self/maps. */
+static uintptr_t new_page_in_maps(const char *before)
+{
+	char line[512], *p;
+	uintptr_t lo, hi, found = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 ||
+		    hi - lo != PAGE_4K || !strstr(line, " rw-p "))
+			continue;
+		p = strchr(line, '-');
+		*p = 0;
+		if (!strstr(before, line))
+			found = lo;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * A process that write-protects the module's argument page only breaks
+ * its own calls: they fail with EFAULT and change nothing, and work again
+ * once the page is writable.
+ */
+TEST_F(seed, broken_argument_page)
+{
+	static char before[65536];
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	uintptr_t page;
+	int ctx, fd;
+	ssize_t len;
+
+	fd = open("/proc/self/maps", O_RDONLY);
+	len = read(fd, before, sizeof(before) - 1);
+	close(fd);
+	ASSERT_LT(0, len);
+	before[len] = 0;
+
+	/* A second context on the same container: a new argument page. */
+	ctx = vs_open();
+	ASSERT_EQ(0, _vs_attach(ctx, 1, self->box.container));
+	page = new_page_in_maps(before);
+	if (!page)
+		SKIP(return, "argument page merged with a neighbour");
+	ASSERT_EQ(0, _vs_map(ctx, SZ_1G, PAGE_4K, self->buf, 1));
+
+	ASSERT_EQ(0, mprotect((void *)page, PAGE_4K, PROT_READ));
+	EXPECT_EQ(EFAULT, _vs_map(ctx, SZ_2M, PAGE_4K, self->buf, 2));
+	r = vs_range(0, ~0ULL, 0, rec, 2);
+	EXPECT_EQ(EFAULT, _vs_unmap(ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_EQ(1, nr_mappings(ctx));
+
+	ASSERT_EQ(0, mprotect((void *)page, PAGE_4K, PROT_READ | PROT_WRITE));
+	r = vs_range(0, ~0ULL, 0, rec, 2);
+	ASSERT_EQ(0, _vs_unmap(ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(SZ_1G, rec[0].iova);
+	close(ctx);
+}
+
+/*
  * A type1 VFIO_IOMMU_DIRTY_PAGES read whose range does not start on a
  * 64-page boundary of a mapping shifts that mapping's dirty bitmap inside
  * type1 and leaves bits past its end set; type1's unmap then copies them
