@@ -23,11 +23,8 @@
 # (seconds per VM run, default 180), and those of scripts/vm.sh.
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-KSERIES=${KSERIES:-6.1}
-CACHE=${CACHE:-$TOP/.cache}
-export KSERIES CACHE
-ENVF=$CACHE/env-$KSERIES.sh
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
 OUT=$TOP/build/check
 VM_TIMEOUT=${VM_TIMEOUT:-180}
 

@@ -12,10 +12,8 @@
 # const_structs.checkpatch it reads from its own directory.
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-KSERIES=${KSERIES:-6.1}
-CACHE=${CACHE:-$TOP/.cache}
-ENVF=$CACHE/env-$KSERIES.sh
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
 
 die() { printf 'checkpatch.sh: error: %s\n' "$*" >&2; exit 2; }
 

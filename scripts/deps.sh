@@ -17,9 +17,8 @@
 # runner source:  KABI, KDIR, GUEST_KERNEL, GUEST_MODDIR, KSRC_DIR.
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-KSERIES=${KSERIES:-6.1}
-CACHE=${CACHE:-$TOP/.cache}
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
 export DEBIAN_FRONTEND=noninteractive
 
 die() {
@@ -28,6 +27,14 @@ die() {
 	exit 1
 }
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
+# first GLOB...: the first existing path the glob expands to, or nothing.
+first() {
+	local f
+	for f in "$@"; do
+		[ -e "$f" ] && { printf '%s\n' "$f"; return 0; }
+	done
+	return 0
+}
 
 case "$KSERIES" in
 6.1)	SUITE=bookworm ;;
@@ -42,7 +49,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 mkdir -p "$CACHE"
-ENVF=$CACHE/env-$KSERIES.sh
 
 # Fast path: everything was set up before and is still there.
 if [ -f "$ENVF" ]; then
@@ -69,6 +75,7 @@ apt_update() {
 add_backports() {
 	local list=/etc/apt/sources.list.d/viommu-shadow-backports.list uri
 	[ -f "$list" ] && return 0
+	# shellcheck disable=SC2016 # $(REPO_URI) is apt's field, not ours
 	uri=$(apt-get indextargets --format '$(REPO_URI)' 'Release: bookworm' \
 	      2>/dev/null | grep -v security | head -n1)
 	[ -n "$uri" ] || uri=$(grep -rhoE '^(deb|URIs:)[[:space:]]+[^[:space:]]+' \
@@ -99,17 +106,19 @@ if [ -n "$missing" ]; then
 fi
 
 # Resolve the kernel ABI of this series from apt: image and headers must
-# come from the same ABI.
+# come from the same ABI.  A stale package list may not know the current
+# one: then update it once more.
+resolve_abi() {
+	apt-cache -t "$SUITE" depends linux-headers-amd64 2>/dev/null |
+		sed -n 's/.*Depends: linux-headers-\([0-9][^ ]*\)-amd64$/\1/p' |
+		grep "^${KSERIES}[.]" | head -n1 || true
+}
 apt_update
-KABI=$(apt-cache -t "$SUITE" depends linux-headers-amd64 2>/dev/null |
-       sed -n 's/.*Depends: linux-headers-\([0-9][^ ]*\)-amd64$/\1/p' |
-       grep "^$KSERIES[.]" | head -n1 || true)
+KABI=$(resolve_abi)
 if [ -z "$KABI" ]; then
 	rm -f "$APT_STAMP"
 	apt_update
-	KABI=$(apt-cache -t "$SUITE" depends linux-headers-amd64 2>/dev/null |
-	       sed -n 's/.*Depends: linux-headers-\([0-9][^ ]*\)-amd64$/\1/p' |
-	       grep "^$KSERIES[.]" | head -n1 || true)
+	KABI=$(resolve_abi)
 fi
 [ -n "$KABI" ] || die "cannot resolve the $KSERIES kernel ABI from apt ($SUITE)" \
 	"apt-cache -t $SUITE depends linux-headers-amd64"
@@ -130,13 +139,14 @@ fetch() {
 	local pkg=$1 dir=$2 deb
 	[ -f "$dir/.done" ] && return 0
 	rm -rf "$dir" && mkdir -p "$dir"
-	deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)
+	deb=$(first "$CACHE"/debs/"${pkg}"_*.deb)
 	if [ -z "$deb" ]; then
 		mkdir -p "$CACHE/debs"
 		log "downloading $pkg"
 		(cd "$CACHE/debs" && apt-get download -t "$SUITE" "$pkg" >&2) ||
 			die "cannot download $pkg" "apt-get download -t $SUITE $pkg"
-		deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb | head -n1)
+		deb=$(first "$CACHE"/debs/"${pkg}"_*.deb)
+		[ -n "$deb" ] || die "apt-get download left no $pkg .deb"
 	fi
 	dpkg-deb -x "$deb" "$dir" || die "cannot unpack $deb"
 }
@@ -147,15 +157,19 @@ IMG=$CACHE/kernel-$KABI
 [ -n "$(find "$IMG/lib/modules" -name 'vfio.ko*' 2>/dev/null)" ] || rm -f "$IMG/.done"
 fetch "linux-image-$KABI-amd64-unsigned" "$IMG"
 touch "$IMG/.done"
-GUEST_KERNEL=$(ls "$IMG"/boot/vmlinuz-* | head -n1)
-GUEST_MODDIR=$(ls -d "$IMG"/lib/modules/* | head -n1)
+GUEST_KERNEL=$(first "$IMG"/boot/vmlinuz-*)
+GUEST_MODDIR=$(first "$IMG"/lib/modules/*)
+if [ -z "$GUEST_KERNEL" ] || [ -z "$GUEST_MODDIR" ]; then
+	die "no kernel or modules in $IMG" "rm -rf $IMG and run again"
+fi
 
 # linux-source: only the kselftest headers and checkpatch are extracted.
 SRCPKG=linux-source-$KSERIES
 KSRC_DIR=$CACHE/$SRCPKG
 if [ ! -f "$KSRC_DIR/.done" ]; then
 	fetch "$SRCPKG" "$KSRC_DIR/deb"
-	tarball=$(ls "$KSRC_DIR"/deb/usr/src/linux-source-*.tar.* | head -n1)
+	tarball=$(first "$KSRC_DIR"/deb/usr/src/linux-source-*.tar.*)
+	[ -n "$tarball" ] || die "no source tarball in $SRCPKG"
 	top=$(basename "$tarball" | sed 's/\.tar\..*//')
 	log "extracting kselftest headers and checkpatch from $(basename "$tarball")"
 	tar -xf "$tarball" -C "$KSRC_DIR" --strip-components=1 \

@@ -13,11 +13,8 @@
 # scripts/vm.sh.
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-KSERIES=${KSERIES:-6.1}
-CACHE=${CACHE:-$TOP/.cache}
-export KSERIES CACHE
-ENVF=$CACHE/env-$KSERIES.sh
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
 
 MODULE=drivers/vfio/viommu_shadow/viommu_shadow.ko
 DEMO=tools/testing/selftests/viommu_shadow/viommu_shadow_demo

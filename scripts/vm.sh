@@ -44,9 +44,8 @@
 set -euo pipefail
 shopt -s extglob
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-KSERIES=${KSERIES:-6.1}
-CACHE=${CACHE:-$TOP/.cache}
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
 VM_DIR=$TOP/build/vm
 
 # Markers the guest prints so that this script can parse its console.
@@ -114,7 +113,6 @@ if ! [[ "$timeout" =~ ^[0-9]+$ ]] || [ "$timeout" -lt 10 ]; then
 	die "--timeout needs a number of seconds, at least 10"
 fi
 
-ENVF=$CACHE/env-$KSERIES.sh
 [ -f "$ENVF" ] || die "$ENVF missing: run scripts/deps.sh (or make deps) first"
 # shellcheck disable=SC1090
 . "$ENVF"
