@@ -8,6 +8,7 @@
 #   build-mock   the same with the test-only mock backend (VSHADOW_MOCK=1)
 #   sparse       sparse (C=2) reports nothing
 #   checkpatch   scripts/checkpatch.sh (--strict) reports nothing
+#   scripts      the shell scripts pass shellcheck -x
 #   selftests    the selftests build
 #   vm(RUN)      for each VM run below, scripts/vm.sh boots the guest with
 #                both modules loaded and runs every test binary; the run
@@ -204,6 +205,7 @@ host_check build 'warning:' make_modules_from_clean
 host_check build-mock 'warning:' make -C "$TOP" KDIR="$KDIR" modules VSHADOW_MOCK=1
 host_check sparse 'warning:|error:' make -C "$TOP" KDIR="$KDIR" sparse
 host_check checkpatch '' "$TOP/scripts/checkpatch.sh"
+host_check scripts '' shellcheck -x "$TOP"/scripts/*.sh "$TOP/.ci/run"
 host_check selftests '' make -C "$TOP" selftests
 for run in "${VM_RUNS[@]}"; do
 	vm_check "${run%%|*}" "${run#*|}"

@@ -91,7 +91,7 @@ add_backports() {
 
 # Host packages: installed only when missing.
 PKGS="make gcc qemu-system-x86 busybox-static cpio kmod xz-utils sparse perl
-      libnl-3-dev libnl-genl-3-dev pkg-config"
+      shellcheck libnl-3-dev libnl-genl-3-dev pkg-config"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
