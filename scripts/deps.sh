@@ -90,7 +90,7 @@ add_backports() {
 [ "$SUITE" = bookworm-backports ] && add_backports
 
 # Host packages: installed only when missing.
-PKGS="make gcc qemu-system-x86 busybox-static cpio kmod xz-utils sparse perl
+PKGS="make gcc libc6-dev qemu-system-x86 busybox-static cpio kmod xz-utils sparse perl
       shellcheck libnl-3-dev libnl-genl-3-dev pkg-config"
 missing=
 for p in $PKGS; do

@@ -63,7 +63,7 @@ enum {
 /**
  * enum viommu_shadow_backend - what a context forwards to
  * @VIOMMU_SHADOW_BACKEND_VFIO_TYPE1: a VFIO container (``/dev/vfio/vfio``)
- *	with the ``VFIO_TYPE1v2_IOMMU`` IOMMU already set
+ *	with a type1 IOMMU (``VFIO_TYPE1v2_IOMMU``, or v1) already set
  * @VIOMMU_SHADOW_BACKEND_MOCK: test-only mock backend; only present when the
  *	``viommu_shadow_mock`` test module is loaded
  */
@@ -173,10 +173,10 @@ struct viommu_shadow_info {
  * @vaddr), EOVERFLOW (@iova + @length - 1 wraps past 2^64 - 1, or the
  * user range wraps), ERANGE (the backend cannot unmap a mapping that ends
  * at 2^64 - 1, see the documentation), EEXIST (overlaps a shadow mapping;
- * nothing changed), any error of the backend's own map call, unchanged
- * (for type1: ENOMEM, EFAULT, ENOSPC when its dma_entry_limit is reached,
- * EEXIST for a mapping made directly on the container, EINVAL outside
- * its IOVA ranges, ...).
+ * nothing changed), ENOMEM (no memory for the shadow node), or any error
+ * of the backend's own map call, unchanged (for type1: ENOMEM, EFAULT,
+ * ENOSPC when its dma_entry_limit is reached, EEXIST for a mapping made
+ * directly on the container, EINVAL outside its IOVA ranges, ...).
  */
 struct viommu_shadow_map {
 	__u32 size;

@@ -973,6 +973,15 @@ TEST_F(seed, top_of_iova_space)
 	EXPECT_EQ(0, unmapped) {
 		TH_LOG("type1 unmapped the top page: relax type1 max_last");
 	}
+	/* Not even an unmap of everything reaches it. */
+	{
+		struct vfio_iommu_type1_dma_unmap all = {
+			.argsz = sizeof(all), .flags = VFIO_DMA_UNMAP_FLAG_ALL,
+		};
+
+		ASSERT_EQ(0, vs_ioctl(c, VFIO_IOMMU_UNMAP_DMA, &all));
+		EXPECT_EQ(0, all.size);
+	}
 }
 
 /*
