@@ -50,13 +50,19 @@ fi
 
 mkdir -p "$CACHE"
 
+# Host packages, installed when missing.  The list is recorded with the
+# cache, so that a cache made with an older list is checked again.
+PKGS="make gcc libc6-dev qemu-system-x86 busybox-static cpio kmod xz-utils
+      sparse perl shellcheck libnl-3-dev libnl-genl-3-dev pkg-config"
+PKGS_STAMP=$CACHE/.host-pkgs-$KSERIES
+
 # Fast path: everything was set up before and is still there.
 if [ -f "$ENVF" ]; then
 	# shellcheck disable=SC1090
 	. "$ENVF"
 	if [ -d "$KDIR" ] && [ -f "$GUEST_KERNEL" ] && [ -f "$KSRC_DIR/.done" ] &&
 	   [ -n "$(find "$GUEST_MODDIR/kernel/drivers/vfio" -name 'vfio.ko*' 2>/dev/null)" ] &&
-	   [ -f "$CACHE/.host-pkgs-$KSERIES" ]; then
+	   [ "$(cat "$PKGS_STAMP" 2>/dev/null)" = "$PKGS" ]; then
 		exit 0
 	fi
 fi
@@ -90,8 +96,6 @@ add_backports() {
 [ "$SUITE" = bookworm-backports ] && add_backports
 
 # Host packages: installed only when missing.
-PKGS="make gcc libc6-dev qemu-system-x86 busybox-static cpio kmod xz-utils sparse perl
-      shellcheck libnl-3-dev libnl-genl-3-dev pkg-config"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -191,5 +195,5 @@ GUEST_KERNEL=$GUEST_KERNEL
 GUEST_MODDIR=$GUEST_MODDIR
 KSRC_DIR=$KSRC_DIR
 EOT
-touch "$CACHE/.host-pkgs-$KSERIES"
+printf '%s\n' "$PKGS" >"$PKGS_STAMP"
 log "ready ($ENVF)"
