@@ -158,10 +158,10 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 	*priv = t;
 	*pgsize = t->pgsize;
 	/*
-	 * type1 (6.1 and others before the 2025 fix) computes the end of an
-	 * unmap as iova + size, which wraps to 0 for a mapping that ends at
+	 * type1 (seen on 6.1.176 and 6.12.95) computes the end of an unmap
+	 * as iova + size, which wraps to 0 for a mapping that ends at
 	 * 2^64 - 1: such a mapping can be made but never unmapped, so it is
-	 * refused up front.
+	 * refused up front (seed.top_of_iova_space checks this).
 	 */
 	*max_last = U64_MAX - t->pgsize;
 	return 0;
