@@ -10,7 +10,9 @@
 #
 # Environment:
 #   KSERIES   kernel series to set up: 6.1 (bookworm, default) or 6.12
-#             (bookworm-backports, added on the mirror apt already uses)
+#             (bookworm-backports, added on the mirror apt already uses);
+#             debug: the host packages, then the debug lane's kernel only if
+#             it is cached (scripts/debug-kernel.sh --cached; exit 3 if not)
 #   CACHE     cache directory (default: <repo>/.cache, git-ignored)
 #
 # On success it writes $CACHE/env-$KSERIES.sh, which the Makefile and the VM
@@ -39,7 +41,8 @@ first() {
 case "$KSERIES" in
 6.1)	SUITE=bookworm ;;
 6.12)	SUITE=bookworm-backports ;;
-*)	die "unknown KSERIES '$KSERIES'" "KSERIES=6.1 or KSERIES=6.12" ;;
+debug)	SUITE= ;;
+*)	die "unknown KSERIES '$KSERIES'" "KSERIES=6.1, 6.12 or debug" ;;
 esac
 
 SUDO=
@@ -81,12 +84,7 @@ apt_update() {
 add_backports() {
 	local list=/etc/apt/sources.list.d/viommu-shadow-backports.list uri
 	[ -f "$list" ] && return 0
-	# shellcheck disable=SC2016 # $(REPO_URI) is apt's field, not ours
-	uri=$(apt-get indextargets --format '$(REPO_URI)' 'Release: bookworm' \
-	      2>/dev/null | grep -v security | head -n1)
-	[ -n "$uri" ] || uri=$(grep -rhoE '^(deb|URIs:)[[:space:]]+[^[:space:]]+' \
-		/etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null |
-		awk '{print $2}' | grep -v security | head -n1)
+	uri=$(debian_mirror)
 	[ -n "$uri" ] || die "cannot find the Debian mirror in the apt configuration"
 	log "adding bookworm-backports from $uri"
 	echo "deb $uri bookworm-backports main" | $SUDO tee "$list" >/dev/null
@@ -107,6 +105,13 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	$SUDO apt-get install -y -qq --no-install-recommends $missing >&2 ||
 		die "apt-get install failed for:$missing" "apt-get install$missing"
+fi
+
+# The debug lane's kernel is the project's own build: only find it here
+# (building it takes about 20 minutes: make debug-kernel).
+if [ "$KSERIES" = debug ]; then
+	printf '%s\n' "$PKGS" >"$PKGS_STAMP"
+	exec "$TOP/scripts/debug-kernel.sh" --cached
 fi
 
 # Resolve the kernel ABI of this series from apt: image and headers must
