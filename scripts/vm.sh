@@ -6,7 +6,10 @@
 #
 #   scripts/vm.sh [options] -- GUEST COMMAND...
 #
-#   --iommu intel|amd   emulated IOMMU (default intel)
+#   --iommu intel|amd|none
+#                       emulated IOMMU (default intel); none: no IOMMU at
+#                       all (iommufd's mock domain needs that), which only
+#                       goes with --edu 0
 #   --edu N             number of edu PCI devices (default 2), each bound to
 #                       vfio-pci in the guest
 #   --timeout SECONDS   limit for the whole run (default 300)
@@ -26,7 +29,12 @@
 # The guest (a busybox initramfs on the Debian kernel of $KSERIES) mounts
 # proc, sysfs, devtmpfs and debugfs, loads the VFIO modules, binds every
 # edu device to vfio-pci, loads the --modules, runs the command, unloads the
-# modules, dumps its kernel log and powers off.
+# modules, dumps its kernel log and powers off.  On a kernel with the
+# checkers (the debug lane), it first reports which of KASAN, lockdep and
+# kmemleak are on ("vshadow-init: checkers: ..."), forgets the leaks the
+# boot left, and after the modules are unloaded it has kmemleak scan and
+# fails the run on any suspected leak (the report is shown) and on lockdep
+# having turned itself off.
 #
 # Exit status: 0 when everything passed; the guest command's status when it
 # failed; 1 for any other failure: VFIO set-up, module load or unload, a
@@ -54,12 +62,16 @@ M_CMD_BEGIN=VSHADOW-CMD-BEGIN
 M_CMD_END=VSHADOW-CMD-END
 M_DMESG_BEGIN=VSHADOW-DMESG-BEGIN
 M_DMESG_END=VSHADOW-DMESG-END
+M_LEAK_BEGIN=VSHADOW-KMEMLEAK-BEGIN
+M_LEAK_END=VSHADOW-KMEMLEAK-END
 M_RESULT=VSHADOW-GUEST-RESULT
 
 # The guest's VFIO stack, in load order.  vfio_virqfd was merged into vfio
 # in later kernels and is skipped when absent.
-VFIO_CHAIN="irqbypass vfio vfio_virqfd vfio_iommu_type1 vfio-pci-core vfio-pci"
-VFIO_OPTIONAL="vfio_virqfd"
+# iommufd is a module only where the kernel has it (the debug lane); vfio
+# then needs it first.
+VFIO_CHAIN="irqbypass iommufd vfio vfio_virqfd vfio_iommu_type1 vfio-pci-core vfio-pci"
+VFIO_OPTIONAL="vfio_virqfd iommufd"
 
 # Kernel log lines that fail a run: "label|extended regex".
 BAD_LOG=(
@@ -72,6 +84,8 @@ BAD_LOG=(
 	"UBSAN report|UBSAN:"
 	"hung task|hung_task|blocked for more than"
 	"soft lockup|soft lockup"
+	"RCU stall|rcu: INFO: .* detected stalls"
+	"lockdep report|possible (circular|recursive) locking|inconsistent lock state|DEBUG_LOCKS_WARN_ON"
 )
 # Any other stack dump (these come with one) is a failure of its own.
 BAD_TRACE="stack trace|Call Trace"
@@ -107,8 +121,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || die "no guest command (see --help)"
-case "$iommu" in intel|amd) ;; *) die "--iommu must be intel or amd" ;; esac
+case "$iommu" in intel|amd|none) ;; *) die "--iommu must be intel, amd or none" ;; esac
 [[ "$edu" =~ ^[0-9]+$ ]] || die "--edu needs a number"
+[ "$iommu" != none ] || [ "$edu" -eq 0 ] ||
+	die "--iommu none takes --edu 0: vfio-pci needs an IOMMU"
 if ! [[ "$timeout" =~ ^[0-9]+$ ]] || [ "$timeout" -lt 10 ]; then
 	die "--timeout needs a number of seconds, at least 10"
 fi
@@ -228,6 +244,42 @@ echo 30 >/proc/sys/kernel/hung_task_timeout_secs
 echo VSHADOW-INIT-BEGIN
 say "kernel $(uname -r), IOMMU $VSHADOW_IOMMU"
 
+# The checkers of a debug kernel: say which are on, so that the runner can
+# insist on them, and start kmemleak from a clean slate (what the boot
+# leaked is not this run's business).
+KMEMLEAK=/sys/kernel/debug/kmemleak
+checkers=''
+dmesg | grep -q 'KernelAddressSanitizer initialized' && checkers="$checkers kasan"
+grep -qE 'debug_locks: +1' /proc/lockdep_stats 2>/dev/null && checkers="$checkers lockdep"
+if [ -w "$KMEMLEAK" ]; then
+	checkers="$checkers kmemleak"
+	echo scan >"$KMEMLEAK" && echo clear >"$KMEMLEAK"
+fi
+say "checkers:${checkers:- none}"
+
+# After the run: leaks (kmemleak reports objects unreferenced for at least
+# 5 s, hence the wait), and lockdep still on.
+check_kernel() {
+	if [ -w "$KMEMLEAK" ]; then
+		sleep 5
+		echo scan >"$KMEMLEAK"
+		echo scan >"$KMEMLEAK"
+		n=$(grep -c '^unreferenced object' "$KMEMLEAK")
+		if [ "$n" -ne 0 ]; then
+			echo VSHADOW-KMEMLEAK-BEGIN
+			cat "$KMEMLEAK"
+			echo VSHADOW-KMEMLEAK-END
+			fail "kmemleak: $n suspected leaks"
+		fi
+	fi
+	case "$checkers" in
+	*lockdep*)
+		grep -qE 'debug_locks: +1' /proc/lockdep_stats ||
+			fail "lockdep turned itself off during the run"
+		;;
+	esac
+}
+
 # The VFIO modules, then every edu device (1234:11e8) bound to vfio-pci.
 setup_vfio() {
 	for m in $VSHADOW_CHAIN; do
@@ -305,6 +357,7 @@ setup_vfio
 [ "$status" -eq 0 ] && load_modules
 [ "$status" -eq 0 ] && run_command
 unload_modules
+check_kernel
 
 echo VSHADOW-DMESG-BEGIN
 dmesg
@@ -332,6 +385,9 @@ amd)
 	# AMD-Vi is built into the guest kernel and on by default.
 	iommu_dev=amd-iommu,intremap=on
 	;;
+none)
+	iommu_dev=
+	;;
 esac
 append="$append ${VM_APPEND:-}"
 
@@ -343,8 +399,8 @@ esac
 
 qemu=(qemu-system-x86_64
 	-M "q35,kernel-irqchip=split" -accel "$accel" -cpu max
-	-m 2G -smp 2 -nographic -no-reboot -net none
-	-device "$iommu_dev")
+	-m 2G -smp 2 -nographic -no-reboot -net none)
+[ -z "$iommu_dev" ] || qemu+=(-device "$iommu_dev")
 for _ in $(seq "$edu"); do
 	qemu+=(-device edu)
 done
@@ -437,6 +493,11 @@ fi
 	else
 		echo "vm.sh: ---- last 80 lines of the console ($log) ----"
 		tail -n 80 "$log"
+	fi
+	if grep -aq "^$M_LEAK_BEGIN\$" "$log"; then
+		echo "vm.sh: ---- kmemleak report ----"
+		sed -n "/^$M_LEAK_BEGIN\$/,/^$M_LEAK_END\$/p" "$log" |
+			grep -av -e "^$M_LEAK_BEGIN\$" -e "^$M_LEAK_END\$" | head -n 200
 	fi
 	if [ -s "$bad_lines" ]; then
 		echo "vm.sh: ---- kernel log problems ----"
