@@ -389,6 +389,11 @@ none)
 	iommu_dev=
 	;;
 esac
+# The debug kernel runs on 4-level paging: with QEMU's LA57, an interrupt
+# that lands while identify_cpu() rebuilds the boot CPU's feature bits sees
+# pgtable_l5_enabled() false for a moment, and KASAN then reports the irq
+# descriptor's (5-level) address as a wild access at 0.004 s of boot.
+[ "$KSERIES" != debug ] || append="$append no5lvl"
 append="$append ${VM_APPEND:-}"
 
 case "${VM_ACCEL:-tcg}" in
