@@ -5,21 +5,28 @@
 #   make                build the module (against KDIR)
 #   make selftests      build the kselftests (static, for the test VM)
 #   make run            set up, build, boot the test VM and demonstrate
-#   make check          set up, build, style checks, all tests in the VM
+#   make check          set up, build, style checks, all tests in the VM,
+#                       on every lane (LANES: 6.1, 6.12, and debug when its
+#                       kernel is cached)
+#   make debug-kernel   build the debug lane's kernel (about 20 minutes
+#                       cold; cached outside the tree, see scripts/common.sh)
+#   make check-full     debug-kernel, then check with every lane required
 #   make install        modules_install + depmod, for a real host
 #   make clean
 #
 # KDIR defaults to the running kernel's build tree; when that does not
 # exist (as on the CI machines, whose kernel has no module tree) the Debian
 # headers that scripts/deps.sh installs are used.  KSERIES=6.12 selects the
-# bookworm-backports kernel instead of 6.1.
+# bookworm-backports kernel instead of 6.1, KSERIES=debug the debug lane's
+# kernel (once built).  LANES="6.12" (say) runs check on those lanes only.
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KSERIES ?= 6.1
 CACHE ?= $(TOP)/.cache
 DEPS := $(TOP)/scripts/deps.sh
 ENVF := $(CACHE)/env-$(KSERIES).sh
-export KSERIES CACHE
+LANES ?= 6.1 6.12 debug
+export KSERIES CACHE LANES
 
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 ifeq ($(origin KDIR),undefined)
@@ -38,7 +45,8 @@ MODDIR := drivers/vfio/viommu_shadow
 # would delete every .ko below it, the guest kernel's in .cache/ included.
 KBUILD_ARGS = -C $(KDIR) M=$(TOP)/$(MODDIR) VSHADOW_MOCK=$(VSHADOW_MOCK)
 
-.PHONY: all modules deps selftests run check install clean checkpatch sparse
+.PHONY: all modules deps selftests selftests-iommufd run check check-full \
+	debug-kernel install clean checkpatch sparse
 
 all: modules
 
@@ -51,6 +59,11 @@ modules: $(if $(NEED_DEPS),deps)
 selftests: deps
 	$(MAKE) -C tools/testing/selftests/viommu_shadow \
 		KSRC_DIR="$$(. $(ENVF) && echo $$KSRC_DIR)"
+
+# The iommufd groundwork test, against the debug kernel's uapi.
+selftests-iommufd:
+	KSERIES=debug $(TOP)/scripts/deps.sh
+	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug iommufd
 
 # INSTALL_MOD_PATH (as for Kbuild) installs into a staging root.
 install: modules
@@ -69,6 +82,12 @@ run: deps
 
 check: deps
 	@$(TOP)/scripts/check.sh
+
+debug-kernel: deps
+	@$(TOP)/scripts/debug-kernel.sh
+
+check-full: debug-kernel
+	@REQUIRE_DEBUG=1 $(TOP)/scripts/check.sh
 
 clean:
 	-$(MAKE) $(KBUILD_ARGS) clean 2>/dev/null

@@ -1,50 +1,82 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# check.sh - everything "make check" checks, after scripts/deps.sh has set
-# the machine up:
+# check.sh - everything "make check" checks, lane by lane.  A lane is one
+# guest kernel: the module is built against it and the whole suite runs in
+# QEMU guests booted on it.
 #
+#   scripts/check.sh [LANE...]     default: $LANES, or "6.1 6.12 debug"
+#
+#   host     once, whatever the lanes: checkpatch (--strict) reports
+#            nothing, the shell scripts pass shellcheck -x, the selftests
+#            build
+#   6.1      Debian bookworm's kernel (scripts/deps.sh)
+#   6.12     Debian bookworm-backports' kernel (scripts/deps.sh)
+#   debug    the project's own 6.12 build with KASAN, lockdep, kmemleak,
+#            fault injection and iommufd (scripts/debug-kernel.sh).  Run
+#            only when that kernel is in the cache, else reported as one
+#            skip saying how to build it; with REQUIRE_DEBUG=1 (make
+#            check-full) a missing debug kernel is a failure.
+#
+# In each lane:
 #   build        the module builds from clean with W=1 and no warning
 #   build-mock   the same with the test-only mock backend (VSHADOW_MOCK=1)
 #   sparse       sparse (C=2) reports nothing
-#   checkpatch   scripts/checkpatch.sh (--strict) reports nothing
-#   scripts      the shell scripts pass shellcheck -x
-#   selftests    the selftests build
-#   vm(RUN)      for each VM run below, scripts/vm.sh boots the guest with
-#                both modules loaded and runs every test binary; the run
-#                itself (VFIO set-up, module load/unload, a clean guest
-#                kernel log, no hang) is one result and every kselftest
-#                test case it reports ("ok N", "not ok N", "# SKIP") is one
+#   vm(RUN)      for each VM run of the lane, scripts/vm.sh boots the guest
+#                with both modules loaded and runs every test binary; the
+#                run itself (VFIO set-up, module load/unload, a clean guest
+#                kernel log, no hang; on the debug kernel also no kmemleak
+#                report, lockdep still on, and all three checkers present)
+#                is one result and every kselftest test case it reports
+#                ("ok N", "not ok N", "# SKIP") is one
 #
-# Then it prints one line per result and, as the very last line,
-# "N passed, M failed" (", K skipped" when K > 0).  It exits non-zero when
-# anything failed or when no test case ran.  Logs go to build/check/.
+# Each lane prints its results and its own "LANE: N passed, M failed"
+# line; the very last line, "N passed, M failed" (", K skipped" when K > 0),
+# sums them.  It exits non-zero when anything failed or when no test case
+# ran.  Logs go to build/check/, the guests' console logs to
+# build/check/LANE/vm-RUN.console.log.
 #
-# Environment: KSERIES, CACHE (as for scripts/deps.sh), VM_TIMEOUT
-# (seconds per VM run, default 180), and those of scripts/vm.sh.
+# Environment: LANES, REQUIRE_DEBUG, CACHE, KCACHE (as for scripts/deps.sh
+# and scripts/debug-kernel.sh), VM_TIMEOUT (seconds per VM run, default 180,
+# 900 on the debug lane), and those of scripts/vm.sh.
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 OUT=$TOP/build/check
-VM_TIMEOUT=${VM_TIMEOUT:-180}
+if [ $# -gt 0 ]; then
+	LANES="$*"
+else
+	LANES=${LANES:-6.1 6.12 debug}
+fi
+REQUIRE_DEBUG=${REQUIRE_DEBUG:-0}
 
 MODDIR=drivers/vfio/viommu_shadow
 MODULES="$MODDIR/viommu_shadow.ko $MODDIR/viommu_shadow_mock.ko"
 TESTDIR=tools/testing/selftests/viommu_shadow
-# The test binaries each VM run copies into the guest and runs in turn.
-TESTS="viommu_shadow_test"
 
-# The VM runs, one per line: "name|scripts/vm.sh options".  Inside the
-# guest VSHADOW_IOMMU tells the tests which IOMMU they run on.
-VM_RUNS=(
-	"intel|--iommu intel"
-	"amd|--iommu amd"
+# The VM runs of each lane, one per line: "name|test binaries|scripts/vm.sh
+# options".  The test binaries are copied into the guest and run in turn;
+# inside the guest VSHADOW_IOMMU tells them which IOMMU they run on.
+VM_RUNS_DEBIAN=(
+	"intel|viommu_shadow_test|--iommu intel"
+	"amd|viommu_shadow_test|--iommu amd"
+)
+# The debug kernel also has iommufd: its groundwork test runs beside the
+# suite, and alone in a guest without an IOMMU, where iommufd's mock domain
+# (with dirty tracking) works.
+VM_RUNS_DEBUG=(
+	"intel|viommu_shadow_test iommufd_test|--iommu intel"
+	"amd|viommu_shadow_test iommufd_test|--iommu amd"
+	"none|iommufd_test|--iommu none --edu 0"
 )
 
-[ -f "$ENVF" ] || { echo "check.sh: $ENVF missing: run make deps" >&2; exit 2; }
-# shellcheck disable=SC1090
-. "$ENVF"
+for lane in $LANES; do
+	case "$lane" in
+	6.1|6.12|debug) ;;
+	*) echo "check.sh: unknown lane '$lane' (6.1, 6.12 or debug)" >&2; exit 2 ;;
+	esac
+done
 cd "$TOP"
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -58,7 +90,7 @@ record() { results+=("$1"$'\t'"$2"$'\t'"${3:-}"); }
 # passes when CMD succeeds and, if PATTERN is not empty, no output line
 # matches PATTERN (an extended regex).
 host_check() {
-	local name=$1 pattern=$2 start=$SECONDS detail='' log=build/check/$1.log
+	local name=$1 pattern=$2 start=$SECONDS detail='' log=build/check/${1//\//-}.log
 	shift 2
 	echo "==> $name: $*"
 	if ! "$@" >"$log" 2>&1 </dev/null; then
@@ -75,18 +107,20 @@ host_check() {
 	echo "==> $name: ${detail:-ok} ($((SECONDS - start))s)"
 }
 
-# Every object is rebuilt, so that no warning hides in an old object.
+# make_modules_from_clean KDIR: every object is rebuilt, so that no warning
+# hides in an old object (or one built for another lane's kernel).
 make_modules_from_clean() {
-	make -C "$KDIR" M="$TOP/drivers/vfio/viommu_shadow" clean &&
-	make -C "$TOP" KDIR="$KDIR" modules
+	make -C "$1" M="$TOP/drivers/vfio/viommu_shadow" clean &&
+	make -C "$TOP" KDIR="$1" modules
 }
 
-# The guest command of a VM run: each test binary in turn, bracketed by
-# markers for parse_tests.  Exit status 4 is kselftest's "skipped".
+# guest_command TESTS: the guest command of a VM run: each test binary in
+# turn, bracketed by markers for parse_tests.  Exit status 4 is kselftest's
+# "skipped".
 guest_command() {
 	cat <<EOF
 failed=0
-for t in $TESTS; do
+for t in $1; do
 	echo "VSHADOW-TEST-BEGIN \$t"
 	"\$t"
 	rc=\$?
@@ -104,7 +138,7 @@ EOF
 # ("# ...") are not results.  Kernel 6.1's harness prints "ok N # SKIP
 # reason" with no name: the name then comes from the "#  RUN" line before.
 parse_tests() {
-	awk -v run="$1" -v tests="$TESTS" '
+	awk -v run="$1" -v tests="$2" '
 	function out(status, item, detail) {
 		printf "%s\t%s/%s\t%s\n", status, run, item, detail
 	}
@@ -151,29 +185,32 @@ parse_tests() {
 		for (i = 1; i <= n; i++)
 			if (!(list[i] in ran))
 				out("FAIL", list[i], "did not run")
-	}' "$2"
+	}' "$3"
 }
 
-# vm_check NAME VM.SH-OPTIONS: one VM run.  The run's own result comes from
-# vm.sh's "vm.sh: FAIL: reason; reason..." line, less the failure of the
-# guest command itself, which the test cases account for.
+# vm_check LANE NAME TESTS VM.SH-OPTIONS: one VM run.  The run's own result
+# comes from vm.sh's "vm.sh: FAIL: reason; reason..." line, less the failure
+# of the guest command itself, which the test cases account for.  On the
+# debug lane the guest must also report all three checkers on.
 vm_check() {
-	local name=$1 opts=$2 start=$SECONDS
-	local out=$OUT/vm-$name.out log=$OUT/vm-$name.console.log
-	local args=() parts=() reasons='' r rc=0 m t
-	echo "==> vm($name): scripts/vm.sh $opts"
+	local lane=$1 name=$2 tests=$3 opts=$4 start=$SECONDS
+	local out=$OUT/$lane/vm-$name.out log=$OUT/$lane/vm-$name.console.log
+	local args=() parts=() reasons='' r rc=0 m t item="$lane/vm($name)"
+	local timeout=${VM_TIMEOUT:-$([ "$lane" = debug ] && echo 900 || echo 180)}
+	mkdir -p "$OUT/$lane"
+	echo "==> $item: scripts/vm.sh $opts"
 	for m in $MODULES; do
-		[ -f "$m" ] || { record FAIL "vm($name)" "not run: $m not built"; return; }
+		[ -f "$m" ] || { record FAIL "$item" "not run: $m not built"; return; }
 		args+=(--module "$m")
 	done
-	for t in $TESTS; do
+	for t in $tests; do
 		[ -f "$TESTDIR/$t" ] ||
-			{ record FAIL "vm($name)" "not run: $TESTDIR/$t not built"; return; }
+			{ record FAIL "$item" "not run: $TESTDIR/$t not built"; return; }
 		args+=(--file "$TESTDIR/$t")
 	done
 	# shellcheck disable=SC2086
-	"$TOP/scripts/vm.sh" $opts --timeout "$VM_TIMEOUT" --log "$log" \
-		"${args[@]}" -- "$(guest_command)" </dev/null 2>&1 | tee "$out" ||
+	"$TOP/scripts/vm.sh" $opts --timeout "$timeout" --log "$log" \
+		"${args[@]}" -- "$(guest_command "$tests")" </dev/null 2>&1 | tee "$out" ||
 		rc=$?
 	if [ "$rc" -ne 0 ]; then
 		r=$(sed -n 's/^vm\.sh: FAIL: //p' "$out" | tail -n1)
@@ -189,48 +226,122 @@ vm_check() {
 		# A usage error or a crash of vm.sh itself has no FAIL line.
 		grep -q '^vm\.sh: FAIL: ' "$out" || reasons="vm.sh exited with status $rc"
 	fi
-	if [ -n "$reasons" ]; then
-		record FAIL "vm($name)" "$reasons ($((SECONDS - start))s)"
-	else
-		record PASS "vm($name)" "$((SECONDS - start))s"
+	if [ "$lane" = debug ] &&
+	   ! grep -aq '^vshadow-init: checkers: kasan lockdep kmemleak' "$log"; then
+		r=$(grep -a '^vshadow-init: checkers:' "$log" | head -n1)
+		reasons="${reasons:+$reasons; }checkers not all on (${r:-no checkers line})"
 	fi
-	while IFS=$'\t' read -r status item detail; do
-		record "$status" "$item" "$detail"
-	done < <(parse_tests "$name" "$log")
-	echo "==> vm($name): done ($((SECONDS - start))s)"
+	if [ -n "$reasons" ]; then
+		record FAIL "$item" "$reasons ($((SECONDS - start))s)"
+	else
+		record PASS "$item" "$((SECONDS - start))s"
+	fi
+	while IFS=$'\t' read -r status t detail; do
+		record "$status" "$lane/$t" "$detail"
+	done < <(parse_tests "$name" "$tests" "$log")
+	echo "==> $item: done ($((SECONDS - start))s)"
+}
+
+# summarize LABEL: print the results recorded since the last call and the
+# line "LABEL: N passed, M failed[, K skipped]", add them to the totals and
+# start afresh.  Test cases are named LANE/RUN/BINARY/CASE.
+total_passed=0 total_failed=0 total_skipped=0 total_cases=0
+summarize() {
+	local passed=0 failed=0 skipped=0 r status item detail line
+	echo
+	echo "==> $1 results"
+	for r in ${results[@]+"${results[@]}"}; do
+		IFS=$'\t' read -r status item detail <<<"$r"
+		case "$status" in
+		PASS)	passed=$((passed + 1)) ;;
+		FAIL)	failed=$((failed + 1)) ;;
+		SKIP)	skipped=$((skipped + 1)) ;;
+		esac
+		case "$status:$item" in
+		PASS:*/*/*/*|FAIL:*/*/*/*) total_cases=$((total_cases + 1)) ;;
+		esac
+		printf '%s %s%s\n' "$status" "$item" "${detail:+: $detail}"
+	done
+	line="$passed passed, $failed failed"
+	[ "$skipped" -eq 0 ] || line="$line, $skipped skipped"
+	echo "$1: $line" | tee -a "$OUT/lanes"
+	echo
+	total_passed=$((total_passed + passed))
+	total_failed=$((total_failed + failed))
+	total_skipped=$((total_skipped + skipped))
+	results=()
+}
+
+# lane LANE: set the lane's kernel up (or find it), then build and test.
+lane() {
+	local lane=$1 start=$SECONDS run rest envf=$CACHE/env-$1.sh kdir
+	local -a runs
+	echo "==> lane $lane"
+	case "$lane" in
+	debug)
+		runs=("${VM_RUNS_DEBUG[@]}")
+		if ! KSERIES=debug "$TOP/scripts/debug-kernel.sh" --cached; then
+			if [ "$REQUIRE_DEBUG" = 1 ]; then
+				record FAIL "debug" "no debug kernel in $KCACHE"
+			else
+				echo "==> lane debug: SKIPPED: its kernel is not built."
+				echo "    Build it once with 'make debug-kernel' (about 20 minutes"
+				echo "    on 2 cores), or run 'make check-full', which does."
+				record SKIP "debug" "kernel not built: make debug-kernel or make check-full"
+			fi
+			summarize "$lane"
+			return
+		fi
+		;;
+	*)
+		runs=("${VM_RUNS_DEBIAN[@]}")
+		if ! KSERIES=$lane "$TOP/scripts/deps.sh" >"$OUT/deps-$lane.log" 2>&1; then
+			tail -n 20 "$OUT/deps-$lane.log"
+			record FAIL "$lane/deps" "scripts/deps.sh failed, see build/check/deps-$lane.log"
+			summarize "$lane"
+			return
+		fi
+		;;
+	esac
+	# shellcheck disable=SC1090,SC2153
+	kdir=$(. "$envf" && echo "$KDIR")
+	export KSERIES=$lane
+	host_check "$lane/build" 'warning:' make_modules_from_clean "$kdir"
+	host_check "$lane/build-mock" 'warning:' make -C "$TOP" KDIR="$kdir" modules VSHADOW_MOCK=1
+	host_check "$lane/sparse" 'warning:|error:' make -C "$TOP" KDIR="$kdir" sparse
+	[ "$lane" != debug ] ||
+		host_check "$lane/selftests" '' make -C "$TOP" selftests-iommufd
+	for run in "${runs[@]}"; do
+		rest=${run#*|}
+		vm_check "$lane" "${run%%|*}" "${rest%%|*}" "${rest#*|}"
+	done
+	echo "==> lane $lane: done ($((SECONDS - start))s)"
+	summarize "$lane"
 }
 
 check_start=$SECONDS
-host_check build 'warning:' make_modules_from_clean
-host_check build-mock 'warning:' make -C "$TOP" KDIR="$KDIR" modules VSHADOW_MOCK=1
-host_check sparse 'warning:|error:' make -C "$TOP" KDIR="$KDIR" sparse
-host_check checkpatch '' "$TOP/scripts/checkpatch.sh"
-host_check scripts '' shellcheck -x "$TOP"/scripts/*.sh "$TOP/.ci/run"
-host_check selftests '' make -C "$TOP" selftests
-for run in "${VM_RUNS[@]}"; do
-	vm_check "${run%%|*}" "${run#*|}"
+: >"$OUT/lanes"
+# The host checks use the default series' checkpatch and kselftest headers.
+if KSERIES=6.1 "$TOP/scripts/deps.sh" >"$OUT/deps-host.log" 2>&1; then
+	host_check host/checkpatch '' "$TOP/scripts/checkpatch.sh"
+	host_check host/scripts '' shellcheck -x "$TOP"/scripts/*.sh "$TOP/.ci/run"
+	host_check host/selftests '' make -C "$TOP" selftests
+else
+	tail -n 20 "$OUT/deps-host.log"
+	record FAIL host/deps "scripts/deps.sh failed, see build/check/deps-host.log"
+fi
+summarize host
+for l in $LANES; do
+	lane "$l"
 done
 
-# The summary.
-passed=0 failed=0 skipped=0 cases=0
-echo
-echo "==> results ($((SECONDS - check_start))s)"
-for r in "${results[@]}"; do
-	IFS=$'\t' read -r status item detail <<<"$r"
-	case "$status" in
-	PASS)	passed=$((passed + 1)) ;;
-	FAIL)	failed=$((failed + 1)) ;;
-	SKIP)	skipped=$((skipped + 1)) ;;
-	esac
-	# Test cases are named RUN/BINARY/CASE; skipped ones do not count.
-	case "$status:$item" in PASS:*/*/*|FAIL:*/*/*) cases=$((cases + 1)) ;; esac
-	printf '%s %s%s\n' "$status" "$item" "${detail:+: $detail}"
-done
-if [ "$cases" -eq 0 ]; then
+echo "==> all lanes ($((SECONDS - check_start))s)"
+cat "$OUT/lanes"
+if [ "$total_cases" -eq 0 ]; then
 	echo "FAIL tests: no test case ran"
-	failed=$((failed + 1))
+	total_failed=$((total_failed + 1))
 fi
-summary="$passed passed, $failed failed"
-[ "$skipped" -eq 0 ] || summary="$summary, $skipped skipped"
+summary="$total_passed passed, $total_failed failed"
+[ "$total_skipped" -eq 0 ] || summary="$summary, $total_skipped skipped"
 echo "$summary" | tee "$OUT/summary"
-[ "$failed" -eq 0 ]
+[ "$total_failed" -eq 0 ]
