@@ -15,8 +15,9 @@
 #   debug    the project's own 6.12 build with KASAN, lockdep, kmemleak,
 #            fault injection and iommufd (scripts/debug-kernel.sh).  Run
 #            only when that kernel is in the cache, else reported as one
-#            skip saying how to build it; with REQUIRE_DEBUG=1 (make
-#            check-full) a missing debug kernel is a failure.
+#            skip saying how to build it.  With CHECK_FULL=1 (make
+#            check-full) the kernel is built first when it is not cached,
+#            and a failed build is a failure of the lane.
 #
 # In each lane:
 #   build        the module builds from clean with W=1 and no warning
@@ -33,10 +34,11 @@
 # Each lane prints its results and its own "LANE: N passed, M failed"
 # line; the very last line, "N passed, M failed" (", K skipped" when K > 0),
 # sums them.  It exits non-zero when anything failed or when no test case
-# ran.  Logs go to build/check/, the guests' console logs to
-# build/check/LANE/vm-RUN.console.log.
+# ran.  Logs go to build/check/LANE/ (host checks to build/check/host/),
+# the guests' console logs to build/check/LANE/vm-RUN.console.log; a run
+# replaces the logs of the lanes it runs and keeps the others'.
 #
-# Environment: LANES, REQUIRE_DEBUG, CACHE, KCACHE (as for scripts/deps.sh
+# Environment: LANES, CHECK_FULL, CACHE, KCACHE (as for scripts/deps.sh
 # and scripts/debug-kernel.sh), VM_TIMEOUT (seconds per VM run, default 180,
 # 900 on the debug lane), and those of scripts/vm.sh.
 set -euo pipefail
@@ -49,7 +51,7 @@ if [ $# -gt 0 ]; then
 else
 	LANES=${LANES:-6.1 6.12 debug}
 fi
-REQUIRE_DEBUG=${REQUIRE_DEBUG:-0}
+CHECK_FULL=${CHECK_FULL:-0}
 
 MODDIR=drivers/vfio/viommu_shadow
 MODULES="$MODDIR/viommu_shadow.ko $MODDIR/viommu_shadow_mock.ko"
@@ -78,8 +80,10 @@ for lane in $LANES; do
 	esac
 done
 cd "$TOP"
-rm -rf "$OUT"
+# Only the lanes that run now lose their old logs.
 mkdir -p "$OUT"
+rm -rf "$OUT/summary" "$OUT/lanes" "$OUT/host"
+mkdir -p "$OUT/host"
 
 # Results, one "STATUS<tab>item<tab>detail" each; STATUS is PASS, FAIL or
 # SKIP.
@@ -90,7 +94,7 @@ record() { results+=("$1"$'\t'"$2"$'\t'"${3:-}"); }
 # passes when CMD succeeds and, if PATTERN is not empty, no output line
 # matches PATTERN (an extended regex).
 host_check() {
-	local name=$1 pattern=$2 start=$SECONDS detail='' log=build/check/${1//\//-}.log
+	local name=$1 pattern=$2 start=$SECONDS detail='' log=build/check/$1.log
 	shift 2
 	echo "==> $name: $*"
 	if ! "$@" >"$log" 2>&1 </dev/null; then
@@ -277,27 +281,31 @@ lane() {
 	local lane=$1 start=$SECONDS run rest envf=$CACHE/env-$1.sh kdir
 	local -a runs
 	echo "==> lane $lane"
+	rm -rf "${OUT:?}/$lane"
+	mkdir -p "$OUT/$lane"
 	case "$lane" in
 	debug)
 		runs=("${VM_RUNS_DEBUG[@]}")
-		if ! KSERIES=debug "$TOP/scripts/debug-kernel.sh" --cached; then
-			if [ "$REQUIRE_DEBUG" = 1 ]; then
-				record FAIL "debug" "no debug kernel in $KCACHE"
-			else
-				echo "==> lane debug: SKIPPED: its kernel is not built."
-				echo "    Build it once with 'make debug-kernel' (about 20 minutes"
-				echo "    on 2 cores), or run 'make check-full', which does."
-				record SKIP "debug" "kernel not built: make debug-kernel or make check-full"
+		if [ "$CHECK_FULL" = 1 ]; then
+			if ! "$TOP/scripts/debug-kernel.sh"; then
+				record FAIL "debug/kernel" "scripts/debug-kernel.sh failed"
+				summarize "$lane"
+				return
 			fi
+		elif ! "$TOP/scripts/debug-kernel.sh" --cached; then
+			echo "==> lane debug: SKIPPED: its kernel is not built."
+			echo "    Build it once with 'make debug-kernel' (about 13 minutes"
+			echo "    on 2 cores), or run 'make check-full', which does."
+			record SKIP "debug" "kernel not built: make debug-kernel or make check-full"
 			summarize "$lane"
 			return
 		fi
 		;;
 	*)
 		runs=("${VM_RUNS_DEBIAN[@]}")
-		if ! KSERIES=$lane "$TOP/scripts/deps.sh" >"$OUT/deps-$lane.log" 2>&1; then
-			tail -n 20 "$OUT/deps-$lane.log"
-			record FAIL "$lane/deps" "scripts/deps.sh failed, see build/check/deps-$lane.log"
+		if ! KSERIES=$lane "$TOP/scripts/deps.sh" >"$OUT/$lane/deps.log" 2>&1; then
+			tail -n 20 "$OUT/$lane/deps.log"
+			record FAIL "$lane/deps" "scripts/deps.sh failed, see build/check/$lane/deps.log"
 			summarize "$lane"
 			return
 		fi
@@ -322,13 +330,13 @@ lane() {
 check_start=$SECONDS
 : >"$OUT/lanes"
 # The host checks use the default series' checkpatch and kselftest headers.
-if KSERIES=6.1 "$TOP/scripts/deps.sh" >"$OUT/deps-host.log" 2>&1; then
+if KSERIES=6.1 "$TOP/scripts/deps.sh" >"$OUT/host/deps.log" 2>&1; then
 	host_check host/checkpatch '' "$TOP/scripts/checkpatch.sh"
 	host_check host/scripts '' shellcheck -x "$TOP"/scripts/*.sh "$TOP/.ci/run"
 	host_check host/selftests '' make -C "$TOP" selftests
 else
-	tail -n 20 "$OUT/deps-host.log"
-	record FAIL host/deps "scripts/deps.sh failed, see build/check/deps-host.log"
+	tail -n 20 "$OUT/host/deps.log"
+	record FAIL host/deps "scripts/deps.sh failed, see build/check/host/deps.log"
 fi
 summarize host
 for l in $LANES; do

@@ -105,7 +105,7 @@ if [ "$mode" != refresh ] && entry=$(cached_entry); then
 fi
 if [ "$mode" = cached ]; then
 	log "no debug kernel for debug.config $HASH in $KCACHE"
-	log "build it with: make debug-kernel (about 20 minutes on 2 cores)"
+	log "build it with: make debug-kernel (about 13 minutes on 2 cores)"
 	rm -f "$ENV_OUT"
 	exit 3
 fi
@@ -228,7 +228,7 @@ if [ ! -f "$BUILD/.config.fragment-$HASH" ]; then
 	touch "$BUILD/.config.fragment-$HASH"
 fi
 
-log "building bzImage and modules with -j$JOBS (cold: about 20 minutes; log $LOGF)"
+log "building bzImage and modules with -j$JOBS (cold: about 13 minutes; log $LOGF)"
 if ! "${KMAKE[@]}" bzImage modules >>"$LOGF" 2>&1; then
 	grep -E 'error|Error' "$LOGF" | head -n 20 >&2 || true
 	tail -n 20 "$LOGF" >&2
