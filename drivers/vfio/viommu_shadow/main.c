@@ -17,7 +17,6 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
-#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
@@ -68,9 +67,6 @@ static int vshadow_release(struct inode *inode, struct file *filp)
 	}
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
-	/* DELIBERATE BUG: reads the context after freeing it */
-	if (READ_ONCE(ctx->nr_maps) == 0x5a5a5a5a5a5a5a5aULL)
-		pr_info("viommu_shadow: freed context reused\n");
 	atomic_long_dec(&vshadow_contexts);
 	return 0;
 }
@@ -131,11 +127,8 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	if (cmd->flags)
 		return -EOPNOTSUPP;
 
-	mmap_read_lock(current->mm);	/* DELIBERATE BUG: inverts the lock order */
-	if (mutex_lock_killable(&ctx->lock)) {
-		mmap_read_unlock(current->mm);
+	if (mutex_lock_killable(&ctx->lock))
 		return -EINTR;
-	}
 	cmd->version = VIOMMU_SHADOW_API_VERSION;
 	cmd->backend = ctx->ops ? ctx->ops->id : VIOMMU_SHADOW_BACKEND_NONE;
 	cmd->features = VIOMMU_SHADOW_FEATURE_MAP |
@@ -150,7 +143,6 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	cmd->nr_clamped = ctx->nr_clamped;
 	cmd->nr_bisect_refused = ctx->nr_bisect_refused;
 	mutex_unlock(&ctx->lock);
-	mmap_read_unlock(current->mm);
 
 	return vshadow_ucmd_respond(ucmd, sizeof(*cmd));
 }
