@@ -3,25 +3,15 @@
  * The VFIO type1 backend.
  *
  * type1 is only reachable through its container's ioctls, and those take
- * their arguments in user memory.  So that the module never writes to
- * memory the caller did not hand it, ATTACH maps one anonymous page of its
- * own into the attaching process (visible in /proc/PID/maps) and every
- * forwarded call puts its argument struct there.  Dirty bits are the
+ * their arguments in user memory: they are forwarded as forward.c says,
+ * with the arguments in the context's argument page.  Dirty bits are the
  * exception: type1 writes them straight into the caller's bitmap buffer,
  * at the place the caller gave for them.
- *
- * A forwarded call first passes security_file_ioctl() on the container,
- * as the caller's own ioctl on it would, and runs in the caller's context,
- * so type1 pins and accounts the memory to the caller as usual.
  */
 #include <linux/fs.h>
 #include <linux/kdev_t.h>
 #include <linux/miscdevice.h>
-#include <linux/mm.h>
-#include <linux/mman.h>
 #include <linux/module.h>
-#include <linux/sched/mm.h>
-#include <linux/security.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
@@ -38,14 +28,12 @@
 /**
  * struct vshadow_type1 - a context's view of its container
  * @file: the container (the context holds the reference)
- * @mm: the process @scratch lives in (grabbed)
- * @scratch: user address of the argument page in @mm
+ * @args: the argument page, in the attaching process
  * @pgsize: the container's smallest IOMMU page size
  */
 struct vshadow_type1 {
 	struct file *file;
-	struct mm_struct *mm;
-	unsigned long scratch;
+	struct vshadow_argpage *args;
 	u64 pgsize;
 };
 
@@ -58,17 +46,7 @@ struct vshadow_type1_unmap_args {
 static long type1_ioctl(struct vshadow_type1 *t, unsigned int cmd,
 			unsigned long arg)
 {
-	long ret;
-
-	ret = security_file_ioctl(t->file, cmd, arg);
-	if (ret)
-		return ret;
-	return t->file->f_op->unlocked_ioctl(t->file, cmd, arg);
-}
-
-static void __user *type1_args(struct vshadow_type1 *t)
-{
-	return (void __user *)t->scratch;
+	return vshadow_forward_ioctl(t->file, cmd, arg);
 }
 
 static bool type1_is_container(struct file *file)
@@ -84,9 +62,11 @@ static bool type1_is_container(struct file *file)
 static int type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
 {
 	struct vfio_iommu_type1_info info;
-	void __user *uarg = type1_args(t);
+	void __user *uarg = vshadow_argpage_user(t->args);
 	long ret;
 
+	if (!uarg)
+		return -EIO;
 	memset(&info, 0, sizeof(info));
 	info.argsz = sizeof(info);
 	if (copy_to_user(uarg, &info, sizeof(info)))
@@ -108,7 +88,6 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 			u64 *max_last)
 {
 	struct vshadow_type1 *t;
-	unsigned long addr;
 	int ret;
 
 	if (!type1_is_container(file))
@@ -133,27 +112,19 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 	}
 
 	/*
-	 * Locked and populated, so that type1's write-back to it cannot fail
-	 * for want of memory once it has acted; without the lock when the
-	 * process's RLIMIT_MEMLOCK has no room for one page.
+	 * A page of the module's own, resident for as long as it is mapped,
+	 * so that type1's write-back to it cannot fail for want of memory
+	 * once it has acted.
 	 */
-	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED,
-		       0);
-	if (IS_ERR_VALUE(addr))
-		addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, 0);
-	if (IS_ERR_VALUE(addr)) {
-		ret = addr;
+	t->args = vshadow_argpage_create();
+	if (IS_ERR(t->args)) {
+		ret = PTR_ERR(t->args);
 		goto err_free;
 	}
-	t->scratch = addr;
-	t->mm = current->mm;
-	mmgrab(t->mm);
 
 	ret = type1_get_pgsize(t, &t->pgsize);
 	if (ret)
-		goto err_unmap;
+		goto err_args;
 
 	*priv = t;
 	*pgsize = t->pgsize;
@@ -166,39 +137,18 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 	*max_last = U64_MAX - t->pgsize;
 	return 0;
 
-err_unmap:
-	vm_munmap(t->scratch, PAGE_SIZE);
-	mmdrop(t->mm);
+err_args:
+	vshadow_argpage_destroy(t->args);
 err_free:
 	kfree(t);
 	return ret;
-}
-
-/*
- * Is the argument page still the one ATTACH made?  The process may have
- * unmapped it and put something of its own there; leave that alone.
- */
-static bool type1_scratch_intact(struct vshadow_type1 *t)
-{
-	struct vm_area_struct *vma;
-	bool ours;
-
-	mmap_read_lock(t->mm);
-	vma = find_vma(t->mm, t->scratch);
-	ours = vma && vma->vm_start == t->scratch &&
-	       vma->vm_end == t->scratch + PAGE_SIZE && vma_is_anonymous(vma);
-	mmap_read_unlock(t->mm);
-	return ours;
 }
 
 static void type1_detach(void *priv)
 {
 	struct vshadow_type1 *t = priv;
 
-	/* Elsewhere the page goes away with its mm, or went already. */
-	if (current->mm == t->mm && type1_scratch_intact(t))
-		vm_munmap(t->scratch, PAGE_SIZE);
-	mmdrop(t->mm);
+	vshadow_argpage_destroy(t->args);
 	kfree(t);
 }
 
@@ -211,8 +161,10 @@ static int type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
 		.iova = iova,
 		.size = length,
 	};
-	void __user *uarg = type1_args(t);
+	void __user *uarg = vshadow_argpage_user(t->args);
 
+	if (!uarg)
+		return -EIO;
 	if (prot & VIOMMU_SHADOW_MAP_READ)
 		map.flags |= VFIO_DMA_MAP_FLAG_READ;
 	if (prot & VIOMMU_SHADOW_MAP_WRITE)
@@ -232,9 +184,11 @@ static long type1_unmap_call(struct vshadow_type1 *t, u64 iova, u64 length,
 			     u64 __user *bitmap, u64 bitmap_bytes, u64 *done)
 {
 	struct vshadow_type1_unmap_args args;
-	void __user *uarg = type1_args(t);
+	void __user *uarg = vshadow_argpage_user(t->args);
 	long ret;
 
+	if (!uarg)
+		return -EIO;
 	memset(&args, 0, sizeof(args));
 	args.unmap.argsz = sizeof(args.unmap);
 	args.unmap.iova = iova;

@@ -4,8 +4,11 @@
  * of mappings and the backend ops table.
  *
  * Lock order: vshadow_ctx::lock, then whatever the backend takes (for type1:
- * the container's locks and mmap_lock of the caller).  Nothing calls back
- * into viommu_shadow while holding a backend lock.
+ * the container's locks and mmap_lock of the caller; ATTACH maps the
+ * argument page, taking mmap_lock, under vshadow_ctx::lock too).  Nothing
+ * calls back into viommu_shadow while holding a backend lock, and nothing
+ * that runs under mmap_lock (forward.c's mmap, fault and vm_operations
+ * handlers of the argument page) takes vshadow_ctx::lock.
  */
 #ifndef _VIOMMU_SHADOW_PRIV_H
 #define _VIOMMU_SHADOW_PRIV_H
@@ -56,6 +59,14 @@ struct vshadow_backend_ops {
 		     u64 bitmap_bytes);
 };
 
+/* forward.c: calling a backend whose ioctls take user memory */
+struct vshadow_argpage;
+long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg);
+struct vshadow_argpage *vshadow_argpage_create(void);
+void __user *vshadow_argpage_user(struct vshadow_argpage *ap);
+void vshadow_argpage_destroy(struct vshadow_argpage *ap);
+
 int vshadow_backend_register(const struct vshadow_backend_ops *ops);
 void vshadow_backend_unregister(const struct vshadow_backend_ops *ops);
 const struct vshadow_backend_ops *vshadow_backend_get(u32 id);
@@ -87,7 +98,8 @@ struct vshadow_node {
  * struct vshadow_ctx - one open of /dev/viommu_shadow
  * @lock: serialises every ioctl on the context and protects all the fields
  *	below; held across backend calls so that the tree and the backend
- *	change together
+ *	change together.  Taken before mmap_lock, never under it (see the
+ *	lock order above).
  * @ops: the attached backend, NULL until ATTACH; never changes after
  * @backend: @ops' private data
  * @file: the backend file (the VFIO container), referenced until release

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Forwarding: how a backend whose ioctls take their arguments in user
+ * memory (VFIO type1, and iommufd after it) is called on the caller's
+ * behalf.  Every such backend uses these helpers and nothing else.
+ *
+ * The rules:
+ *
+ * 1. A forwarded call passes security_file_ioctl() on the backend's file,
+ *    exactly as the caller's own ioctl on it would, and runs in the
+ *    caller's context, so that the backend pins and accounts memory to the
+ *    caller as usual (vshadow_forward_ioctl()).
+ *
+ * 2. Arguments go in an argument page that belongs to the module, never in
+ *    memory of the caller's: at ATTACH the module maps into the attaching
+ *    process one page it allocated itself (charged to the caller), through
+ *    a private anon-inode file ("anon_inode:[viommu_shadow-args]" in
+ *    /proc/PID/maps).  The mapping is shared, never merges with a
+ *    neighbour, is not inherited across fork() (VM_DONTCOPY, kept by
+ *    VM_IO against MADV_DOFORK), is not dumped, is not mlock()ed (it costs
+ *    no RLIMIT_MEMLOCK), and cannot be split, moved (mremap) or have its
+ *    protection changed (mprotect): those fail.  MADV_DONTNEED only zaps
+ *    it; the next access faults the same page back in.  munmap() cannot
+ *    be refused: it is noticed, and the next forwarded call fails with EIO
+ *    instead of writing to whatever the process put at that address.
+ *
+ * 3. The page is owned by its file, the file by the mapping and by the
+ *    backend that made it, through their own references: close() of the
+ *    context still releases the context, and no vm_operations callback
+ *    ever looks at a context (it may be gone).  They only use the struct
+ *    vshadow_argpage the file owns.
+ *
+ * 4. Lock order: forwarded calls hold vshadow_ctx::lock and the backend
+ *    then takes mmap_lock (type1 pins pages), and ATTACH maps the page
+ *    under vshadow_ctx::lock.  So nothing here that runs under mmap_lock
+ *    (the mmap handler, the fault handler, the vm_operations) may take
+ *    vshadow_ctx::lock, or any lock a forwarded call holds; none does.
+ *
+ * What a process does to its own argument page between the module's write
+ * and the backend's read is self-harm: it can only hurt its own container
+ * (see "Threat model" in the documentation).
+ */
+#include <linux/anon_inodes.h>
+#include <linux/bitops.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/security.h>
+#include <linux/slab.h>
+
+#include "vshadow.h"
+
+/* Kbuild probes the kernel's mm.h for these (6.3 and later have them). */
+#ifndef VSHADOW_HAVE_VM_FLAGS_SET
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
+long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	long ret;
+
+	ret = security_file_ioctl(file, cmd, arg);
+	if (ret)
+		return ret;
+	return file->f_op->unlocked_ioctl(file, cmd, arg);
+}
+
+/* vshadow_argpage::flags */
+enum {
+	VSHADOW_ARGPAGE_MAPPED,		/* the one mmap happened */
+	VSHADOW_ARGPAGE_GONE,		/* the mapping at @uaddr was removed */
+};
+
+/**
+ * struct vshadow_argpage - an argument page and its file
+ * @page: the page, allocated by the module and charged to the attacher
+ * @file: the anon-inode file that owns this struct and @page; freed with
+ *	its last reference (the mapping's, the backend's)
+ * @mm: the process it is mapped in; compared, never dereferenced
+ * @uaddr: where it is mapped in @mm
+ * @flags: VSHADOW_ARGPAGE_*
+ */
+struct vshadow_argpage {
+	struct page *page;
+	struct file *file;
+	struct mm_struct *mm;
+	unsigned long uaddr;
+	unsigned long flags;
+};
+
+static vm_fault_t vshadow_argpage_fault(struct vm_fault *vmf)
+{
+	struct vshadow_argpage *ap = vmf->vma->vm_private_data;
+
+	/* Only after MADV_DONTNEED: the mapping is one page, set up whole. */
+	return vmf_insert_page(vmf->vma, vmf->address, ap->page);
+}
+
+static int vshadow_argpage_may_split(struct vm_area_struct *vma,
+				     unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static int vshadow_argpage_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;
+}
+
+static int vshadow_argpage_mprotect(struct vm_area_struct *vma,
+				    unsigned long start, unsigned long end,
+				    unsigned long newflags)
+{
+	return -EACCES;
+}
+
+/* Runs for the mapping's removal, and for a refused mremap's copy. */
+static void vshadow_argpage_close(struct vm_area_struct *vma)
+{
+	struct vshadow_argpage *ap = vma->vm_private_data;
+
+	if (vma->vm_mm == ap->mm && vma->vm_start == ap->uaddr)
+		set_bit(VSHADOW_ARGPAGE_GONE, &ap->flags);
+}
+
+static const struct vm_operations_struct vshadow_argpage_vm_ops = {
+	.fault = vshadow_argpage_fault,
+	.may_split = vshadow_argpage_may_split,
+	.mremap = vshadow_argpage_mremap,
+	.mprotect = vshadow_argpage_mprotect,
+	.close = vshadow_argpage_close,
+};
+
+/*
+ * The file is mapped once, by vshadow_argpage_create(); any other mmap of
+ * it (it is reachable through /proc/PID/map_files) is refused.
+ */
+static int vshadow_argpage_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct vshadow_argpage *ap = file->private_data;
+
+	if (vma_pages(vma) != 1 || vma->vm_pgoff || !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (test_and_set_bit(VSHADOW_ARGPAGE_MAPPED, &ap->flags))
+		return -EBUSY;
+
+	vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP |
+		     VM_MIXEDMAP);
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vma->vm_ops = &vshadow_argpage_vm_ops;
+	vma->vm_private_data = ap;
+	ap->mm = vma->vm_mm;
+	ap->uaddr = vma->vm_start;
+	return vm_insert_page(vma, vma->vm_start, ap->page);
+}
+
+static int vshadow_argpage_release(struct inode *inode, struct file *file)
+{
+	struct vshadow_argpage *ap = file->private_data;
+
+	__free_page(ap->page);
+	kfree(ap);
+	return 0;
+}
+
+static const struct file_operations vshadow_argpage_fops = {
+	.owner = THIS_MODULE,
+	.mmap = vshadow_argpage_mmap,
+	.release = vshadow_argpage_release,
+};
+
+/**
+ * vshadow_argpage_create - map a new argument page into the current process
+ *
+ * Returns the page, or an ERR_PTR.  The caller holds a reference to its
+ * file until vshadow_argpage_destroy().
+ */
+struct vshadow_argpage *vshadow_argpage_create(void)
+{
+	struct vshadow_argpage *ap;
+	struct file *file;
+	unsigned long addr;
+	int ret;
+
+	ap = kzalloc(sizeof(*ap), GFP_KERNEL_ACCOUNT);
+	if (!ap)
+		return ERR_PTR(-ENOMEM);
+	ap->page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!ap->page) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+
+	file = anon_inode_getfile("[viommu_shadow-args]", &vshadow_argpage_fops,
+				  ap, O_RDWR);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_free_page;
+	}
+	/* From here on the file owns ap and the page. */
+	ap->file = file;
+
+	addr = vm_mmap(file, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	if (IS_ERR_VALUE(addr)) {
+		fput(file);
+		return ERR_PTR((long)addr);
+	}
+	return ap;
+
+err_free_page:
+	__free_page(ap->page);
+err_free:
+	kfree(ap);
+	return ERR_PTR(ret);
+}
+
+/**
+ * vshadow_argpage_user - where to put a forwarded call's arguments
+ * @ap: the argument page
+ *
+ * Returns its user address, or NULL when the process unmapped it (the
+ * caller then fails the call with -EIO and leaves the address alone).
+ */
+void __user *vshadow_argpage_user(struct vshadow_argpage *ap)
+{
+	if (test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags))
+		return NULL;
+	return (void __user *)ap->uaddr;
+}
+
+/**
+ * vshadow_argpage_destroy - unmap the page if it is still there, let it go
+ * @ap: the argument page
+ *
+ * Run in the process it is mapped in, this unmaps it.  Anywhere else (a
+ * context closed by another process, or at exit) the mapping stays until
+ * its process unmaps it or exits, and the page with it.
+ */
+void vshadow_argpage_destroy(struct vshadow_argpage *ap)
+{
+	struct file *file = ap->file;
+	struct vm_area_struct *vma;
+	bool ours = false;
+
+	if (current->mm && current->mm == ap->mm &&
+	    !test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags)) {
+		mmap_read_lock(current->mm);
+		vma = find_vma(current->mm, ap->uaddr);
+		ours = vma && vma->vm_file == file && vma->vm_start == ap->uaddr;
+		mmap_read_unlock(current->mm);
+	}
+	if (ours)
+		vm_munmap(ap->uaddr, PAGE_SIZE);
+	fput(file);
+}
