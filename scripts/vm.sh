@@ -32,9 +32,9 @@
 # modules, dumps its kernel log and powers off.  On a kernel with the
 # checkers (the debug lane), it first reports which of KASAN, lockdep and
 # kmemleak are on ("vshadow-init: checkers: ..."), forgets the leaks the
-# boot left, and after the modules are unloaded it has kmemleak scan and
-# fails the run on any suspected leak (the report is shown) and on lockdep
-# having turned itself off.
+# boot left, and after the command, both before and after unloading the
+# modules, has kmemleak scan and fails the run on any suspected leak (the
+# report is shown); it also fails the run when lockdep turned itself off.
 #
 # Exit status: 0 when everything passed; the guest command's status when it
 # failed; 1 for any other failure: VFIO set-up, module load or unload, a
@@ -257,21 +257,26 @@ if [ -w "$KMEMLEAK" ]; then
 fi
 say "checkers:${checkers:- none}"
 
-# After the run: leaks (kmemleak reports objects unreferenced for at least
-# 5 s, hence the wait), and lockdep still on.
+# check_leaks WHEN: have kmemleak scan (it reports objects unreferenced
+# for at least 5 s, hence the wait) and fail on what it finds, then forget
+# it.  Once while the modules are still loaded, so that the backtraces
+# name their functions, and once after they are unloaded.
+check_leaks() {
+	[ -w "$KMEMLEAK" ] || return 0
+	sleep 5
+	echo scan >"$KMEMLEAK"
+	echo scan >"$KMEMLEAK"
+	n=$(grep -c '^unreferenced object' "$KMEMLEAK")
+	[ "$n" -ne 0 ] || return 0
+	echo VSHADOW-KMEMLEAK-BEGIN
+	cat "$KMEMLEAK"
+	echo VSHADOW-KMEMLEAK-END
+	echo clear >"$KMEMLEAK"
+	fail "kmemleak: $n suspected leaks $1"
+}
+
+# After the run: lockdep still on.
 check_kernel() {
-	if [ -w "$KMEMLEAK" ]; then
-		sleep 5
-		echo scan >"$KMEMLEAK"
-		echo scan >"$KMEMLEAK"
-		n=$(grep -c '^unreferenced object' "$KMEMLEAK")
-		if [ "$n" -ne 0 ]; then
-			echo VSHADOW-KMEMLEAK-BEGIN
-			cat "$KMEMLEAK"
-			echo VSHADOW-KMEMLEAK-END
-			fail "kmemleak: $n suspected leaks"
-		fi
-	fi
 	case "$checkers" in
 	*lockdep*)
 		grep -qE 'debug_locks: +1' /proc/lockdep_stats ||
@@ -356,7 +361,9 @@ cmd_rc=-
 setup_vfio
 [ "$status" -eq 0 ] && load_modules
 [ "$status" -eq 0 ] && run_command
+check_leaks "with the modules loaded"
 unload_modules
+check_leaks "after unloading the modules"
 check_kernel
 
 echo VSHADOW-DMESG-BEGIN
