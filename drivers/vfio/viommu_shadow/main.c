@@ -38,6 +38,17 @@ int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len)
 	return 0;
 }
 
+/*
+ * How many mappings one context may hold: each costs a shadow node (56
+ * bytes, charged to the caller), so the caller cannot make the module
+ * allocate without bound.  The default is type1's own default
+ * dma_entry_limit.
+ */
+static unsigned int max_mappings = 65535;
+module_param(max_mappings, uint, 0644);
+MODULE_PARM_DESC(max_mappings,
+		 "Shadow mappings one context may hold; read when it is opened (default 65535)");
+
 static int vshadow_open(struct inode *inode, struct file *filp)
 {
 	struct vshadow_ctx *ctx;
@@ -47,6 +58,7 @@ static int vshadow_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	mutex_init(&ctx->lock);
 	ctx->tree = RB_ROOT_CACHED;
+	ctx->max_mappings = READ_ONCE(max_mappings);
 	atomic_long_inc(&vshadow_contexts);
 	filp->private_data = ctx;
 	return 0;
@@ -142,6 +154,7 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	cmd->nr_unmaps = ctx->nr_unmaps;
 	cmd->nr_clamped = ctx->nr_clamped;
 	cmd->nr_bisect_refused = ctx->nr_bisect_refused;
+	cmd->mappings_avail = ctx->max_mappings - ctx->nr_mappings;
 	mutex_unlock(&ctx->lock);
 
 	return vshadow_ucmd_respond(ucmd, sizeof(*cmd));
@@ -238,9 +251,14 @@ static int __init vshadow_init(void)
 {
 	int ret;
 
-	ret = misc_register(&vshadow_misc);
+	ret = vshadow_tree_init();
 	if (ret)
 		return ret;
+	ret = misc_register(&vshadow_misc);
+	if (ret) {
+		vshadow_tree_exit();
+		return ret;
+	}
 	vshadow_debugfs = debugfs_create_dir("viommu_shadow", NULL);
 	debugfs_create_file("objects", 0444, vshadow_debugfs, NULL,
 			    &vshadow_objects_fops);
@@ -253,6 +271,7 @@ static void __exit vshadow_exit(void)
 	misc_deregister(&vshadow_misc);
 	/* Every context held a module reference; none can be left. */
 	WARN_ON(atomic_long_read(&vshadow_contexts) || vshadow_live_nodes());
+	vshadow_tree_exit();
 }
 
 module_init(vshadow_init);

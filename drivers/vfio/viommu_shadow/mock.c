@@ -50,27 +50,27 @@ struct vshadow_mock_map {
 
 static const struct file_operations vshadow_mock_fops;
 
-static u64 mock_pages(struct vshadow_mock_map *map)
+static u64 vshadow_mock_pages(struct vshadow_mock_map *map)
 {
 	return (map->last - map->iova + 1) / VSHADOW_MOCK_PGSIZE;
 }
 
 /* Count a backend call; true if this one is to fail. */
-static bool mock_inject(struct vshadow_mock *mock)
+static bool vshadow_mock_inject(struct vshadow_mock *mock)
 {
 	lockdep_assert_held(&mock->lock);
 	return ++mock->calls == mock->fail_at;
 }
 
-static void mock_free(struct vshadow_mock_map *map)
+static void vshadow_mock_free(struct vshadow_mock_map *map)
 {
 	list_del(&map->link);
 	bitmap_free(map->dirty);
 	kfree(map);
 }
 
-static int mock_attach(struct file *file, void **priv, u64 *pgsize,
-		       u64 *max_last)
+static int vshadow_mock_attach(struct file *file, void **priv, u64 *pgsize,
+			       u64 *max_last)
 {
 	if (file->f_op != &vshadow_mock_fops)
 		return -EINVAL;
@@ -80,11 +80,11 @@ static int mock_attach(struct file *file, void **priv, u64 *pgsize,
 	return 0;
 }
 
-static void mock_detach(void *priv)
+static void vshadow_mock_detach(void *priv)
 {
 }
 
-static int mock_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
+static int vshadow_mock_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
 {
 	struct vshadow_mock *mock = priv;
 	struct vshadow_mock_map *map, *pos;
@@ -99,14 +99,14 @@ static int mock_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
 		return -ENOMEM;
 	map->iova = iova;
 	map->last = last;
-	map->dirty = bitmap_zalloc(mock_pages(map), GFP_KERNEL_ACCOUNT);
+	map->dirty = bitmap_zalloc(vshadow_mock_pages(map), GFP_KERNEL_ACCOUNT);
 	if (!map->dirty) {
 		kfree(map);
 		return -ENOMEM;
 	}
 
 	mutex_lock(&mock->lock);
-	if (mock_inject(mock)) {
+	if (vshadow_mock_inject(mock)) {
 		ret = mock->fail_error;
 		goto err_unlock;
 	}
@@ -132,7 +132,7 @@ err_unlock:
 	return ret;
 }
 
-static struct vshadow_mock_map *mock_find(struct vshadow_mock *mock, u64 iova)
+static struct vshadow_mock_map *vshadow_mock_find(struct vshadow_mock *mock, u64 iova)
 {
 	struct vshadow_mock_map *map;
 
@@ -142,8 +142,8 @@ static struct vshadow_mock_map *mock_find(struct vshadow_mock *mock, u64 iova)
 	return NULL;
 }
 
-static int mock_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
-		      u64 bitmap_bytes)
+static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
+			      u64 __user *bitmap, u64 bitmap_bytes)
 {
 	struct vshadow_mock *mock = priv;
 	struct vshadow_mock_map *map;
@@ -151,11 +151,11 @@ static int mock_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
 	int ret = 0;
 
 	mutex_lock(&mock->lock);
-	if (mock_inject(mock)) {
+	if (vshadow_mock_inject(mock)) {
 		ret = mock->fail_error;
 		goto out_unlock;
 	}
-	map = mock_find(mock, iova);
+	map = vshadow_mock_find(mock, iova);
 	if (!map || map->iova != iova || map->last - map->iova + 1 != length) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -165,7 +165,7 @@ static int mock_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
 			ret = -ENODATA;
 			goto out_unlock;
 		}
-		bytes = BITS_TO_LONGS(mock_pages(map)) * sizeof(long);
+		bytes = BITS_TO_LONGS(vshadow_mock_pages(map)) * sizeof(long);
 		if (bitmap_bytes < bytes) {
 			ret = -EINVAL;
 			goto out_unlock;
@@ -175,7 +175,7 @@ static int mock_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
 			goto out_unlock;
 		}
 	}
-	mock_free(map);
+	vshadow_mock_free(map);
 	mock->nr_mappings--;
 out_unlock:
 	mutex_unlock(&mock->lock);
@@ -183,16 +183,16 @@ out_unlock:
 }
 
 static const struct vshadow_backend_ops vshadow_mock_ops = {
-	.id = VIOMMU_SHADOW_BACKEND_MOCK,
+	.id = VSHADOW_MOCK_BACKEND,
 	.name = "mock",
 	.owner = THIS_MODULE,
-	.attach = mock_attach,
-	.detach = mock_detach,
-	.map = mock_map,
-	.unmap = mock_unmap,
+	.attach = vshadow_mock_attach,
+	.detach = vshadow_mock_detach,
+	.map = vshadow_mock_map,
+	.unmap = vshadow_mock_unmap,
 };
 
-static int mock_set_dirty(struct vshadow_mock *mock, void __user *uarg)
+static int vshadow_mock_set_dirty(struct vshadow_mock *mock, void __user *uarg)
 {
 	struct vshadow_mock_set_dirty cmd;
 	struct vshadow_mock_map *map;
@@ -216,7 +216,7 @@ static int mock_set_dirty(struct vshadow_mock *mock, void __user *uarg)
 		if (!(word & BIT_ULL(i % 64)))
 			continue;
 		iova = cmd.iova + i * VSHADOW_MOCK_PGSIZE;
-		map = mock_find(mock, iova);
+		map = vshadow_mock_find(mock, iova);
 		if (!map) {
 			ret = -ENOENT;
 			break;
@@ -227,7 +227,7 @@ static int mock_set_dirty(struct vshadow_mock *mock, void __user *uarg)
 	return ret;
 }
 
-static int mock_get_mappings(struct vshadow_mock *mock, void __user *uarg)
+static int vshadow_mock_get_mappings(struct vshadow_mock *mock, void __user *uarg)
 {
 	struct vshadow_mock_get_mappings cmd;
 	struct vshadow_mock_mapping out;
@@ -262,7 +262,7 @@ static int mock_get_mappings(struct vshadow_mock *mock, void __user *uarg)
 	return ret;
 }
 
-static long mock_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+static long vshadow_mock_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct vshadow_mock *mock = filp->private_data;
 	void __user *uarg = (void __user *)arg;
@@ -271,9 +271,9 @@ static long mock_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case VSHADOW_MOCK_SET_DIRTY:
-		return mock_set_dirty(mock, uarg);
+		return vshadow_mock_set_dirty(mock, uarg);
 	case VSHADOW_MOCK_GET_MAPPINGS:
-		return mock_get_mappings(mock, uarg);
+		return vshadow_mock_get_mappings(mock, uarg);
 	case VSHADOW_MOCK_FAIL_NTH:
 		if (copy_from_user(&fail, uarg, sizeof(fail)))
 			return -EFAULT;
@@ -298,7 +298,7 @@ static long mock_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	return -ENOTTY;
 }
 
-static int mock_open(struct inode *inode, struct file *filp)
+static int vshadow_mock_open(struct inode *inode, struct file *filp)
 {
 	struct vshadow_mock *mock;
 
@@ -311,13 +311,13 @@ static int mock_open(struct inode *inode, struct file *filp)
 	return 0;
 }
 
-static int mock_release(struct inode *inode, struct file *filp)
+static int vshadow_mock_release(struct inode *inode, struct file *filp)
 {
 	struct vshadow_mock *mock = filp->private_data;
 	struct vshadow_mock_map *map, *tmp;
 
 	list_for_each_entry_safe(map, tmp, &mock->mappings, link)
-		mock_free(map);
+		vshadow_mock_free(map);
 	mutex_destroy(&mock->lock);
 	kfree(mock);
 	return 0;
@@ -325,9 +325,9 @@ static int mock_release(struct inode *inode, struct file *filp)
 
 static const struct file_operations vshadow_mock_fops = {
 	.owner = THIS_MODULE,
-	.open = mock_open,
-	.release = mock_release,
-	.unlocked_ioctl = mock_ioctl,
+	.open = vshadow_mock_open,
+	.release = vshadow_mock_release,
+	.unlocked_ioctl = vshadow_mock_ioctl,
 };
 
 static struct miscdevice vshadow_mock_misc = {

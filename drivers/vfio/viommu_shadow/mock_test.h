@@ -4,7 +4,7 @@
  * (viommu_shadow_mock.ko, built by "make check", never installed).
  *
  * Each open of /dev/viommu_shadow_mock is one mock "container": a context
- * attaches to it with VIOMMU_SHADOW_BACKEND_MOCK and its fd.  The mock
+ * attaches to it with VSHADOW_MOCK_BACKEND and its fd.  The mock
  * records maps and unmaps, keeps a dirty bitmap per mapping that tests set
  * page by page, and fails the Nth backend call on demand, so tests can
  * check dirty-bit placement and every error path of a walk.
@@ -14,6 +14,13 @@
 
 #include <linux/types.h>
 #include <linux/ioctl.h>
+#include <linux/viommu_shadow.h>
+
+/*
+ * The mock's enum viommu_shadow_backend value for ATTACH.  It is not in the
+ * uapi header: no real caller ever names it.
+ */
+#define VSHADOW_MOCK_BACKEND	0xff
 
 #define VSHADOW_MOCK_PGSIZE	4096
 /* Largest mock mapping, in pages (its dirty bitmap is kept in memory). */
@@ -38,7 +45,7 @@ struct vshadow_mock_set_dirty {
 	__aligned_u64 bitmap;
 };
 
-#define VSHADOW_MOCK_SET_DIRTY	_IO(0xBA, VSHADOW_MOCK_CMD_SET_DIRTY)
+#define VSHADOW_MOCK_SET_DIRTY	_IO(VIOMMU_SHADOW_TYPE, VSHADOW_MOCK_CMD_SET_DIRTY)
 
 /*
  * Make backend call number @nth from now (map or unmap, counting from 1)
@@ -51,7 +58,7 @@ struct vshadow_mock_fail_nth {
 	__u32 __reserved;
 };
 
-#define VSHADOW_MOCK_FAIL_NTH	_IO(0xBA, VSHADOW_MOCK_CMD_FAIL_NTH)
+#define VSHADOW_MOCK_FAIL_NTH	_IO(VIOMMU_SHADOW_TYPE, VSHADOW_MOCK_CMD_FAIL_NTH)
 
 /* Start (1) or stop (0) dirty tracking; unmap with a bitmap needs it. */
 struct vshadow_mock_tracking {
@@ -59,7 +66,7 @@ struct vshadow_mock_tracking {
 	__u32 enable;
 };
 
-#define VSHADOW_MOCK_TRACKING	_IO(0xBA, VSHADOW_MOCK_CMD_TRACKING)
+#define VSHADOW_MOCK_TRACKING	_IO(VIOMMU_SHADOW_TYPE, VSHADOW_MOCK_CMD_TRACKING)
 
 struct vshadow_mock_mapping {
 	__aligned_u64 iova;
@@ -78,6 +85,6 @@ struct vshadow_mock_get_mappings {
 	__aligned_u64 out_calls;
 };
 
-#define VSHADOW_MOCK_GET_MAPPINGS	_IO(0xBA, VSHADOW_MOCK_CMD_GET_MAPPINGS)
+#define VSHADOW_MOCK_GET_MAPPINGS	_IO(VIOMMU_SHADOW_TYPE, VSHADOW_MOCK_CMD_GET_MAPPINGS)
 
 #endif /* _VIOMMU_SHADOW_MOCK_TEST_H */

@@ -63,9 +63,7 @@ int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		return -ENOMEM;
 	node->start = cmd->iova;
 	node->last = last;
-	node->vaddr = cmd->vaddr;
 	node->cookie = cmd->cookie;
-	node->prot = cmd->flags;
 
 	if (mutex_lock_killable(&ctx->lock)) {
 		ret = -EINTR;
@@ -88,9 +86,13 @@ int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		ret = -EEXIST;
 		goto err_unlock;
 	}
+	if (ctx->nr_mappings >= ctx->max_mappings) {
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
 
 	ret = ctx->ops->map(ctx->backend, node->start, cmd->length,
-			    node->vaddr, node->prot);
+			    cmd->vaddr, cmd->flags);
 	if (ret)
 		goto err_unlock;
 
@@ -225,7 +227,8 @@ static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
 	if (cmd->start > cmd->last || !cmd->nr_records ||
-	    cmd->record_size < sizeof(struct viommu_shadow_unmap_record))
+	    cmd->record_size < sizeof(struct viommu_shadow_unmap_record) ||
+	    cmd->record_size > VIOMMU_SHADOW_RECORD_SIZE_MAX)
 		return -EINVAL;
 	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
 		if (!cmd->bitmap || cmd->bitmap_pgsize != ctx->pgsize)

@@ -37,19 +37,13 @@ struct vshadow_type1 {
 	u64 pgsize;
 };
 
-/* What an unmap puts in the argument page. */
-struct vshadow_type1_unmap_args {
-	struct vfio_iommu_type1_dma_unmap unmap;
-	struct vfio_bitmap bitmap;
-};
-
-static long type1_ioctl(struct vshadow_type1 *t, unsigned int cmd,
-			unsigned long arg)
+static long vshadow_type1_ioctl(struct vshadow_type1 *t, unsigned int cmd,
+				unsigned long arg)
 {
 	return vshadow_forward_ioctl(t->file, cmd, arg);
 }
 
-static bool type1_is_container(struct file *file)
+static bool vshadow_type1_is_container(struct file *file)
 {
 	struct inode *inode = file_inode(file);
 
@@ -59,7 +53,7 @@ static bool type1_is_container(struct file *file)
 }
 
 /* The container's IOMMU page size; ENODEV if it has no IOMMU (any more). */
-static int type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
+static int vshadow_type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
 {
 	struct vfio_iommu_type1_info info;
 	void __user *uarg = vshadow_argpage_user(t->args);
@@ -71,7 +65,7 @@ static int type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
 	info.argsz = sizeof(info);
 	if (copy_to_user(uarg, &info, sizeof(info)))
 		return -EFAULT;
-	ret = type1_ioctl(t, VFIO_IOMMU_GET_INFO, (unsigned long)uarg);
+	ret = vshadow_type1_ioctl(t, VFIO_IOMMU_GET_INFO, (unsigned long)uarg);
 	if (ret == -EINVAL)
 		return -ENODEV;		/* no IOMMU set on the container */
 	if (ret)
@@ -84,13 +78,13 @@ static int type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
 	return 0;
 }
 
-static int type1_attach(struct file *file, void **priv, u64 *pgsize,
-			u64 *max_last)
+static int vshadow_type1_attach(struct file *file, void **priv, u64 *pgsize,
+				u64 *max_last)
 {
 	struct vshadow_type1 *t;
 	int ret;
 
-	if (!type1_is_container(file))
+	if (!vshadow_type1_is_container(file))
 		return -EINVAL;
 
 	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
@@ -103,7 +97,7 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 	 * asks every loaded driver, so it cannot tell "no IOMMU" apart:
 	 * GET_INFO does, below.
 	 */
-	ret = type1_ioctl(t, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU);
+	ret = vshadow_type1_ioctl(t, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU);
 	if (ret < 0)
 		goto err_free;
 	if (ret != 1) {
@@ -122,7 +116,7 @@ static int type1_attach(struct file *file, void **priv, u64 *pgsize,
 		goto err_free;
 	}
 
-	ret = type1_get_pgsize(t, &t->pgsize);
+	ret = vshadow_type1_get_pgsize(t, &t->pgsize);
 	if (ret)
 		goto err_args;
 
@@ -144,7 +138,7 @@ err_free:
 	return ret;
 }
 
-static void type1_detach(void *priv)
+static void vshadow_type1_detach(void *priv)
 {
 	struct vshadow_type1 *t = priv;
 
@@ -152,7 +146,7 @@ static void type1_detach(void *priv)
 	kfree(t);
 }
 
-static int type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
+static int vshadow_type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
 {
 	struct vshadow_type1 *t = priv;
 	struct vfio_iommu_type1_dma_map map = {
@@ -172,7 +166,7 @@ static int type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
 
 	if (copy_to_user(uarg, &map, sizeof(map)))
 		return -EFAULT;
-	return type1_ioctl(t, VFIO_IOMMU_MAP_DMA, (unsigned long)uarg);
+	return vshadow_type1_ioctl(t, VFIO_IOMMU_MAP_DMA, (unsigned long)uarg);
 }
 
 /*
@@ -180,30 +174,36 @@ static int type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot)
  * dirty bits to @bitmap if given; on success *@done is what type1 says it
  * unmapped.
  */
-static long type1_unmap_call(struct vshadow_type1 *t, u64 iova, u64 length,
-			     u64 __user *bitmap, u64 bitmap_bytes, u64 *done)
+static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
+				     u64 length, u64 __user *bitmap,
+				     u64 bitmap_bytes, u64 *done)
 {
-	struct vshadow_type1_unmap_args args;
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = iova,
+		.size = length,
+	};
+	struct vfio_bitmap vbitmap = {
+		.pgsize = t->pgsize,
+		.size = bitmap_bytes,
+		.data = (__u64 __user *)bitmap,
+	};
+	const size_t data = offsetof(struct vfio_iommu_type1_dma_unmap, data);
 	void __user *uarg = vshadow_argpage_user(t->args);
 	long ret;
 
 	if (!uarg)
 		return -EIO;
-	memset(&args, 0, sizeof(args));
-	args.unmap.argsz = sizeof(args.unmap);
-	args.unmap.iova = iova;
-	args.unmap.size = length;
+	/* With a bitmap, its struct goes in the unmap struct's data[]. */
 	if (bitmap) {
-		args.unmap.argsz = sizeof(args);
-		args.unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
-		args.bitmap.pgsize = t->pgsize;
-		args.bitmap.size = bitmap_bytes;
-		args.bitmap.data = (__u64 __user *)bitmap;
+		unmap.argsz = data + sizeof(vbitmap);
+		unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+		if (copy_to_user(uarg + data, &vbitmap, sizeof(vbitmap)))
+			return -EFAULT;
 	}
-
-	if (copy_to_user(uarg, &args, args.unmap.argsz))
+	if (copy_to_user(uarg, &unmap, sizeof(unmap)))
 		return -EFAULT;
-	ret = type1_ioctl(t, VFIO_IOMMU_UNMAP_DMA, (unsigned long)uarg);
+	ret = vshadow_type1_ioctl(t, VFIO_IOMMU_UNMAP_DMA, (unsigned long)uarg);
 	if (ret)
 		return ret;
 	return get_user(*done, (u64 __user *)(uarg +
@@ -217,14 +217,15 @@ static long type1_unmap_call(struct vshadow_type1 *t, u64 iova, u64 length,
  * still there it is gone now, with its dirty bits unknown, so all of them
  * are reported dirty.  Either way the mapping is gone and reported.
  */
-static int type1_unmap_resolve(struct vshadow_type1 *t, u64 iova, u64 length,
-			       u64 __user *bitmap, u64 bitmap_bytes)
+static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
+				       u64 length, u64 __user *bitmap,
+				       u64 bitmap_bytes)
 {
 	u64 i, done;
 	long ret;
 
 	/* Fails only if the process broke the argument page itself. */
-	ret = type1_unmap_call(t, iova, length, NULL, 0, &done);
+	ret = vshadow_type1_unmap_call(t, iova, length, NULL, 0, &done);
 	if (ret)
 		return ret;
 	if (done != length)
@@ -241,12 +242,12 @@ static int type1_unmap_resolve(struct vshadow_type1 *t, u64 iova, u64 length,
  * container changed under the context (it lost its IOMMU when its last
  * group left, or its page size changed).
  */
-static int type1_explain_einval(struct vshadow_type1 *t, bool dirty)
+static int vshadow_type1_explain_einval(struct vshadow_type1 *t, bool dirty)
 {
 	u64 pgsize;
 	int ret;
 
-	ret = type1_get_pgsize(t, &pgsize);
+	ret = vshadow_type1_get_pgsize(t, &pgsize);
 	if (ret)
 		return ret;
 	if (pgsize != t->pgsize)
@@ -254,8 +255,8 @@ static int type1_explain_einval(struct vshadow_type1 *t, bool dirty)
 	return dirty ? -ENODATA : -EINVAL;
 }
 
-static int type1_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
-		       u64 bitmap_bytes)
+static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
+			       u64 __user *bitmap, u64 bitmap_bytes)
 {
 	struct vshadow_type1 *t = priv;
 	u64 done;
@@ -269,12 +270,12 @@ static int type1_unmap(void *priv, u64 iova, u64 length, u64 __user *bitmap,
 			return -EFAULT;
 	}
 
-	ret = type1_unmap_call(t, iova, length, bitmap, bitmap_bytes, &done);
+	ret = vshadow_type1_unmap_call(t, iova, length, bitmap, bitmap_bytes, &done);
 	if (ret == -EFAULT)
-		return type1_unmap_resolve(t, iova, length, bitmap,
+		return vshadow_type1_unmap_resolve(t, iova, length, bitmap,
 					   bitmap_bytes);
 	if (ret == -EINVAL)
-		return type1_explain_einval(t, bitmap);
+		return vshadow_type1_explain_einval(t, bitmap);
 	if (ret)
 		return ret;
 	/* The container was changed behind the context's back. */
@@ -287,8 +288,8 @@ const struct vshadow_backend_ops vshadow_type1_ops = {
 	.id = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
 	.name = "vfio-type1",
 	.owner = THIS_MODULE,
-	.attach = type1_attach,
-	.detach = type1_detach,
-	.map = type1_map,
-	.unmap = type1_unmap,
+	.attach = vshadow_type1_attach,
+	.detach = vshadow_type1_detach,
+	.map = vshadow_type1_map,
+	.unmap = vshadow_type1_unmap,
 };

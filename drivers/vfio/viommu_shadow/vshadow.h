@@ -75,23 +75,19 @@ void vshadow_backend_put(const struct vshadow_backend_ops *ops);
 extern const struct vshadow_backend_ops vshadow_type1_ops;
 
 /**
- * struct vshadow_node - one shadow mapping
+ * struct vshadow_node - one shadow mapping, 56 bytes (at most 64)
  * @rb: link in vshadow_ctx::tree
  * @start: first IOVA
  * @last: last IOVA, inclusive
  * @__subtree_last: interval tree bookkeeping
- * @vaddr: user address it was mapped from
  * @cookie: the caller's value, returned at unmap
- * @prot: VIOMMU_SHADOW_MAP_READ/WRITE
  */
 struct vshadow_node {
 	struct rb_node rb;
 	u64 start;
 	u64 last;
 	u64 __subtree_last;
-	u64 vaddr;
 	u64 cookie;
-	u32 prot;
 };
 
 /**
@@ -106,6 +102,8 @@ struct vshadow_node {
  * @mm: the attaching process's mm (grabbed); forwarded calls come from it
  * @pgsize: backend IOVA page size
  * @max_last: highest last IOVA the backend can map and unmap
+ * @max_mappings: limit on @nr_mappings, the max_mappings module parameter
+ *	when the context was opened
  * @tree: the shadow mappings, an interval tree keyed by [start, last]
  * @nr_mappings: nodes in @tree
  * @mapped_bytes: bytes covered by @tree
@@ -123,6 +121,7 @@ struct vshadow_ctx {
 	struct mm_struct *mm;
 	u64 pgsize;
 	u64 max_last;
+	u64 max_mappings;
 	struct rb_root_cached tree;
 	u64 nr_mappings;
 	u64 mapped_bytes;
@@ -134,6 +133,8 @@ struct vshadow_ctx {
 };
 
 /* tree.c: the shadow tree; callers hold vshadow_ctx::lock */
+int vshadow_tree_init(void);
+void vshadow_tree_exit(void);
 struct vshadow_node *vshadow_node_alloc(void);
 void vshadow_node_free(struct vshadow_node *node);
 struct vshadow_node *vshadow_tree_first(struct vshadow_ctx *ctx, u64 start,

@@ -64,13 +64,12 @@ enum {
  * enum viommu_shadow_backend - what a context forwards to
  * @VIOMMU_SHADOW_BACKEND_VFIO_TYPE1: a VFIO container (``/dev/vfio/vfio``)
  *	with a type1 IOMMU (``VFIO_TYPE1v2_IOMMU``, or v1) already set
- * @VIOMMU_SHADOW_BACKEND_MOCK: test-only mock backend; only present when the
- *	``viommu_shadow_mock`` test module is loaded
+ *
+ * (The test-only mock backend's value is in its own test header.)
  */
 enum viommu_shadow_backend {
 	VIOMMU_SHADOW_BACKEND_NONE = 0,
 	VIOMMU_SHADOW_BACKEND_VFIO_TYPE1 = 1,
-	VIOMMU_SHADOW_BACKEND_MOCK = 0xff,
 };
 
 /**
@@ -84,6 +83,13 @@ enum viommu_shadow_backend {
  * holds a reference to the container file until it is closed.  Mappings
  * that already exist in the container, or that are later made directly on
  * it, are not known to the context.
+ *
+ * The context is bound to the attaching process's address space: forwarded
+ * calls from any other process, or from the same one after execve(), fail
+ * with EPERM.  So live update by exec (QEMU's cpr) is not supported: type1
+ * itself only lets the address space that made a mapping unmap it, unless
+ * the VMM re-registers its vaddrs (VFIO_DMA_UNMAP_FLAG_VADDR, then
+ * VFIO_DMA_MAP_FLAG_VADDR), which this interface does not offer.
  *
  * The container must have a type1 IOMMU set.  type1 v1 and v2 containers
  * look the same through the container's ioctls on 6.1; v2 is what VMMs
@@ -129,6 +135,12 @@ struct viommu_shadow_attach {
  *	@high_water
  * @nr_bisect_refused: out, UNMAP_RANGE calls refused because the range cut
  *	a mapping and VIOMMU_SHADOW_UNMAP_WHOLE was not given
+ * @mappings_avail: out, how many more mappings MAP accepts before it fails
+ *	with ENOSPC: the module's per-context limit (its max_mappings
+ *	parameter when the context was opened, 65535 by default) less
+ *	@nr_mappings.  An ENOSPC from MAP while this is not 0 is the
+ *	backend's own (type1's dma_entry_limit).  Added after the first
+ *	version: a caller whose @size ends before it does not get it.
  *
  * Works before ATTACH too, and from any process.
  *
@@ -148,6 +160,7 @@ struct viommu_shadow_info {
 	__aligned_u64 nr_unmaps;
 	__aligned_u64 nr_clamped;
 	__aligned_u64 nr_bisect_refused;
+	__aligned_u64 mappings_avail;
 };
 
 #define VIOMMU_SHADOW_GET_INFO	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_GET_INFO)
@@ -173,7 +186,9 @@ struct viommu_shadow_info {
  * @vaddr), EOVERFLOW (@iova + @length - 1 wraps past 2^64 - 1, or the
  * user range wraps), ERANGE (the backend cannot unmap a mapping that ends
  * at 2^64 - 1, see the documentation), EEXIST (overlaps a shadow mapping;
- * nothing changed), ENOMEM (no memory for the shadow node), or any error
+ * nothing changed), ENOSPC (the context holds as many mappings as the
+ * module allows it, see viommu_shadow_info::mappings_avail; nothing
+ * changed), ENOMEM (no memory for the shadow node), or any error
  * of the backend's own map call, unchanged (for type1: ENOMEM, EFAULT,
  * ENOSPC when its dma_entry_limit is reached, EEXIST for a mapping made
  * directly on the container, EINVAL outside its IOVA ranges, ...).
@@ -217,6 +232,13 @@ struct viommu_shadow_unmap_record {
 	__aligned_u64 bitmap_bits;
 };
 
+/*
+ * The largest record_size UNMAP_RANGE takes: the bytes of a record it does
+ * not know it zero-fills, and a bound keeps one call from making it clear
+ * more than 4 KiB per record.
+ */
+#define VIOMMU_SHADOW_RECORD_SIZE_MAX	4096
+
 /* viommu_shadow_unmap_range::flags */
 #define VIOMMU_SHADOW_UNMAP_GET_DIRTY	(1U << 0)
 #define VIOMMU_SHADOW_UNMAP_WHOLE	(1U << 1)
@@ -237,7 +259,8 @@ struct viommu_shadow_unmap_record {
  * @records: user pointer to an array of struct viommu_shadow_unmap_record
  * @nr_records: capacity of @records, in entries (at least 1)
  * @record_size: size of one entry of @records as the caller knows it, at
- *	least 48 (the first version); bytes past what the kernel knows are
+ *	least 48 (the first version) and at most
+ *	VIOMMU_SHADOW_RECORD_SIZE_MAX; bytes past what the kernel knows are
  *	written as 0, so the record can grow
  * @bitmap: user pointer to the dirty bitmap buffer (an array of __u64, one
  *	bit per @bitmap_pgsize page); 0 without GET_DIRTY
@@ -276,7 +299,8 @@ struct viommu_shadow_unmap_record {
  * @out_resume describe exactly what was unmapped, each record's dirty bits
  * are in @bitmap, and the shadow tree still matches the backend.
  *
- * Errors: EINVAL (@start > @last, @nr_records 0, @record_size below 48,
+ * Errors: EINVAL (@start > @last, @nr_records 0, @record_size below 48
+ * or above VIOMMU_SHADOW_RECORD_SIZE_MAX,
  * the range cuts a mapping
  * without UNMAP_WHOLE, GET_DIRTY with a NULL @bitmap or a wrong
  * @bitmap_pgsize, bitmap fields set without GET_DIRTY), ENOSPC (the first

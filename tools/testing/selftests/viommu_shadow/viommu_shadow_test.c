@@ -152,14 +152,21 @@ TEST_F(attach, unknown_flags_and_backend)
  */
 TEST_F(attach, struct_sizes)
 {
+	/* Each struct's full size, and the size of its first version. */
 	static const struct {
 		unsigned long req;
 		size_t size;
+		size_t first;
 	} cmds[] = {
-		{ VIOMMU_SHADOW_ATTACH, sizeof(struct viommu_shadow_attach) },
-		{ VIOMMU_SHADOW_GET_INFO, sizeof(struct viommu_shadow_info) },
-		{ VIOMMU_SHADOW_MAP, sizeof(struct viommu_shadow_map) },
+		{ VIOMMU_SHADOW_ATTACH, sizeof(struct viommu_shadow_attach),
+		  sizeof(struct viommu_shadow_attach) },
+		/* The first version ended before mappings_avail. */
+		{ VIOMMU_SHADOW_GET_INFO, sizeof(struct viommu_shadow_info),
+		  offsetof(struct viommu_shadow_info, mappings_avail) },
+		{ VIOMMU_SHADOW_MAP, sizeof(struct viommu_shadow_map),
+		  sizeof(struct viommu_shadow_map) },
 		{ VIOMMU_SHADOW_UNMAP_RANGE,
+		  sizeof(struct viommu_shadow_unmap_range),
 		  sizeof(struct viommu_shadow_unmap_range) },
 	};
 	unsigned char buf[512];
@@ -167,7 +174,7 @@ TEST_F(attach, struct_sizes)
 
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		memset(buf, 0, sizeof(buf));
-		*(uint32_t *)buf = cmds[i].size - 1;
+		*(uint32_t *)buf = cmds[i].first - 1;
 		EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, cmds[i].req, buf));
 		*(uint32_t *)buf = 0;
 		EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, cmds[i].req, buf));
@@ -189,6 +196,14 @@ TEST_F(attach, struct_sizes)
 	((uint32_t *)buf)[1] = 0;
 	EXPECT_EQ(0, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO, buf));
 	EXPECT_EQ(0xee, buf[sizeof(struct viommu_shadow_info)]);
+	/* A caller built before mappings_avail existed still works. */
+	memset(buf, 0xee, sizeof(buf));
+	*(uint32_t *)buf = cmds[1].first;
+	((uint32_t *)buf)[1] = 0;
+	EXPECT_EQ(0, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO, buf));
+	EXPECT_EQ(VIOMMU_SHADOW_API_VERSION,
+		  ((struct viommu_shadow_info *)buf)->version);
+	EXPECT_EQ(0xee, buf[cmds[1].first]);
 }
 
 TEST_F(attach, unknown_ioctl)
@@ -333,7 +348,7 @@ FIXTURE_VARIANT_ADD(range, type1) {
 };
 
 FIXTURE_VARIANT_ADD(range, mock) {
-	.backend = VIOMMU_SHADOW_BACKEND_MOCK,
+	.backend = VSHADOW_MOCK_BACKEND,
 };
 
 FIXTURE_SETUP(range)
@@ -342,7 +357,7 @@ FIXTURE_SETUP(range)
 	self->box.group = -1;
 	self->ctx = vs_open();
 	ASSERT_LE(0, self->ctx);
-	if (variant->backend == VIOMMU_SHADOW_BACKEND_MOCK) {
+	if (variant->backend == VSHADOW_MOCK_BACKEND) {
 		self->be = open(VS_MOCK_DEV, O_RDWR);
 		if (self->be < 0)
 			SKIP(return, "mock backend not loaded");
@@ -361,8 +376,25 @@ FIXTURE_SETUP(range)
 	ASSERT_NE(NULL, self->bitmap);
 }
 
+#define MAX_MAPPINGS	"/sys/module/viommu_shadow/parameters/max_mappings"
+
+/* Write the module's max_mappings parameter; 0 or the errno. */
+static int set_max_mappings(unsigned int n)
+{
+	FILE *f = fopen(MAX_MAPPINGS, "w");
+	int ret;
+
+	if (!f)
+		return errno;
+	ret = fprintf(f, "%u\n", n) < 0 ? EIO : 0;
+	if (fclose(f) && !ret)
+		ret = errno;
+	return ret;
+}
+
 FIXTURE_TEARDOWN(range)
 {
+	set_max_mappings(65535);	/* whatever the test did */
 	close(self->ctx);
 	if (self->box.container >= 0)
 		vfio_box_close(&self->box);
@@ -374,7 +406,7 @@ FIXTURE_TEARDOWN(range)
 
 static int start_dirty(int be, uint32_t backend)
 {
-	if (backend == VIOMMU_SHADOW_BACKEND_MOCK)
+	if (backend == VSHADOW_MOCK_BACKEND)
 		return mock_tracking(be, true);
 	return t1_dirty(be, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 }
@@ -505,6 +537,74 @@ TEST_F(range, unmap_exact_and_remap)
 	ASSERT_EQ(0, _vs_info(self->ctx, &info));
 	EXPECT_EQ(3, info.nr_mappings);
 	EXPECT_EQ(2, info.nr_unmaps);
+}
+
+/*
+ * One context holds at most max_mappings mappings (read when it is
+ * opened): the next MAP fails with ENOSPC before the backend is called,
+ * GET_INFO counts down to it, and a container emptied behind the module's
+ * back does not make room, since the shadow nodes are what is limited.
+ */
+TEST_F(range, mapping_limit)
+{
+	struct viommu_shadow_info info;
+	uint64_t i, unmapped;
+	int ctx;
+
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(65535, info.mappings_avail);
+
+	ASSERT_EQ(0, set_max_mappings(16));
+	ctx = vs_open();
+	ASSERT_LE(0, ctx);
+	ASSERT_EQ(0, _vs_attach(ctx, variant->backend, self->be));
+	ASSERT_EQ(0, _vs_info(ctx, &info));
+	EXPECT_EQ(16, info.mappings_avail);
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ(0, _vs_map(ctx, SZ_1G + i * SZ_2M, PAGE_4K, self->buf, i));
+	ASSERT_EQ(0, _vs_info(ctx, &info));
+	EXPECT_EQ(0, info.mappings_avail);
+	EXPECT_EQ(ENOSPC, _vs_map(ctx, SZ_2M, PAGE_4K, self->buf, 99));
+	EXPECT_EQ(16, nr_mappings(ctx));
+
+	if (variant->backend == VIOMMU_SHADOW_BACKEND_VFIO_TYPE1) {
+		ASSERT_EQ(0, t1_unmap(self->be, 0, 1ULL << 40, NULL, 0,
+				      &unmapped));
+		EXPECT_EQ(16 * PAGE_4K, unmapped);
+		EXPECT_EQ(ENOSPC, _vs_map(ctx, SZ_2M, PAGE_4K, self->buf, 99));
+	}
+	/* The other context was opened before the change. */
+	EXPECT_EQ(0, _vs_map(self->ctx, SZ_2M, PAGE_4K, self->buf, 1));
+	close(ctx);
+}
+
+/* record_size is bounded: at most 4096, whose unknown tail is zeroed. */
+TEST_F(range, record_size_bounded)
+{
+	struct viommu_shadow_unmap_range r;
+	uint8_t *big;
+	int i;
+
+	big = malloc(VIOMMU_SHADOW_RECORD_SIZE_MAX);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 5));
+	r = vs_range(0, ~0ULL, 0, (void *)big, 1);
+	r.record_size = VIOMMU_SHADOW_RECORD_SIZE_MAX + 1;
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+
+	memset(big, 0xee, VIOMMU_SHADOW_RECORD_SIZE_MAX);
+	r = vs_range(0, ~0ULL, 0, (void *)big, 1);
+	r.record_size = VIOMMU_SHADOW_RECORD_SIZE_MAX;
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(5, ((struct viommu_shadow_unmap_record *)big)->cookie);
+	for (i = sizeof(struct viommu_shadow_unmap_record);
+	     i < VIOMMU_SHADOW_RECORD_SIZE_MAX; i++)
+		if (big[i])
+			break;
+	EXPECT_EQ(VIOMMU_SHADOW_RECORD_SIZE_MAX, i);
+	free(big);
 }
 
 TEST_F(range, unmap_bad_input)
@@ -669,7 +769,7 @@ static int map_layout(int ctx, int be, uint32_t backend, uint8_t *buf)
 			      0xc0de0000 + i);
 		if (ret)
 			return ret;
-		if (backend == VIOMMU_SHADOW_BACKEND_MOCK) {
+		if (backend == VSHADOW_MOCK_BACKEND) {
 			uint64_t p = pattern >> i;
 
 			ret = mock_set_dirty(be, SZ_1G + i * SZ_2M,
@@ -822,7 +922,7 @@ TEST_F(range, efault_partial_progress)
 	EXPECT_EQ(SZ_1G + 3 * SZ_2M, self->rec[0].iova);
 	EXPECT_EQ(SZ_1G + 4 * SZ_2M, self->rec[1].iova);
 	EXPECT_EQ(0, nr_mappings(self->ctx));
-	if (variant->backend == VIOMMU_SHADOW_BACKEND_MOCK)
+	if (variant->backend == VSHADOW_MOCK_BACKEND)
 		EXPECT_EQ(0, mock_mappings(self->be, NULL, 0));
 	munmap(area, 2 * PAGE_4K);
 }
@@ -1215,6 +1315,25 @@ TEST_F(seed, real_dma_stops_at_unmap)
 	close(e.fd);
 }
 
+/*
+ * Shadow nodes come from their own accounted cache, at most 64 bytes each
+ * (SLUB's sysfs shows it; slub_debug keeps it from being merged).
+ */
+TEST(node_cache_size)
+{
+	long size = -1;
+	FILE *f;
+
+	if (access("/sys/kernel/slab", F_OK))
+		SKIP(return, "no SLUB sysfs");
+	f = fopen("/sys/kernel/slab/vshadow_node/object_size", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%ld", &size));
+	fclose(f);
+	EXPECT_GE(64, size);
+	EXPECT_LT(0, size);
+}
+
 /* ------------------------------------------------------------------ */
 /* The argument page type1's forwarded calls use                        */
 /* ------------------------------------------------------------------ */
@@ -1461,7 +1580,7 @@ FIXTURE_SETUP(mock)
 	self->mock = open(VS_MOCK_DEV, O_RDWR);
 	if (self->mock < 0)
 		SKIP(return, "mock backend not loaded");
-	ASSERT_EQ(0, _vs_attach(self->ctx, VIOMMU_SHADOW_BACKEND_MOCK,
+	ASSERT_EQ(0, _vs_attach(self->ctx, VSHADOW_MOCK_BACKEND,
 				self->mock));
 	self->buf = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1618,7 +1737,7 @@ static int mock_fill(int ctx, int mock, uint64_t n, void *page)
 {
 	uint64_t k;
 
-	if (_vs_attach(ctx, VIOMMU_SHADOW_BACKEND_MOCK, mock))
+	if (_vs_attach(ctx, VSHADOW_MOCK_BACKEND, mock))
 		return -1;
 	for (k = n; k > 0; k--)
 		if (_vs_map(ctx, k * PAGE_4K, PAGE_4K, page, k))
