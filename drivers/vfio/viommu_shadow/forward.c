@@ -19,10 +19,16 @@
  *    neighbour, is not inherited across fork() (VM_DONTCOPY, kept by
  *    VM_IO against MADV_DOFORK), is not dumped, is not mlock()ed (it costs
  *    no RLIMIT_MEMLOCK), and cannot be split, moved (mremap) or have its
- *    protection changed (mprotect): those fail.  MADV_DONTNEED only zaps
- *    it; the next access faults the same page back in.  munmap() cannot
- *    be refused: it is noticed, and the next forwarded call fails with EIO
- *    instead of writing to whatever the process put at that address.
+ *    protection changed (mprotect): those fail.  It is never executable,
+ *    even under READ_IMPLIES_EXEC.  MADV_DONTNEED only zaps it; the next
+ *    access faults the same page back in.  munmap() cannot be refused: it
+ *    is noticed, and the next forwarded call fails with EIO.
+ *
+ *    The module itself writes the arguments and reads the results only
+ *    through its own kernel mapping of the page, never through the user
+ *    address: whatever the process maps at that address, the module
+ *    writes nothing but its own page.  Only the backend uses the user
+ *    address, as the process's own ioctl would.
  *
  * 3. The page is owned by its file, the file by the mapping and by the
  *    backend that made it, through their own references: close() of the
@@ -155,7 +161,9 @@ static int vshadow_argpage_mmap(struct file *file, struct vm_area_struct *vma)
 
 	vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP |
 		     VM_MIXEDMAP);
-	vm_flags_clear(vma, VM_MAYEXEC);
+	/* READ_IMPLIES_EXEC may have asked for PROT_EXEC: never. */
+	vm_flags_clear(vma, VM_EXEC | VM_MAYEXEC);
+	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
 	vma->vm_ops = &vshadow_argpage_vm_ops;
 	vma->vm_private_data = ap;
 	ap->mm = vma->vm_mm;
@@ -224,11 +232,12 @@ err_free:
 }
 
 /**
- * vshadow_argpage_user - where to put a forwarded call's arguments
+ * vshadow_argpage_user - the address to hand the backend
  * @ap: the argument page
  *
  * Returns its user address, or NULL when the process unmapped it (the
- * caller then fails the call with -EIO and leaves the address alone).
+ * caller then fails the call with -EIO).  The module never writes or
+ * reads through it: see vshadow_argpage_kernel().
  */
 void __user *vshadow_argpage_user(struct vshadow_argpage *ap)
 {
@@ -238,12 +247,30 @@ void __user *vshadow_argpage_user(struct vshadow_argpage *ap)
 }
 
 /**
+ * vshadow_argpage_kernel - where the module writes arguments, reads results
+ * @ap: the argument page
+ *
+ * The page's kernel address.  The check in vshadow_argpage_user() and the
+ * backend's use of the user address are not atomic: a thread of the
+ * process that unmaps or replaces its page in between makes the backend
+ * read the process's own memory instead, and only the process is harmed
+ * (its call acts on its own container as if it had made it).
+ */
+void *vshadow_argpage_kernel(struct vshadow_argpage *ap)
+{
+	return page_address(ap->page);
+}
+
+/**
  * vshadow_argpage_destroy - unmap the page if it is still there, let it go
  * @ap: the argument page
  *
  * Run in the process it is mapped in, this unmaps it.  Anywhere else (a
  * context closed by another process, or at exit) the mapping stays until
- * its process unmaps it or exits, and the page with it.
+ * its process unmaps it or exits, and the page with it.  The check that
+ * the mapping is still the page's and vm_munmap() are not atomic (nothing
+ * exported does both): a thread of the same process that replaces the
+ * page in between loses its own new mapping, and no one else's.
  */
 void vshadow_argpage_destroy(struct vshadow_argpage *ap)
 {

@@ -57,21 +57,20 @@ static int vshadow_type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
 {
 	struct vfio_iommu_type1_info info;
 	void __user *uarg = vshadow_argpage_user(t->args);
+	void *karg = vshadow_argpage_kernel(t->args);
 	long ret;
 
 	if (!uarg)
 		return -EIO;
 	memset(&info, 0, sizeof(info));
 	info.argsz = sizeof(info);
-	if (copy_to_user(uarg, &info, sizeof(info)))
-		return -EFAULT;
+	memcpy(karg, &info, sizeof(info));
 	ret = vshadow_type1_ioctl(t, VFIO_IOMMU_GET_INFO, (unsigned long)uarg);
 	if (ret == -EINVAL)
 		return -ENODEV;		/* no IOMMU set on the container */
 	if (ret)
 		return ret;
-	if (copy_from_user(&info, uarg, sizeof(info)))
-		return -EFAULT;
+	memcpy(&info, karg, sizeof(info));
 	if (!(info.flags & VFIO_IOMMU_INFO_PGSIZES) || !info.iova_pgsizes)
 		return -ENODEV;
 	*pgsize = 1ULL << __ffs64(info.iova_pgsizes);
@@ -164,8 +163,7 @@ static int vshadow_type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pr
 	if (prot & VIOMMU_SHADOW_MAP_WRITE)
 		map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
 
-	if (copy_to_user(uarg, &map, sizeof(map)))
-		return -EFAULT;
+	memcpy(vshadow_argpage_kernel(t->args), &map, sizeof(map));
 	return vshadow_type1_ioctl(t, VFIO_IOMMU_MAP_DMA, (unsigned long)uarg);
 }
 
@@ -190,6 +188,7 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 	};
 	const size_t data = offsetof(struct vfio_iommu_type1_dma_unmap, data);
 	void __user *uarg = vshadow_argpage_user(t->args);
+	void *karg = vshadow_argpage_kernel(t->args);
 	long ret;
 
 	if (!uarg)
@@ -198,16 +197,16 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 	if (bitmap) {
 		unmap.argsz = data + sizeof(vbitmap);
 		unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
-		if (copy_to_user(uarg + data, &vbitmap, sizeof(vbitmap)))
-			return -EFAULT;
+		memcpy(karg + data, &vbitmap, sizeof(vbitmap));
 	}
-	if (copy_to_user(uarg, &unmap, sizeof(unmap)))
-		return -EFAULT;
+	memcpy(karg, &unmap, sizeof(unmap));
 	ret = vshadow_type1_ioctl(t, VFIO_IOMMU_UNMAP_DMA, (unsigned long)uarg);
 	if (ret)
 		return ret;
-	return get_user(*done, (u64 __user *)(uarg +
-			offsetof(struct vfio_iommu_type1_dma_unmap, size)));
+	/* type1 wrote back the size it unmapped. */
+	memcpy(&unmap, karg, sizeof(unmap));
+	*done = unmap.size;
+	return 0;
 }
 
 /*

@@ -65,6 +65,7 @@ long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg);
 struct vshadow_argpage *vshadow_argpage_create(void);
 void __user *vshadow_argpage_user(struct vshadow_argpage *ap);
+void *vshadow_argpage_kernel(struct vshadow_argpage *ap);
 void vshadow_argpage_destroy(struct vshadow_argpage *ap);
 
 int vshadow_backend_register(const struct vshadow_backend_ops *ops);

@@ -13,6 +13,7 @@
  */
 #include <signal.h>
 #include <sys/klog.h>
+#include <sys/personality.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -1535,6 +1536,34 @@ TEST_F(argpage, munmap_noticed)
 	EXPECT_EQ(0, t1_unmap(self->box.container, SZ_1G, PAGE_4K, NULL, 0,
 			      &unmapped));
 	EXPECT_EQ(PAGE_4K, unmapped);
+}
+
+/*
+ * The page is never executable, even for a process whose personality
+ * makes every readable mapping executable (READ_IMPLIES_EXEC, which old
+ * 32-bit binaries get).
+ */
+TEST_F(argpage, never_executable)
+{
+	char perms[8] = "";
+	int status, ctx;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (personality(READ_IMPLIES_EXEC) < 0)
+			_exit(1);
+		ctx = vs_open();
+		if (ctx < 0 || _vs_attach(ctx, 1, self->box.container))
+			_exit(2);
+		if (argpages(NULL, perms) != 1 || strcmp(perms, "rw-s"))
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 /*
