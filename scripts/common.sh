@@ -21,6 +21,16 @@ KCACHE=${KCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/viommu_shadow}
 ENVF=$CACHE/env-$KSERIES.sh
 export KSERIES CACHE KCACHE
 
+# missing_packages PKG...: the Debian packages of the list that are not
+# installed, each after a space (nothing when all are).
+missing_packages() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			printf ' %s' "$p"
+	done
+}
+
 # debian_mirror: the URI of the Debian mirror apt already uses (never the
 # security one), so that bookworm-backports is fetched from the same place
 # without naming a host here.  Prints nothing when there is none.

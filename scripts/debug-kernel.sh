@@ -111,11 +111,8 @@ if [ "$mode" = cached ]; then
 fi
 
 # Build packages, installed when missing.
-missing=
-for p in $BUILD_PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing="$missing $p"
-done
+# shellcheck disable=SC2086 # one word per package
+missing=$(missing_packages $BUILD_PKGS)
 if [ -n "$missing" ]; then
 	log "installing:$missing"
 	$SUDO apt-get update -qq >&2 || die "apt-get update failed"

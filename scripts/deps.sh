@@ -94,11 +94,8 @@ add_backports() {
 [ "$SUITE" = bookworm-backports ] && add_backports
 
 # Host packages: installed only when missing.
-missing=
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing="$missing $p"
-done
+# shellcheck disable=SC2086 # one word per package
+missing=$(missing_packages $PKGS)
 if [ -n "$missing" ]; then
 	apt_update
 	log "installing:$missing"
