@@ -170,11 +170,13 @@ static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
 			ret = -EINVAL;
 			goto out_unlock;
 		}
-		if (copy_to_user(bitmap, map->dirty, bytes)) {
-			ret = -EFAULT;
-			goto out_unlock;
-		}
 	}
+	/*
+	 * Like type1, whose write-back can fail after it acted, the mock
+	 * unmaps whether or not the bits could be delivered.
+	 */
+	if (bitmap && copy_to_user(bitmap, map->dirty, bytes))
+		ret = VSHADOW_UNMAP_DIRTY_LOST;
 	vshadow_mock_free(map);
 	mock->nr_mappings--;
 out_unlock:

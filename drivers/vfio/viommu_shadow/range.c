@@ -187,7 +187,7 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 
 	ret = ctx->ops->unmap(ctx->backend, node->start, rec.length, bitmap,
 			      words * 8);
-	if (ret)
+	if (ret < 0)
 		return ret;
 
 	walk->bitmap_used += words * 8;
@@ -197,6 +197,25 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 	cmd->out_bytes += rec.length;
 	ctx->nr_unmaps++;
 	vshadow_tree_remove(ctx, node);
+
+	/*
+	 * Gone, but its bits never reached the bitmap: say so in its record
+	 * (every page must be taken as dirty) and stop the walk there.
+	 */
+	if (ret == VSHADOW_UNMAP_DIRTY_LOST) {
+		u32 __user *uflags = (u32 __user *)(urec +
+			offsetof(struct viommu_shadow_unmap_record, flags));
+
+		rec.flags |= VIOMMU_SHADOW_RECORD_DIRTY_LOST;
+		/*
+		 * The record was written once already; should this write
+		 * fail, the caller made its records unwritable during the
+		 * call, and the EFAULT is all it can be told.
+		 */
+		if (put_user(rec.flags, uflags))
+			return -EFAULT;
+		return -EFAULT;
+	}
 
 	/* The mapping is gone and reported; now keep the padding promise. */
 	if (bitmap && rec.bitmap_bits % 64)

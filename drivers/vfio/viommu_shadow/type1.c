@@ -231,7 +231,7 @@ static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
 		return done ? -EIO : 0;
 	for (i = 0; bitmap && i < bitmap_bytes / 8; i++)
 		if (put_user(~0ULL, bitmap + i))
-			break;		/* the caller unmapped its own bitmap */
+			return VSHADOW_UNMAP_DIRTY_LOST;
 	return 0;
 }
 

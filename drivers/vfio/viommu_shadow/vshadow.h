@@ -41,12 +41,16 @@ struct module;
  *	closed: -ENODEV, the backend lost every mapping (type1: the
  *	container's last group left), and a failure to reach the backend at
  *	all (type1: the process broke the argument page).  -ENODATA means
- *	dirty tracking is not running.
+ *	dirty tracking is not running.  VSHADOW_UNMAP_DIRTY_LOST (positive):
+ *	the mapping is gone, but its dirty bits could not be stored in
+ *	@bitmap (the caller made it unwritable during the call).
  *
  * Every call but @detach (made at release, when nothing else can use the
  * context) is made with vshadow_ctx::lock held, so a backend needs no
  * locking of its own for one context's state.
  */
+#define VSHADOW_UNMAP_DIRTY_LOST	1
+
 struct vshadow_backend_ops {
 	u32 id;
 	const char *name;

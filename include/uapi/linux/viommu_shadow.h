@@ -207,6 +207,7 @@ struct viommu_shadow_map {
 /* viommu_shadow_unmap_record::flags */
 #define VIOMMU_SHADOW_RECORD_DIRTY	(1U << 0)
 #define VIOMMU_SHADOW_RECORD_CUT	(1U << 1)
+#define VIOMMU_SHADOW_RECORD_DIRTY_LOST	(1U << 2)
 
 /**
  * struct viommu_shadow_unmap_record - one unmapped mapping
@@ -215,7 +216,11 @@ struct viommu_shadow_map {
  * @cookie: the cookie given to MAP
  * @flags: VIOMMU_SHADOW_RECORD_DIRTY: @bitmap_offset and @bitmap_bits are
  *	valid; VIOMMU_SHADOW_RECORD_CUT: the mapping reached outside the
- *	requested range and was unmapped whole (VIOMMU_SHADOW_UNMAP_WHOLE)
+ *	requested range and was unmapped whole (VIOMMU_SHADOW_UNMAP_WHOLE);
+ *	VIOMMU_SHADOW_RECORD_DIRTY_LOST: the mapping was unmapped, but its
+ *	dirty bits could not be written to the bitmap (the buffer became
+ *	unwritable during the call): treat every page of it as dirty.  The
+ *	call then fails with EFAULT after this record, which is counted.
  * @__reserved: written as 0
  * @bitmap_offset: bit offset of the mapping's first page in the caller's
  *	bitmap buffer; always a multiple of 64

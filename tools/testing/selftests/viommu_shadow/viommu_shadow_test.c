@@ -907,21 +907,36 @@ TEST_F(range, efault_partial_progress)
 	EXPECT_EQ(SZ_1G + SZ_2M + PAGE_4K, r.out_resume);
 	EXPECT_EQ(3, nr_mappings(self->ctx));
 
-	/* The same with the dirty bitmap being the unwritable buffer. */
+	/*
+	 * The same with the dirty bitmap being the unwritable buffer.  type1
+	 * clears a mapping's words before unmapping it, so the walk stops
+	 * before the mapping whose word is unwritable; the mock, like type1's
+	 * own write-back, delivers the bits after unmapping, so that mapping
+	 * is gone and its record says DIRTY_LOST.
+	 */
 	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
 	r = vs_range(r.out_resume, ~0ULL, 0, self->rec, NR_REC);
 	vs_range_dirty(&r, (uint64_t *)(area + PAGE_4K - 8), 3 * 8);
 	EXPECT_EQ(EFAULT, _vs_unmap(self->ctx, &r));
-	ASSERT_EQ(1, r.out_nr_records);
 	EXPECT_EQ(SZ_1G + 2 * SZ_2M, self->rec[0].iova);
-	EXPECT_EQ(2, nr_mappings(self->ctx));
+	EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, self->rec[0].flags);
+	if (variant->backend == VSHADOW_MOCK_BACKEND) {
+		ASSERT_EQ(2, r.out_nr_records);
+		EXPECT_EQ(SZ_1G + 3 * SZ_2M, self->rec[1].iova);
+		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
+			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, self->rec[1].flags);
+	} else {
+		ASSERT_EQ(1, r.out_nr_records);
+	}
+	i = 5 - 2 - r.out_nr_records;	/* mappings left */
+	EXPECT_EQ(i, nr_mappings(self->ctx));
 
 	/* The tree still matches the backend: the rest unmap normally. */
 	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
 	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
-	ASSERT_EQ(2, r.out_nr_records);
-	EXPECT_EQ(SZ_1G + 3 * SZ_2M, self->rec[0].iova);
-	EXPECT_EQ(SZ_1G + 4 * SZ_2M, self->rec[1].iova);
+	ASSERT_EQ(i, r.out_nr_records);
+	EXPECT_EQ(SZ_1G + (5 - i) * SZ_2M, self->rec[0].iova);
+	EXPECT_EQ(SZ_1G + 4 * SZ_2M, self->rec[i - 1].iova);
 	EXPECT_EQ(0, nr_mappings(self->ctx));
 	if (variant->backend == VSHADOW_MOCK_BACKEND)
 		EXPECT_EQ(0, mock_mappings(self->be, NULL, 0));
@@ -1894,6 +1909,68 @@ TEST_F_TIMEOUT(mock, signal_resumes_walk, 120)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	close(ready[0]);
+}
+
+/*
+ * A dirty bitmap that stops being writable part way: the mapping whose
+ * bits cannot be delivered is unmapped all the same (the mock, like type1,
+ * delivers them after acting), so its record says DIRTY_LOST and the call
+ * stops there with EFAULT.  At every position: exact progress, the bits
+ * before it intact, nothing lost without the flag, and the rest unmaps
+ * normally afterwards.
+ */
+TEST_F(mock, dirty_lost_at_every_position)
+{
+	const int n = 6;
+	struct viommu_shadow_unmap_record rec[6];
+	struct viommu_shadow_unmap_range r;
+	uint64_t one = 1, *bitmap;
+	uint8_t *area;
+	int k, i;
+
+	area = mmap(NULL, 2 * PAGE_4K, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < n; i++) {
+			ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * SZ_2M,
+					     PAGE_4K, self->buf, 100 + i));
+			ASSERT_EQ(0, mock_set_dirty(self->mock, SZ_1G + i * SZ_2M,
+						    PAGE_4K, &one));
+		}
+		/* Words 0..k-1 writable, word k on a read-only page. */
+		ASSERT_EQ(0, mprotect(area + PAGE_4K, PAGE_4K, PROT_READ));
+		bitmap = (uint64_t *)(area + PAGE_4K) - k;
+		memset(bitmap, 0, k * 8);
+		r = vs_range(0, ~0ULL, 0, rec, n);
+		vs_range_dirty(&r, bitmap, n * 8);
+		EXPECT_EQ(EFAULT, _vs_unmap(self->ctx, &r));
+		ASSERT_EQ(k + 1, r.out_nr_records);
+		for (i = 0; i < k; i++) {
+			EXPECT_EQ(100 + i, rec[i].cookie);
+			EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[i].flags);
+			EXPECT_EQ(1, bitmap[i]);
+		}
+		EXPECT_EQ(100 + k, rec[k].cookie);
+		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
+			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, rec[k].flags);
+		EXPECT_EQ(SZ_1G + k * SZ_2M + PAGE_4K, r.out_resume);
+		EXPECT_EQ(n - k - 1, nr_mappings(self->ctx));
+		EXPECT_EQ(n - k - 1, mock_mappings(self->mock, NULL, 0));
+
+		/* The rest, with a writable bitmap. */
+		ASSERT_EQ(0, mprotect(area + PAGE_4K, PAGE_4K,
+				      PROT_READ | PROT_WRITE));
+		r = vs_range(0, ~0ULL, 0, rec, n);
+		vs_range_dirty(&r, (uint64_t *)area, n * 8);
+		ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+		EXPECT_EQ(n - k - 1, r.out_nr_records);
+		for (i = 0; i < (int)r.out_nr_records; i++)
+			EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[i].flags);
+		EXPECT_EQ(0, nr_mappings(self->ctx));
+	}
+	munmap(area, 2 * PAGE_4K);
 }
 
 TEST_HARNESS_MAIN
