@@ -28,7 +28,7 @@
  *    through its own kernel mapping of the page, never through the user
  *    address: whatever the process maps at that address, the module
  *    writes nothing but its own page.  Only the backend uses the user
- *    address, as the process's own ioctl would.
+ *    address, as the process's own ioctl would (vshadow_forward_args()).
  *
  * 3. The page is owned by its file, the file by the mapping and by the
  *    backend that made it, through their own references: close() of the
@@ -232,33 +232,39 @@ err_free:
 }
 
 /**
- * vshadow_argpage_user - the address to hand the backend
+ * vshadow_forward_args - a forwarded ioctl whose argument is in user memory
  * @ap: the argument page
+ * @file: the backend's file
+ * @cmd: the ioctl
+ * @args: the argument: @in_len bytes go into the page
+ * @in_len: at most PAGE_SIZE
+ * @out_len: on success, this many bytes of the page come back into @args
  *
- * Returns its user address, or NULL when the process unmapped it (the
- * caller then fails the call with -EIO).  The module never writes or
- * reads through it: see vshadow_argpage_kernel().
+ * The module writes the argument and reads the result only through its
+ * own kernel mapping of the page; only the backend uses the user address.
+ * Fails with -EIO, calling nothing, once the process has unmapped the
+ * page.  That check and the backend's use of the user address are not
+ * atomic: a thread of the process that unmaps or replaces its page in
+ * between makes the backend read the process's own memory instead, and
+ * only the process is harmed (its call acts on its own container as if it
+ * had made it).
  */
-void __user *vshadow_argpage_user(struct vshadow_argpage *ap)
+long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
+			  unsigned int cmd, void *args, size_t in_len,
+			  size_t out_len)
 {
-	if (test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags))
-		return NULL;
-	return (void __user *)ap->uaddr;
-}
+	void *kaddr = page_address(ap->page);
+	long ret;
 
-/**
- * vshadow_argpage_kernel - where the module writes arguments, reads results
- * @ap: the argument page
- *
- * The page's kernel address.  The check in vshadow_argpage_user() and the
- * backend's use of the user address are not atomic: a thread of the
- * process that unmaps or replaces its page in between makes the backend
- * read the process's own memory instead, and only the process is harmed
- * (its call acts on its own container as if it had made it).
- */
-void *vshadow_argpage_kernel(struct vshadow_argpage *ap)
-{
-	return page_address(ap->page);
+	if (WARN_ON_ONCE(in_len > PAGE_SIZE || out_len > PAGE_SIZE))
+		return -EINVAL;
+	if (test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags))
+		return -EIO;
+	memcpy(kaddr, args, in_len);
+	ret = vshadow_forward_ioctl(file, cmd, ap->uaddr);
+	if (!ret)
+		memcpy(args, kaddr, out_len);
+	return ret;
 }
 
 /**

@@ -37,12 +37,6 @@ struct vshadow_type1 {
 	u64 pgsize;
 };
 
-static long vshadow_type1_ioctl(struct vshadow_type1 *t, unsigned int cmd,
-				unsigned long arg)
-{
-	return vshadow_forward_ioctl(t->file, cmd, arg);
-}
-
 static bool vshadow_type1_is_container(struct file *file)
 {
 	struct inode *inode = file_inode(file);
@@ -55,22 +49,15 @@ static bool vshadow_type1_is_container(struct file *file)
 /* The container's IOMMU page size; ENODEV if it has no IOMMU (any more). */
 static int vshadow_type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
 {
-	struct vfio_iommu_type1_info info;
-	void __user *uarg = vshadow_argpage_user(t->args);
-	void *karg = vshadow_argpage_kernel(t->args);
+	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
 	long ret;
 
-	if (!uarg)
-		return -EIO;
-	memset(&info, 0, sizeof(info));
-	info.argsz = sizeof(info);
-	memcpy(karg, &info, sizeof(info));
-	ret = vshadow_type1_ioctl(t, VFIO_IOMMU_GET_INFO, (unsigned long)uarg);
+	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_GET_INFO,
+				   &info, sizeof(info), sizeof(info));
 	if (ret == -EINVAL)
 		return -ENODEV;		/* no IOMMU set on the container */
 	if (ret)
 		return ret;
-	memcpy(&info, karg, sizeof(info));
 	if (!(info.flags & VFIO_IOMMU_INFO_PGSIZES) || !info.iova_pgsizes)
 		return -ENODEV;
 	*pgsize = 1ULL << __ffs64(info.iova_pgsizes);
@@ -96,7 +83,8 @@ static int vshadow_type1_attach(struct file *file, void **priv, u64 *pgsize,
 	 * asks every loaded driver, so it cannot tell "no IOMMU" apart:
 	 * GET_INFO does, below.
 	 */
-	ret = vshadow_type1_ioctl(t, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU);
+	ret = vshadow_forward_ioctl(file, VFIO_CHECK_EXTENSION,
+				    VFIO_TYPE1v2_IOMMU);
 	if (ret < 0)
 		goto err_free;
 	if (ret != 1) {
@@ -154,17 +142,14 @@ static int vshadow_type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pr
 		.iova = iova,
 		.size = length,
 	};
-	void __user *uarg = vshadow_argpage_user(t->args);
 
-	if (!uarg)
-		return -EIO;
 	if (prot & VIOMMU_SHADOW_MAP_READ)
 		map.flags |= VFIO_DMA_MAP_FLAG_READ;
 	if (prot & VIOMMU_SHADOW_MAP_WRITE)
 		map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
 
-	memcpy(vshadow_argpage_kernel(t->args), &map, sizeof(map));
-	return vshadow_type1_ioctl(t, VFIO_IOMMU_MAP_DMA, (unsigned long)uarg);
+	return vshadow_forward_args(t->args, t->file, VFIO_IOMMU_MAP_DMA,
+				    &map, sizeof(map), 0);
 }
 
 /*
@@ -187,24 +172,22 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 		.data = (__u64 __user *)bitmap,
 	};
 	const size_t data = offsetof(struct vfio_iommu_type1_dma_unmap, data);
-	void __user *uarg = vshadow_argpage_user(t->args);
-	void *karg = vshadow_argpage_kernel(t->args);
+	u8 args[sizeof(unmap) + sizeof(vbitmap)] __aligned(8);
 	long ret;
 
-	if (!uarg)
-		return -EIO;
 	/* With a bitmap, its struct goes in the unmap struct's data[]. */
 	if (bitmap) {
 		unmap.argsz = data + sizeof(vbitmap);
 		unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
-		memcpy(karg + data, &vbitmap, sizeof(vbitmap));
+		memcpy(args + data, &vbitmap, sizeof(vbitmap));
 	}
-	memcpy(karg, &unmap, sizeof(unmap));
-	ret = vshadow_type1_ioctl(t, VFIO_IOMMU_UNMAP_DMA, (unsigned long)uarg);
+	memcpy(args, &unmap, sizeof(unmap));
+	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_UNMAP_DMA,
+				   args, unmap.argsz, sizeof(unmap));
 	if (ret)
 		return ret;
 	/* type1 wrote back the size it unmapped. */
-	memcpy(&unmap, karg, sizeof(unmap));
+	memcpy(&unmap, args, sizeof(unmap));
 	*done = unmap.size;
 	return 0;
 }

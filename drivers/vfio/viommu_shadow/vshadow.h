@@ -68,8 +68,9 @@ struct vshadow_argpage;
 long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg);
 struct vshadow_argpage *vshadow_argpage_create(void);
-void __user *vshadow_argpage_user(struct vshadow_argpage *ap);
-void *vshadow_argpage_kernel(struct vshadow_argpage *ap);
+long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
+			  unsigned int cmd, void *args, size_t in_len,
+			  size_t out_len);
 void vshadow_argpage_destroy(struct vshadow_argpage *ap);
 
 int vshadow_backend_register(const struct vshadow_backend_ops *ops);
