@@ -6,14 +6,17 @@
  *
  * The rules:
  *
- * 1. A forwarded call passes security_file_ioctl() on the backend's file,
- *    exactly as the caller's own ioctl on it would, and runs in the
- *    caller's context, so that the backend pins and accounts memory to the
- *    caller as usual (vshadow_forward_ioctl()).
+ * 1. A forwarded call passes the LSM check the caller's own ioctl on the
+ *    backend's file would: security_file_ioctl(), or
+ *    security_file_ioctl_compat() and the file's compat_ioctl for a
+ *    32-bit caller.  It runs in the caller's context, so that the backend
+ *    pins and accounts memory to the caller as usual
+ *    (vshadow_forward_ioctl()).
  *
  * 2. Arguments go in an argument page that belongs to the module, never in
  *    memory of the caller's: at ATTACH the module maps into the attaching
- *    process one page it allocated itself (charged to the caller), through
+ *    process one page it allocated itself (charged to the caller; a
+ *    backend may briefly map a larger one while it attaches), through
  *    a private anon-inode file ("anon_inode:[viommu_shadow-args]" in
  *    /proc/PID/maps).  The mapping is shared, never merges with a
  *    neighbour, is not inherited across fork() (VM_DONTCOPY, kept by
@@ -48,6 +51,7 @@
  */
 #include <linux/anon_inodes.h>
 #include <linux/bitops.h>
+#include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -69,14 +73,44 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 }
 #endif
 
+/*
+ * Kbuild probes the kernel's security.h for security_file_ioctl_compat()
+ * (6.8, and the 6.1 and 6.6 stable trees); before it, a compat ioctl was
+ * checked with security_file_ioctl() too.
+ */
+#ifndef VSHADOW_HAVE_SECURITY_FILE_IOCTL_COMPAT
+static inline int security_file_ioctl_compat(struct file *file,
+					     unsigned int cmd,
+					     unsigned long arg)
+{
+	return security_file_ioctl(file, cmd, arg);
+}
+#endif
+
+/**
+ * vshadow_forward_ioctl - make an ioctl on @file as the caller would
+ * @file: the backend's file
+ * @cmd: the ioctl
+ * @arg: its argument, for a 32-bit caller already a 32-bit value
+ */
 long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
 	long ret;
 
+	if (in_compat_syscall()) {
+		ret = security_file_ioctl_compat(file, cmd, arg);
+		if (ret)
+			return ret;
+		if (!file->f_op->compat_ioctl)
+			return -ENOTTY;
+		return file->f_op->compat_ioctl(file, cmd, arg);
+	}
 	ret = security_file_ioctl(file, cmd, arg);
 	if (ret)
 		return ret;
+	if (!file->f_op->unlocked_ioctl)
+		return -ENOTTY;
 	return file->f_op->unlocked_ioctl(file, cmd, arg);
 }
 
@@ -88,15 +122,18 @@ enum {
 
 /**
  * struct vshadow_argpage - an argument page and its file
- * @page: the page, allocated by the module and charged to the attacher
- * @file: the anon-inode file that owns this struct and @page; freed with
- *	its last reference (the mapping's, the backend's)
+ * @page: the first of @npages physically contiguous pages, allocated by
+ *	the module and charged to the attacher
+ * @npages: usually 1
+ * @file: the anon-inode file that owns this struct and the pages; freed
+ *	with its last reference (the mapping's, the backend's)
  * @mm: the process it is mapped in; compared, never dereferenced
  * @uaddr: where it is mapped in @mm
  * @flags: VSHADOW_ARGPAGE_*
  */
 struct vshadow_argpage {
 	struct page *page;
+	unsigned long npages;
 	struct file *file;
 	struct mm_struct *mm;
 	unsigned long uaddr;
@@ -107,8 +144,12 @@ static vm_fault_t vshadow_argpage_fault(struct vm_fault *vmf)
 {
 	struct vshadow_argpage *ap = vmf->vma->vm_private_data;
 
-	/* Only after MADV_DONTNEED: the mapping is one page, set up whole. */
-	return vmf_insert_page(vmf->vma, vmf->address, ap->page);
+	unsigned long idx = (vmf->address - vmf->vma->vm_start) >> PAGE_SHIFT;
+
+	/* Only after MADV_DONTNEED: the mapping was set up whole. */
+	if (idx >= ap->npages)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_page(vmf->vma, vmf->address, ap->page + idx);
 }
 
 static int vshadow_argpage_may_split(struct vm_area_struct *vma,
@@ -153,8 +194,11 @@ static const struct vm_operations_struct vshadow_argpage_vm_ops = {
 static int vshadow_argpage_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct vshadow_argpage *ap = file->private_data;
+	unsigned long i;
+	int ret;
 
-	if (vma_pages(vma) != 1 || vma->vm_pgoff || !(vma->vm_flags & VM_SHARED))
+	if (vma_pages(vma) != ap->npages || vma->vm_pgoff ||
+	    !(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (test_and_set_bit(VSHADOW_ARGPAGE_MAPPED, &ap->flags))
 		return -EBUSY;
@@ -168,14 +212,26 @@ static int vshadow_argpage_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_private_data = ap;
 	ap->mm = vma->vm_mm;
 	ap->uaddr = vma->vm_start;
-	return vm_insert_page(vma, vma->vm_start, ap->page);
+	for (i = 0; i < ap->npages; i++) {
+		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
+				     ap->page + i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void vshadow_argpage_free_pages(struct page *page, unsigned long n)
+{
+	while (n--)
+		__free_page(page + n);
 }
 
 static int vshadow_argpage_release(struct inode *inode, struct file *file)
 {
 	struct vshadow_argpage *ap = file->private_data;
 
-	__free_page(ap->page);
+	vshadow_argpage_free_pages(ap->page, ap->npages);
 	kfree(ap);
 	return 0;
 }
@@ -188,25 +244,35 @@ static const struct file_operations vshadow_argpage_fops = {
 
 /**
  * vshadow_argpage_create - map a new argument page into the current process
+ * @size: bytes it must hold, at most VSHADOW_ARGPAGE_MAX; PAGE_SIZE for
+ *	the page a context keeps
  *
  * Returns the page, or an ERR_PTR.  The caller holds a reference to its
  * file until vshadow_argpage_destroy().
  */
-struct vshadow_argpage *vshadow_argpage_create(void)
+struct vshadow_argpage *vshadow_argpage_create(size_t size)
 {
+	unsigned int order = get_order(size);
 	struct vshadow_argpage *ap;
 	struct file *file;
 	unsigned long addr;
 	int ret;
 
+	if (WARN_ON_ONCE(!size || size > VSHADOW_ARGPAGE_MAX))
+		return ERR_PTR(-EINVAL);
 	ap = kzalloc(sizeof(*ap), GFP_KERNEL_ACCOUNT);
 	if (!ap)
 		return ERR_PTR(-ENOMEM);
-	ap->page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	ap->npages = DIV_ROUND_UP(size, PAGE_SIZE);
+	ap->page = alloc_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO, order);
 	if (!ap->page) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
+	/* Pages of their own, each mapped and freed alone; keep @npages. */
+	split_page(ap->page, order);
+	vshadow_argpage_free_pages(ap->page + ap->npages,
+				   (1UL << order) - ap->npages);
 
 	file = anon_inode_getfile("[viommu_shadow-args]", &vshadow_argpage_fops,
 				  ap, O_RDWR);
@@ -217,7 +283,8 @@ struct vshadow_argpage *vshadow_argpage_create(void)
 	/* From here on the file owns ap and the page. */
 	ap->file = file;
 
-	addr = vm_mmap(file, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	addr = vm_mmap(file, 0, ap->npages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, 0);
 	if (IS_ERR_VALUE(addr)) {
 		fput(file);
 		return ERR_PTR((long)addr);
@@ -225,7 +292,7 @@ struct vshadow_argpage *vshadow_argpage_create(void)
 	return ap;
 
 err_free_page:
-	__free_page(ap->page);
+	vshadow_argpage_free_pages(ap->page, ap->npages);
 err_free:
 	kfree(ap);
 	return ERR_PTR(ret);
@@ -237,29 +304,33 @@ err_free:
  * @file: the backend's file
  * @cmd: the ioctl
  * @args: the argument: @in_len bytes go into the page
- * @in_len: at most PAGE_SIZE
+ * @in_len: at most the page's size
  * @out_len: on success, this many bytes of the page come back into @args
  *
- * The module writes the argument and reads the result only through its
- * own kernel mapping of the page; only the backend uses the user address.
- * Fails with -EIO, calling nothing, once the process has unmapped the
- * page.  That check and the backend's use of the user address are not
- * atomic: a thread of the process that unmaps or replaces its page in
- * between makes the backend read the process's own memory instead, and
- * only the process is harmed (its call acts on its own container as if it
- * had made it).
+ * For ioctls that return 0 on success.  The module writes the argument
+ * and reads the result only through its own kernel mapping of the page;
+ * only the backend uses the user address.  Returns the ioctl's result, or
+ * VSHADOW_BROKEN, calling nothing, once the process has unmapped the page
+ * (or, for a 32-bit call, when the page lies above 4 GiB, where a 32-bit
+ * ioctl argument cannot point).  That check and the backend's use of the
+ * user address are not atomic: a thread of the process that unmaps or
+ * replaces its page in between makes the backend read the process's own
+ * memory instead, and only the process is harmed (its call acts on its
+ * own container as if it had made it).
  */
 long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 			  unsigned int cmd, void *args, size_t in_len,
 			  size_t out_len)
 {
+	size_t size = ap->npages * PAGE_SIZE;
 	void *kaddr = page_address(ap->page);
 	long ret;
 
-	if (WARN_ON_ONCE(in_len > PAGE_SIZE || out_len > PAGE_SIZE))
+	if (WARN_ON_ONCE(in_len > size || out_len > size))
 		return -EINVAL;
-	if (test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags))
-		return -EIO;
+	if (test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags) ||
+	    (in_compat_syscall() && ap->uaddr > U32_MAX))
+		return VSHADOW_BROKEN;
 	memcpy(kaddr, args, in_len);
 	ret = vshadow_forward_ioctl(file, cmd, ap->uaddr);
 	if (!ret)
@@ -292,6 +363,6 @@ void vshadow_argpage_destroy(struct vshadow_argpage *ap)
 		mmap_read_unlock(current->mm);
 	}
 	if (ours)
-		vm_munmap(ap->uaddr, PAGE_SIZE);
+		vm_munmap(ap->uaddr, ap->npages * PAGE_SIZE);
 	fput(file);
 }

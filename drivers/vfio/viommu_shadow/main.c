@@ -112,9 +112,15 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		goto err_put_ops;
 	}
 
-	ret = ops->attach(file, &ctx->backend, &ctx->pgsize, &ctx->max_last);
+	ret = ops->attach(file, &ctx->backend);
 	if (ret)
 		goto err_fput;
+	/* Ask it what it is and can do; never inferred from the file. */
+	ret = ops->query(ctx->backend, &ctx->caps);
+	if (ret == VSHADOW_BROKEN)
+		ret = -EIO;
+	if (ret)
+		goto err_detach;
 
 	ctx->file = file;
 	ctx->mm = current->mm;
@@ -123,6 +129,10 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	mutex_unlock(&ctx->lock);
 	return 0;
 
+err_detach:
+	ops->detach(ctx->backend);
+	ctx->backend = NULL;
+	memset(&ctx->caps, 0, sizeof(ctx->caps));
 err_fput:
 	fput(file);
 err_put_ops:
@@ -138,15 +148,18 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
+	if (cmd->__reserved)
+		return -EINVAL;
 
 	if (mutex_lock_killable(&ctx->lock))
 		return -EINTR;
 	cmd->version = VIOMMU_SHADOW_API_VERSION;
 	cmd->backend = ctx->ops ? ctx->ops->id : VIOMMU_SHADOW_BACKEND_NONE;
 	cmd->features = VIOMMU_SHADOW_FEATURE_MAP |
-			VIOMMU_SHADOW_FEATURE_UNMAP_RANGE |
-			VIOMMU_SHADOW_FEATURE_DIRTY;
-	cmd->pgsize = ctx->pgsize;
+			VIOMMU_SHADOW_FEATURE_UNMAP_RANGE;
+	if (ctx->caps.dirty_bitmap_max)
+		cmd->features |= VIOMMU_SHADOW_FEATURE_DIRTY;
+	cmd->pgsize = ctx->caps.pgsize;
 	cmd->nr_mappings = ctx->nr_mappings;
 	cmd->mapped_bytes = ctx->mapped_bytes;
 	cmd->high_water = ctx->high_water;
@@ -155,6 +168,7 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	cmd->nr_clamped = ctx->nr_clamped;
 	cmd->nr_bisect_refused = ctx->nr_bisect_refused;
 	cmd->mappings_avail = ctx->max_mappings - ctx->nr_mappings;
+	cmd->out_flags = ctx->broken ? VIOMMU_SHADOW_INFO_OUT_BROKEN : 0;
 	mutex_unlock(&ctx->lock);
 
 	return vshadow_ucmd_respond(ucmd, sizeof(*cmd));

@@ -10,6 +10,7 @@
 #include <linux/bitmap.h>
 #include <linux/fs.h>
 #include <linux/list.h>
+#include <linux/log2.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -27,6 +28,8 @@
  * @mappings: struct vshadow_mock_map, sorted by IOVA
  * @nr_mappings: entries in @mappings
  * @tracking: dirty tracking running
+ * @pgsize: the page size it reports and requires (VSHADOW_MOCK_SET_CAPS)
+ * @dirty_bitmap_max: the bitmap limit it reports; 0: no dirty tracking
  * @calls: backend calls made so far
  * @fail_at: value of @calls at which a call fails, 0 for none
  * @fail_error: negative errno that call returns
@@ -36,11 +39,14 @@ struct vshadow_mock {
 	struct list_head mappings;
 	u64 nr_mappings;
 	bool tracking;
+	u64 pgsize;
+	u64 dirty_bitmap_max;
 	u64 calls;
 	u64 fail_at;
 	int fail_error;
 };
 
+/* One mapping; @dirty has a bit per VSHADOW_MOCK_PGSIZE, whatever @pgsize. */
 struct vshadow_mock_map {
 	struct list_head link;
 	u64 iova;
@@ -69,15 +75,31 @@ static void vshadow_mock_free(struct vshadow_mock_map *map)
 	kfree(map);
 }
 
-static int vshadow_mock_attach(struct file *file, void **priv, u64 *pgsize,
-			       u64 *max_last)
+static int vshadow_mock_attach(struct file *file, void **priv)
 {
 	if (file->f_op != &vshadow_mock_fops)
 		return -EINVAL;
 	*priv = file->private_data;
-	*pgsize = VSHADOW_MOCK_PGSIZE;
-	*max_last = U64_MAX;
 	return 0;
+}
+
+static int vshadow_mock_query(void *priv, struct vshadow_backend_caps *caps)
+{
+	struct vshadow_mock *mock = priv;
+
+	mutex_lock(&mock->lock);
+	caps->pgsize = mock->pgsize;
+	caps->max_last = U64_MAX;
+	caps->dirty_bitmap_max = mock->dirty_bitmap_max;
+	mutex_unlock(&mock->lock);
+	return 0;
+}
+
+/* Like type1, refuse what its current page size does not divide. */
+static bool vshadow_mock_aligned(struct vshadow_mock *mock, u64 iova,
+				 u64 length)
+{
+	return !((iova | length) & (mock->pgsize - 1));
 }
 
 static void vshadow_mock_detach(void *priv)
@@ -108,6 +130,10 @@ static int vshadow_mock_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pro
 	mutex_lock(&mock->lock);
 	if (vshadow_mock_inject(mock)) {
 		ret = mock->fail_error;
+		goto err_unlock;
+	}
+	if (!vshadow_mock_aligned(mock, iova, length)) {
+		ret = -EINVAL;
 		goto err_unlock;
 	}
 	/* Insert in IOVA order: before the first mapping that ends after us. */
@@ -142,17 +168,45 @@ static struct vshadow_mock_map *vshadow_mock_find(struct vshadow_mock *mock, u64
 	return NULL;
 }
 
+/*
+ * Store @map's dirty bits at @mock's current page size: a bit is set when
+ * any VSHADOW_MOCK_PGSIZE page under it is dirty.
+ */
+static int vshadow_mock_put_dirty(struct vshadow_mock *mock,
+				  struct vshadow_mock_map *map,
+				  u64 __user *bitmap)
+{
+	u64 ratio = mock->pgsize / VSHADOW_MOCK_PGSIZE;
+	u64 nbits = (map->last - map->iova + 1) / mock->pgsize;
+	u64 i, word = 0;
+
+	for (i = 0; i < nbits; i++) {
+		if (find_next_bit(map->dirty, (i + 1) * ratio, i * ratio) <
+		    (i + 1) * ratio)
+			word |= BIT_ULL(i % 64);
+		if (i % 64 == 63 || i == nbits - 1) {
+			if (put_user(word, bitmap + i / 64))
+				return -EFAULT;
+			word = 0;
+		}
+	}
+	return 0;
+}
+
 static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
-			      u64 __user *bitmap, u64 bitmap_bytes)
+			      const struct vshadow_bitmap *bitmap)
 {
 	struct vshadow_mock *mock = priv;
 	struct vshadow_mock_map *map;
-	u64 bytes;
 	int ret = 0;
 
 	mutex_lock(&mock->lock);
 	if (vshadow_mock_inject(mock)) {
 		ret = mock->fail_error;
+		goto out_unlock;
+	}
+	if (!vshadow_mock_aligned(mock, iova, length)) {
+		ret = -EINVAL;
 		goto out_unlock;
 	}
 	map = vshadow_mock_find(mock, iova);
@@ -165,8 +219,10 @@ static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
 			ret = -ENODATA;
 			goto out_unlock;
 		}
-		bytes = BITS_TO_LONGS(vshadow_mock_pages(map)) * sizeof(long);
-		if (bitmap_bytes < bytes) {
+		/* Like type1, which checks the size of one bit. */
+		if (bitmap->pgsize != mock->pgsize ||
+		    bitmap->bytes < DIV_ROUND_UP(length / mock->pgsize, 64) * 8 ||
+		    bitmap->bytes > mock->dirty_bitmap_max) {
 			ret = -EINVAL;
 			goto out_unlock;
 		}
@@ -175,7 +231,7 @@ static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
 	 * Like type1, whose write-back can fail after it acted, the mock
 	 * unmaps whether or not the bits could be delivered.
 	 */
-	if (bitmap && copy_to_user(bitmap, map->dirty, bytes))
+	if (bitmap && vshadow_mock_put_dirty(mock, map, bitmap->data))
 		ret = VSHADOW_UNMAP_DIRTY_LOST;
 	vshadow_mock_free(map);
 	mock->nr_mappings--;
@@ -190,6 +246,7 @@ static const struct vshadow_backend_ops vshadow_mock_ops = {
 	.owner = THIS_MODULE,
 	.attach = vshadow_mock_attach,
 	.detach = vshadow_mock_detach,
+	.query = vshadow_mock_query,
 	.map = vshadow_mock_map,
 	.unmap = vshadow_mock_unmap,
 };
@@ -264,6 +321,23 @@ static int vshadow_mock_get_mappings(struct vshadow_mock *mock, void __user *uar
 	return ret;
 }
 
+static int vshadow_mock_set_caps(struct vshadow_mock *mock, void __user *uarg)
+{
+	struct vshadow_mock_set_caps cmd;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.size != sizeof(cmd) || cmd.__reserved ||
+	    !is_power_of_2(cmd.pgsize) || cmd.pgsize < VSHADOW_MOCK_PGSIZE ||
+	    cmd.pgsize > VSHADOW_MOCK_PGSIZE_MAX)
+		return -EINVAL;
+	mutex_lock(&mock->lock);
+	mock->pgsize = cmd.pgsize;
+	mock->dirty_bitmap_max = cmd.dirty_bitmap_max;
+	mutex_unlock(&mock->lock);
+	return 0;
+}
+
 static long vshadow_mock_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct vshadow_mock *mock = filp->private_data;
@@ -276,6 +350,8 @@ static long vshadow_mock_ioctl(struct file *filp, unsigned int cmd, unsigned lon
 		return vshadow_mock_set_dirty(mock, uarg);
 	case VSHADOW_MOCK_GET_MAPPINGS:
 		return vshadow_mock_get_mappings(mock, uarg);
+	case VSHADOW_MOCK_SET_CAPS:
+		return vshadow_mock_set_caps(mock, uarg);
 	case VSHADOW_MOCK_FAIL_NTH:
 		if (copy_from_user(&fail, uarg, sizeof(fail)))
 			return -EFAULT;
@@ -309,6 +385,8 @@ static int vshadow_mock_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	mutex_init(&mock->lock);
 	INIT_LIST_HEAD(&mock->mappings);
+	mock->pgsize = VSHADOW_MOCK_PGSIZE;
+	mock->dirty_bitmap_max = VSHADOW_MOCK_MAX_PAGES / 8;
 	filp->private_data = mock;
 	return 0;
 }

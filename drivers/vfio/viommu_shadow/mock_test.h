@@ -22,7 +22,9 @@
  */
 #define VSHADOW_MOCK_BACKEND	0xff
 
+/* The mock's page size until VSHADOW_MOCK_SET_CAPS changes it. */
 #define VSHADOW_MOCK_PGSIZE	4096
+#define VSHADOW_MOCK_PGSIZE_MAX	0x40000000ULL
 /* Largest mock mapping, in pages (its dirty bitmap is kept in memory). */
 #define VSHADOW_MOCK_MAX_PAGES	0x100000
 
@@ -31,6 +33,7 @@ enum {
 	VSHADOW_MOCK_CMD_FAIL_NTH,
 	VSHADOW_MOCK_CMD_TRACKING,
 	VSHADOW_MOCK_CMD_GET_MAPPINGS,
+	VSHADOW_MOCK_CMD_SET_CAPS,
 };
 
 /*
@@ -86,5 +89,26 @@ struct vshadow_mock_get_mappings {
 };
 
 #define VSHADOW_MOCK_GET_MAPPINGS	_IO(VIOMMU_SHADOW_TYPE, VSHADOW_MOCK_CMD_GET_MAPPINGS)
+
+/*
+ * Change what the mock says it is, as a real backend may (type1 changes
+ * its page size as groups join its container): @pgsize, a power of two
+ * from VSHADOW_MOCK_PGSIZE to VSHADOW_MOCK_PGSIZE_MAX, which it then
+ * requires of every map and unmap (EINVAL otherwise), and
+ * @dirty_bitmap_max, the largest bitmap one unmap returns, in bytes (0:
+ * it cannot track dirty pages).  Defaults: VSHADOW_MOCK_PGSIZE and
+ * VSHADOW_MOCK_MAX_PAGES / 8.  A context learns them at ATTACH and when
+ * the mock answers EINVAL.  Dirty bits set with VSHADOW_MOCK_SET_DIRTY
+ * stay per VSHADOW_MOCK_PGSIZE page; a larger page is dirty when any of
+ * them is.
+ */
+struct vshadow_mock_set_caps {
+	__u32 size;
+	__u32 __reserved;
+	__aligned_u64 pgsize;
+	__aligned_u64 dirty_bitmap_max;
+};
+
+#define VSHADOW_MOCK_SET_CAPS	_IO(VIOMMU_SHADOW_TYPE, VSHADOW_MOCK_CMD_SET_CAPS)
 
 #endif /* _VIOMMU_SHADOW_MOCK_TEST_H */

@@ -24,22 +24,69 @@
 #include "vshadow.h"
 
 /*
- * Calls that are forwarded to the backend need an attached context, and the
- * memory and accounting of the process that attached it.
+ * Calls that are forwarded to the backend need an attached context that
+ * still knows what its backend holds, and the memory and accounting of the
+ * process that attached it.
  */
 static int vshadow_check_caller(struct vshadow_ctx *ctx)
 {
 	lockdep_assert_held(&ctx->lock);
 	if (!ctx->ops)
 		return -ENXIO;
+	if (ctx->broken)
+		return -EIO;
 	if (current->mm != ctx->mm)
 		return -EPERM;
 	return 0;
 }
 
+/*
+ * The context can no longer know what its backend holds.  From now on it
+ * only answers GET_INFO and close, so that nothing it does can act on
+ * mappings it did not make; the VMM goes on with its container directly.
+ * This happens once per context, so the message is said once.
+ */
+static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
+{
+	ctx->broken = true;
+	pr_warn_ratelimited("viommu_shadow: %s[%d]: context on %s broken: %s; later calls fail with EIO\n",
+			    current->comm, task_tgid_nr(current),
+			    ctx->ops->name, why);
+}
+
+/*
+ * What a backend's map or unmap answered, as the caller is told it; the
+ * context's state follows the answer.  Each outcome has one report:
+ * VSHADOW_BROKEN breaks the context (EIO), -ENODEV too (ENODEV), and
+ * -EINVAL makes the context ask the backend again what it is, since its
+ * page size may have changed (GET_INFO then has the new one).
+ * VSHADOW_UNMAP_DIRTY_LOST, 0 and every other errno pass unchanged.
+ */
+static int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
+{
+	struct vshadow_backend_caps caps;
+
+	if (ret == -EINVAL) {
+		ret = ctx->ops->query(ctx->backend, &caps);
+		if (!ret)
+			ctx->caps = caps;
+		if (ret != -ENODEV && ret != VSHADOW_BROKEN)
+			return -EINVAL;
+	}
+	switch (ret) {
+	case VSHADOW_BROKEN:
+		vshadow_break(ctx, "its answer did not fit the request, or it was out of reach");
+		return -EIO;
+	case -ENODEV:
+		vshadow_break(ctx, "the container lost its IOMMU, and every mapping");
+		return -ENODEV;
+	}
+	return ret;
+}
+
 static bool vshadow_aligned(struct vshadow_ctx *ctx, u64 value)
 {
-	return !(value & (ctx->pgsize - 1));
+	return !(value & (ctx->caps.pgsize - 1));
 }
 
 int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
@@ -78,7 +125,7 @@ int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		ret = -EINVAL;
 		goto err_unlock;
 	}
-	if (last > ctx->max_last) {
+	if (last > ctx->caps.max_last) {
 		ret = -ERANGE;
 		goto err_unlock;
 	}
@@ -93,6 +140,7 @@ int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 
 	ret = ctx->ops->map(ctx->backend, node->start, cmd->length,
 			    cmd->vaddr, cmd->flags);
+	ret = vshadow_backend_result(ctx, ret);
 	if (ret)
 		goto err_unlock;
 
@@ -160,7 +208,7 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 		.length = node->last - node->start + 1,
 		.cookie = node->cookie,
 	};
-	u64 __user *bitmap = NULL;
+	struct vshadow_bitmap bitmap = { .pgsize = ctx->caps.pgsize };
 	u8 __user *urec;
 	u64 words = 0;
 	int ret;
@@ -169,13 +217,16 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 		return 1;
 
 	if (walk->bitmap) {
-		rec.bitmap_bits = rec.length / ctx->pgsize;
+		rec.bitmap_bits = rec.length / ctx->caps.pgsize;
 		words = DIV_ROUND_UP_ULL(rec.bitmap_bits, 64);
+		if (words > ctx->caps.dirty_bitmap_max / 8)
+			return -E2BIG;
 		if (words > (walk->bitmap_bytes - walk->bitmap_used) / 8)
 			return 1;
 		rec.flags |= VIOMMU_SHADOW_RECORD_DIRTY;
 		rec.bitmap_offset = walk->bitmap_used * 8;
-		bitmap = walk->bitmap + walk->bitmap_used / 8;
+		bitmap.data = walk->bitmap + walk->bitmap_used / 8;
+		bitmap.bytes = words * 8;
 	}
 	if (node->start < cmd->start || node->last > cmd->out_last)
 		rec.flags |= VIOMMU_SHADOW_RECORD_CUT;
@@ -185,8 +236,9 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 	    clear_user(urec + sizeof(rec), walk->record_size - sizeof(rec)))
 		return -EFAULT;
 
-	ret = ctx->ops->unmap(ctx->backend, node->start, rec.length, bitmap,
-			      words * 8);
+	ret = ctx->ops->unmap(ctx->backend, node->start, rec.length,
+			      bitmap.data ? &bitmap : NULL);
+	ret = vshadow_backend_result(ctx, ret);
 	if (ret < 0)
 		return ret;
 
@@ -218,8 +270,9 @@ static int vshadow_unmap_one(struct vshadow_ctx *ctx,
 	}
 
 	/* The mapping is gone and reported; now keep the padding promise. */
-	if (bitmap && rec.bitmap_bits % 64)
-		return vshadow_clear_tail(bitmap + words - 1, rec.bitmap_bits);
+	if (bitmap.data && rec.bitmap_bits % 64)
+		return vshadow_clear_tail(bitmap.data + words - 1,
+					  rec.bitmap_bits);
 	return 0;
 }
 
@@ -250,7 +303,9 @@ static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 	    cmd->record_size > VIOMMU_SHADOW_RECORD_SIZE_MAX)
 		return -EINVAL;
 	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
-		if (!cmd->bitmap || cmd->bitmap_pgsize != ctx->pgsize)
+		if (!ctx->caps.dirty_bitmap_max)
+			return -EOPNOTSUPP;
+		if (!cmd->bitmap || cmd->bitmap_pgsize != ctx->caps.pgsize)
 			return -EINVAL;
 		if (!access_ok(u64_to_user_ptr(cmd->bitmap), cmd->bitmap_bytes))
 			return -EFAULT;

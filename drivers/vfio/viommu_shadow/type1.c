@@ -19,56 +19,142 @@
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
 
-/*
- * type1 refuses a dirty bitmap larger than this (256 MB, 2^31 pages) in
- * one call; it is not exported, so it is restated here.
- */
-#define VSHADOW_TYPE1_BITMAP_MAX	(256ULL << 20)
-
 /**
  * struct vshadow_type1 - a context's view of its container
  * @file: the container (the context holds the reference)
  * @args: the argument page, in the attaching process
- * @pgsize: the container's smallest IOMMU page size
  */
 struct vshadow_type1 {
 	struct file *file;
 	struct vshadow_argpage *args;
-	u64 pgsize;
 };
 
+/*
+ * A VFIO container, by its device number: only a first filter.  What
+ * answers behind it is asked next (vshadow_type1_attach()).
+ */
 static bool vshadow_type1_is_container(struct file *file)
 {
 	struct inode *inode = file_inode(file);
 
 	return S_ISCHR(inode->i_mode) &&
-	       inode->i_rdev == MKDEV(MISC_MAJOR, VFIO_MINOR) &&
-	       file->f_op->unlocked_ioctl;
+	       inode->i_rdev == MKDEV(MISC_MAJOR, VFIO_MINOR);
 }
 
-/* The container's IOMMU page size; ENODEV if it has no IOMMU (any more). */
-static int vshadow_type1_get_pgsize(struct vshadow_type1 *t, u64 *pgsize)
+/*
+ * The migration capability in GET_INFO's capability chain (@info, @len
+ * bytes as the container wrote them), or NULL.  The chain is in memory the
+ * process can write: every offset is checked, and each must move forward.
+ */
+static const struct vfio_iommu_type1_info_cap_migration *
+vshadow_type1_find_migration(const void *info, size_t len, u32 offset)
 {
-	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+	const struct vfio_info_cap_header *hdr;
+	const size_t minsz = sizeof(struct vfio_iommu_type1_info);
+
+	while (offset >= minsz && offset <= len - sizeof(*hdr) &&
+	       IS_ALIGNED(offset, 4)) {
+		hdr = info + offset;
+		if (hdr->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
+		    hdr->version == 1 &&
+		    offset + sizeof(struct vfio_iommu_type1_info_cap_migration) <= len)
+			return info + offset;
+		if (hdr->next <= offset)
+			break;
+		offset = hdr->next;
+	}
+	return NULL;
+}
+
+/* One VFIO_IOMMU_GET_INFO with @len bytes of room, through @ap. */
+static long vshadow_type1_get_info(struct vshadow_type1 *t,
+				   struct vshadow_argpage *ap, void *buf,
+				   size_t len)
+{
+	struct vfio_iommu_type1_info *info = buf;
+
+	memset(buf, 0, len);
+	info->argsz = len;
+	return vshadow_forward_args(ap, t->file, VFIO_IOMMU_GET_INFO, info,
+				    sizeof(*info), len);
+}
+
+/*
+ * Ask the container what it is and can do.  type1 reports its page sizes
+ * and always includes the migration capability, with the dirty page sizes
+ * and the largest bitmap one call returns; iommufd's compatibility
+ * container, behind the same device number on kernels with
+ * IOMMUFD_VFIO_CONTAINER, does not, and cannot track dirty pages.  The
+ * capability chain may not fit the argument page: it is then read once
+ * more through a larger one, mapped just for that.
+ */
+static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
+{
+	const struct vfio_iommu_type1_info_cap_migration *mig;
+	struct vshadow_type1 *t = priv;
+	struct vfio_iommu_type1_info *info;
+	struct vshadow_argpage *big;
+	size_t len = PAGE_SIZE;
+	u64 pgsize;
 	long ret;
 
-	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_GET_INFO,
-				   &info, sizeof(info), sizeof(info));
+	info = kvmalloc(len, GFP_KERNEL_ACCOUNT);
+	if (!info)
+		return -ENOMEM;
+	ret = vshadow_type1_get_info(t, t->args, info, len);
+	if (!ret && info->argsz > len) {
+		if (info->argsz > VSHADOW_ARGPAGE_MAX) {
+			ret = -E2BIG;
+			goto out_free;
+		}
+		len = info->argsz;
+		kvfree(info);
+		info = kvmalloc(len, GFP_KERNEL_ACCOUNT);
+		if (!info)
+			return -ENOMEM;
+		big = vshadow_argpage_create(len);
+		if (IS_ERR(big)) {
+			ret = PTR_ERR(big);
+			goto out_free;
+		}
+		ret = vshadow_type1_get_info(t, big, info, len);
+		vshadow_argpage_destroy(big);
+		if (!ret && info->argsz > len)
+			ret = VSHADOW_BROKEN;	/* it grew under us */
+	}
 	if (ret == -EINVAL)
-		return -ENODEV;		/* no IOMMU set on the container */
+		ret = -ENODEV;		/* no IOMMU set on the container */
 	if (ret)
-		return ret;
-	if (!(info.flags & VFIO_IOMMU_INFO_PGSIZES) || !info.iova_pgsizes)
-		return -ENODEV;
-	*pgsize = 1ULL << __ffs64(info.iova_pgsizes);
-	return 0;
+		goto out_free;
+	if (!(info->flags & VFIO_IOMMU_INFO_PGSIZES) || !info->iova_pgsizes) {
+		ret = -ENODEV;
+		goto out_free;
+	}
+
+	pgsize = 1ULL << __ffs64(info->iova_pgsizes);
+	caps->pgsize = pgsize;
+	/*
+	 * type1 (seen on 6.1.176 and 6.12.95) computes the end of an unmap
+	 * as iova + size, which wraps to 0 for a mapping that ends at
+	 * 2^64 - 1: such a mapping can be made but never unmapped, so it is
+	 * refused up front (seed.top_of_iova_space checks this).
+	 */
+	caps->max_last = U64_MAX - pgsize;
+	caps->dirty_bitmap_max = 0;
+	mig = NULL;
+	if (info->flags & VFIO_IOMMU_INFO_CAPS)
+		mig = vshadow_type1_find_migration(info, len, info->cap_offset);
+	if (mig && (mig->pgsize_bitmap & pgsize))
+		caps->dirty_bitmap_max = mig->max_dirty_bitmap_size;
+out_free:
+	kvfree(info);
+	return ret;
 }
 
-static int vshadow_type1_attach(struct file *file, void **priv, u64 *pgsize,
-				u64 *max_last)
+static int vshadow_type1_attach(struct file *file, void **priv)
 {
 	struct vshadow_type1 *t;
-	int ret;
+	long ret;
 
 	if (!vshadow_type1_is_container(file))
 		return -EINVAL;
@@ -78,10 +164,17 @@ static int vshadow_type1_attach(struct file *file, void **priv, u64 *pgsize,
 		return -ENOMEM;
 	t->file = file;
 
+	ret = vshadow_forward_ioctl(file, VFIO_GET_API_VERSION, 0);
+	if (ret < 0)
+		goto err_free;
+	if (ret != VFIO_API_VERSION) {
+		ret = -EINVAL;
+		goto err_free;
+	}
 	/*
 	 * With an IOMMU set, CHECK_EXTENSION asks that IOMMU; without one it
 	 * asks every loaded driver, so it cannot tell "no IOMMU" apart:
-	 * GET_INFO does, below.
+	 * GET_INFO does, in the query that follows ATTACH.
 	 */
 	ret = vshadow_forward_ioctl(file, VFIO_CHECK_EXTENSION,
 				    VFIO_TYPE1v2_IOMMU);
@@ -97,29 +190,14 @@ static int vshadow_type1_attach(struct file *file, void **priv, u64 *pgsize,
 	 * so that type1's write-back to it cannot fail for want of memory
 	 * once it has acted.
 	 */
-	t->args = vshadow_argpage_create();
+	t->args = vshadow_argpage_create(PAGE_SIZE);
 	if (IS_ERR(t->args)) {
 		ret = PTR_ERR(t->args);
 		goto err_free;
 	}
-
-	ret = vshadow_type1_get_pgsize(t, &t->pgsize);
-	if (ret)
-		goto err_args;
-
 	*priv = t;
-	*pgsize = t->pgsize;
-	/*
-	 * type1 (seen on 6.1.176 and 6.12.95) computes the end of an unmap
-	 * as iova + size, which wraps to 0 for a mapping that ends at
-	 * 2^64 - 1: such a mapping can be made but never unmapped, so it is
-	 * refused up front (seed.top_of_iova_space checks this).
-	 */
-	*max_last = U64_MAX - t->pgsize;
 	return 0;
 
-err_args:
-	vshadow_argpage_destroy(t->args);
 err_free:
 	kfree(t);
 	return ret;
@@ -155,28 +233,31 @@ static int vshadow_type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pr
 /*
  * One VFIO_IOMMU_UNMAP_DMA of exactly [iova, iova + length - 1], with the
  * dirty bits to @bitmap if given; on success *@done is what type1 says it
- * unmapped.
+ * unmapped.  An unmap with a bitmap is a variable-size argument: the
+ * struct vfio_bitmap goes in the unmap struct's data[], built here in one
+ * buffer.
  */
 static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
-				     u64 length, u64 __user *bitmap,
-				     u64 bitmap_bytes, u64 *done)
+				     u64 length,
+				     const struct vshadow_bitmap *bitmap,
+				     u64 *done)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap),
 		.iova = iova,
 		.size = length,
 	};
-	struct vfio_bitmap vbitmap = {
-		.pgsize = t->pgsize,
-		.size = bitmap_bytes,
-		.data = (__u64 __user *)bitmap,
-	};
 	const size_t data = offsetof(struct vfio_iommu_type1_dma_unmap, data);
-	u8 args[sizeof(unmap) + sizeof(vbitmap)] __aligned(8);
+	u8 args[sizeof(unmap) + sizeof(struct vfio_bitmap)] __aligned(8);
 	long ret;
 
-	/* With a bitmap, its struct goes in the unmap struct's data[]. */
 	if (bitmap) {
+		struct vfio_bitmap vbitmap = {
+			.pgsize = bitmap->pgsize,
+			.size = bitmap->bytes,
+			.data = (__u64 __user *)bitmap->data,
+		};
+
 		unmap.argsz = data + sizeof(vbitmap);
 		unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
 		memcpy(args + data, &vbitmap, sizeof(vbitmap));
@@ -200,69 +281,53 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
  * are reported dirty.  Either way the mapping is gone and reported.
  */
 static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
-				       u64 length, u64 __user *bitmap,
-				       u64 bitmap_bytes)
+				       u64 length,
+				       const struct vshadow_bitmap *bitmap)
 {
 	u64 i, done;
-	long ret;
 
-	/* Fails only if the process broke the argument page itself. */
-	ret = vshadow_type1_unmap_call(t, iova, length, NULL, 0, &done);
-	if (ret)
-		return ret;
+	/* Without an answer, the first call's fate is unknown. */
+	if (vshadow_type1_unmap_call(t, iova, length, NULL, &done))
+		return VSHADOW_BROKEN;
 	if (done != length)
-		return done ? -EIO : 0;
-	for (i = 0; bitmap && i < bitmap_bytes / 8; i++)
-		if (put_user(~0ULL, bitmap + i))
+		return done ? VSHADOW_BROKEN : 0;
+	for (i = 0; bitmap && i < bitmap->bytes / 8; i++)
+		if (put_user(~0ULL, bitmap->data + i))
 			return VSHADOW_UNMAP_DIRTY_LOST;
 	return 0;
 }
 
-/*
- * type1 said EINVAL, though every argument it checks has been checked:
- * either its dirty tracking is off (for an unmap with a bitmap), or the
- * container changed under the context (it lost its IOMMU when its last
- * group left, or its page size changed).
- */
-static int vshadow_type1_explain_einval(struct vshadow_type1 *t, bool dirty)
-{
-	u64 pgsize;
-	int ret;
-
-	ret = vshadow_type1_get_pgsize(t, &pgsize);
-	if (ret)
-		return ret;
-	if (pgsize != t->pgsize)
-		return -EINVAL;
-	return dirty ? -ENODATA : -EINVAL;
-}
-
 static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
-			       u64 __user *bitmap, u64 bitmap_bytes)
+			       const struct vshadow_bitmap *bitmap)
 {
+	struct vshadow_backend_caps caps;
 	struct vshadow_type1 *t = priv;
 	u64 done;
 	long ret;
 
-	if (bitmap) {
-		if (bitmap_bytes > VSHADOW_TYPE1_BITMAP_MAX)
-			return -E2BIG;
-		/* Fault here, before anything is unmapped, if it must. */
-		if (clear_user(bitmap, bitmap_bytes))
-			return -EFAULT;
-	}
+	/* Fault here, before anything is unmapped, if it must. */
+	if (bitmap && clear_user(bitmap->data, bitmap->bytes))
+		return -EFAULT;
 
-	ret = vshadow_type1_unmap_call(t, iova, length, bitmap, bitmap_bytes, &done);
+	ret = vshadow_type1_unmap_call(t, iova, length, bitmap, &done);
 	if (ret == -EFAULT)
-		return vshadow_type1_unmap_resolve(t, iova, length, bitmap,
-					   bitmap_bytes);
-	if (ret == -EINVAL)
-		return vshadow_type1_explain_einval(t, bitmap);
+		return vshadow_type1_unmap_resolve(t, iova, length, bitmap);
+	/*
+	 * Every argument type1 checks was checked.  With a bitmap, either
+	 * its dirty tracking is off, or the container changed under the
+	 * context (it lost its IOMMU, or its page size changed).
+	 */
+	if (ret == -EINVAL && bitmap) {
+		ret = vshadow_type1_query(t, &caps);
+		if (ret)
+			return ret;
+		return caps.pgsize == bitmap->pgsize ? -ENODATA : -EINVAL;
+	}
 	if (ret)
 		return ret;
-	/* The container was changed behind the context's back. */
+	/* Another length than the mapping's: not what the context made. */
 	if (done != length)
-		return -EIO;
+		return VSHADOW_BROKEN;
 	return 0;
 }
 
@@ -272,6 +337,7 @@ const struct vshadow_backend_ops vshadow_type1_ops = {
 	.owner = THIS_MODULE,
 	.attach = vshadow_type1_attach,
 	.detach = vshadow_type1_detach,
+	.query = vshadow_type1_query,
 	.map = vshadow_type1_map,
 	.unmap = vshadow_type1_unmap,
 };

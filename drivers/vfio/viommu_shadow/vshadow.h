@@ -22,52 +22,97 @@ struct mm_struct;
 struct module;
 
 /**
+ * struct vshadow_backend_caps - what a backend says it is and can do
+ * @pgsize: its smallest IOVA page size: the unit of alignment for map and
+ *	unmap, and of one dirty bit
+ * @max_last: the highest last IOVA it can both map and unmap
+ * @dirty_bitmap_max: the largest dirty bitmap, in bytes, one unmap can
+ *	return; 0 when the backend cannot track dirty pages at all
+ */
+struct vshadow_backend_caps {
+	u64 pgsize;
+	u64 max_last;
+	u64 dirty_bitmap_max;
+};
+
+/*
+ * What a backend's map or unmap returns besides 0 and an errno, each with
+ * exactly one meaning:
+ *
+ * VSHADOW_BROKEN: the backend's answer does not fit the request (type1
+ * unmapped another length than the mapping's), or the backend could not be
+ * reached at all (the process unmapped its argument page).  The context can
+ * no longer know what the backend holds: it is marked broken.
+ *
+ * VSHADOW_UNMAP_DIRTY_LOST (unmap only): the mapping is gone, but its dirty
+ * bits could not be stored in the bitmap (the caller made it unwritable
+ * during the call).
+ */
+#define VSHADOW_UNMAP_DIRTY_LOST	1
+#define VSHADOW_BROKEN			2
+
+/**
+ * struct vshadow_bitmap - where a backend stores a mapping's dirty bits
+ * @data: the caller's buffer: one bit per page, the first page in bit 0
+ *	of @data[0]; whole __u64 words
+ * @bytes: its size for this call, at most the backend's dirty_bitmap_max
+ * @pgsize: the page size of one bit: the backend's as the context last
+ *	learned it; a backend whose page size has changed since refuses the
+ *	call with -EINVAL
+ */
+struct vshadow_bitmap {
+	u64 __user *data;
+	u64 bytes;
+	u64 pgsize;
+};
+
+/**
  * struct vshadow_backend_ops - what a context forwards to
  * @id: enum viommu_shadow_backend value userspace names it by
  * @name: for messages
  * @owner: module providing the ops; pinned while a context uses them
  * @attach: check that @file is this backend's kind of file and set it up,
  *	in the context of the attaching process; on success return the
- *	backend's private data in @priv, its IOVA page size in @pgsize and
- *	the highest last IOVA it can both map and unmap in @max_last
+ *	backend's private data in @priv
  * @detach: undo @attach; may run in any process, or none
+ * @query: ask the backend what it is and can do now; at ATTACH, and again
+ *	whenever a map or unmap answers -EINVAL (its page size may have
+ *	changed).  -ENODEV: it lost its IOMMU (type1: the container's last
+ *	group left), and every mapping with it.
  * @map: map [@iova, @iova + @length - 1] to @vaddr with @prot
- *	(VIOMMU_SHADOW_MAP_READ/WRITE); all or nothing
+ *	(VIOMMU_SHADOW_MAP_READ/WRITE); all or nothing: 0 when mapped,
+ *	an errno when nothing was, or VSHADOW_BROKEN
  * @unmap: unmap exactly the mapping [@iova, @iova + @length - 1].  With
- *	@bitmap, first store its dirty bits there, one bit per page, whole
- *	__u64 words, @bitmap_bytes of them.  Returns 0 only when the backend
- *	no longer has the mapping, and an error only when it still has it
- *	whole, with two exceptions that leave the context useless, to be
- *	closed: -ENODEV, the backend lost every mapping (type1: the
- *	container's last group left), and a failure to reach the backend at
- *	all (type1: the process broke the argument page).  -ENODATA means
- *	dirty tracking is not running.  VSHADOW_UNMAP_DIRTY_LOST (positive):
- *	the mapping is gone, but its dirty bits could not be stored in
- *	@bitmap (the caller made it unwritable during the call).
+ *	@bitmap, first store its dirty bits there.  Returns 0 only when the
+ *	backend no longer has the mapping and its bits (if asked for) are
+ *	stored;
+ *	VSHADOW_UNMAP_DIRTY_LOST when it is gone but the bits are not;
+ *	VSHADOW_BROKEN; -ENODEV as for @query; any other errno only when
+ *	the backend still has the mapping whole.  -ENODATA means dirty
+ *	tracking is not running.
  *
  * Every call but @detach (made at release, when nothing else can use the
  * context) is made with vshadow_ctx::lock held, so a backend needs no
  * locking of its own for one context's state.
  */
-#define VSHADOW_UNMAP_DIRTY_LOST	1
-
 struct vshadow_backend_ops {
 	u32 id;
 	const char *name;
 	struct module *owner;
-	int (*attach)(struct file *file, void **priv, u64 *pgsize,
-		      u64 *max_last);
+	int (*attach)(struct file *file, void **priv);
 	void (*detach)(void *priv);
+	int (*query)(void *priv, struct vshadow_backend_caps *caps);
 	int (*map)(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot);
-	int (*unmap)(void *priv, u64 iova, u64 length, u64 __user *bitmap,
-		     u64 bitmap_bytes);
+	int (*unmap)(void *priv, u64 iova, u64 length,
+		     const struct vshadow_bitmap *bitmap);
 };
 
 /* forward.c: calling a backend whose ioctls take user memory */
+#define VSHADOW_ARGPAGE_MAX	(64 * 1024)
 struct vshadow_argpage;
 long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg);
-struct vshadow_argpage *vshadow_argpage_create(void);
+struct vshadow_argpage *vshadow_argpage_create(size_t size);
 long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 			  unsigned int cmd, void *args, size_t in_len,
 			  size_t out_len);
@@ -106,8 +151,9 @@ struct vshadow_node {
  * @backend: @ops' private data
  * @file: the backend file (the VFIO container), referenced until release
  * @mm: the attaching process's mm (grabbed); forwarded calls come from it
- * @pgsize: backend IOVA page size
- * @max_last: highest last IOVA the backend can map and unmap
+ * @caps: what the backend said it can do, when last asked
+ * @broken: the context no longer knows what the backend holds (see
+ *	VSHADOW_BROKEN, and -ENODEV); every call but GET_INFO fails
  * @max_mappings: limit on @nr_mappings, the max_mappings module parameter
  *	when the context was opened
  * @tree: the shadow mappings, an interval tree keyed by [start, last]
@@ -125,8 +171,8 @@ struct vshadow_ctx {
 	void *backend;
 	struct file *file;
 	struct mm_struct *mm;
-	u64 pgsize;
-	u64 max_last;
+	struct vshadow_backend_caps caps;
+	bool broken;
 	u64 max_mappings;
 	struct rb_root_cached tree;
 	u64 nr_mappings;

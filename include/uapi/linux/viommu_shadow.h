@@ -49,6 +49,10 @@
  * - EFAULT: the struct or a buffer it points to is not accessible.
  * - EINTR: a fatal signal came while waiting for the context's lock.
  * - ENXIO: the context is not attached to a container yet.
+ * - EIO: the context is broken (viommu_shadow_info::out_flags says so):
+ *   it lost track of what its container holds, and refuses every call but
+ *   GET_INFO from then on, changing nothing.  The call that found it out
+ *   failed with EIO, or ENODEV when the container lost its IOMMU.
  * - EPERM: a call that is forwarded to the container was made by a process
  *   other than the one that attached (the forwarded call needs that
  *   process's memory and accounting).
@@ -110,10 +114,13 @@ struct viommu_shadow_attach {
 
 #define VIOMMU_SHADOW_ATTACH	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_ATTACH)
 
-/* Feature bits reported in viommu_shadow_info::features */
+/* viommu_shadow_info::features, what this context can do */
 #define VIOMMU_SHADOW_FEATURE_MAP		(1ULL << 0)
 #define VIOMMU_SHADOW_FEATURE_UNMAP_RANGE	(1ULL << 1)
 #define VIOMMU_SHADOW_FEATURE_DIRTY		(1ULL << 2)
+
+/* viommu_shadow_info::out_flags */
+#define VIOMMU_SHADOW_INFO_OUT_BROKEN		(1U << 0)
 
 /**
  * struct viommu_shadow_info - ioctl(VIOMMU_SHADOW_GET_INFO)
@@ -121,9 +128,16 @@ struct viommu_shadow_attach {
  * @flags: must be 0
  * @version: out, VIOMMU_SHADOW_API_VERSION
  * @backend: out, the attached enum viommu_shadow_backend, or 0
- * @features: out, VIOMMU_SHADOW_FEATURE_* this module supports
+ * @features: out, VIOMMU_SHADOW_FEATURE_* this context offers: MAP and
+ *	UNMAP_RANGE always; DIRTY once attached to a backend that can track
+ *	dirty pages, as the backend itself says (for VFIO_TYPE1: the
+ *	container reports type1's migration capability; iommufd's
+ *	compatibility container, also /dev/vfio/vfio, does not)
  * @pgsize: out, the backend's IOVA page size (the smallest one): the unit
- *	of alignment for MAP and of one dirty bit; 0 when not attached
+ *	of alignment for MAP and of one dirty bit; 0 when not attached.  The
+ *	backend may change it (type1 does as groups join its container): it
+ *	is asked again whenever it refuses a MAP or an unmap with EINVAL, so
+ *	after such an EINVAL this is the current one.
  * @nr_mappings: out, live shadow mappings
  * @mapped_bytes: out, bytes covered by live shadow mappings
  * @high_water: out, last byte of the highest IOVA ever mapped through this
@@ -139,12 +153,20 @@ struct viommu_shadow_attach {
  *	with ENOSPC: the module's per-context limit (its max_mappings
  *	parameter when the context was opened, 65535 by default) less
  *	@nr_mappings.  An ENOSPC from MAP while this is not 0 is the
- *	backend's own (type1's dma_entry_limit).  Added after the first
- *	version: a caller whose @size ends before it does not get it.
+ *	backend's own (type1's dma_entry_limit).
+ * @out_flags: out, VIOMMU_SHADOW_INFO_OUT_BROKEN: the context no longer
+ *	knows what its container holds, and every call but GET_INFO fails
+ *	with EIO (see "Broken contexts" in the documentation); close it and
+ *	use the container directly
+ * @__reserved: must be 0
  *
- * Works before ATTACH too, and from any process.
+ * @mappings_avail and what follows were added after the first version: a
+ * caller whose @size ends before a field does not get it.
  *
- * Errors: EOPNOTSUPP (non-zero @flags), EFAULT, EINTR.
+ * Works before ATTACH too, from any process, and on a broken context.
+ *
+ * Errors: EOPNOTSUPP (non-zero @flags), EINVAL (non-zero @__reserved),
+ * EFAULT, EINTR.
  */
 struct viommu_shadow_info {
 	__u32 size;
@@ -161,6 +183,8 @@ struct viommu_shadow_info {
 	__aligned_u64 nr_clamped;
 	__aligned_u64 nr_bisect_refused;
 	__aligned_u64 mappings_avail;
+	__u32 out_flags;
+	__u32 __reserved;
 };
 
 #define VIOMMU_SHADOW_GET_INFO	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_GET_INFO)
@@ -188,10 +212,17 @@ struct viommu_shadow_info {
  * at 2^64 - 1, see the documentation), EEXIST (overlaps a shadow mapping;
  * nothing changed), ENOSPC (the context holds as many mappings as the
  * module allows it, see viommu_shadow_info::mappings_avail; nothing
- * changed), ENOMEM (no memory for the shadow node), or any error
- * of the backend's own map call, unchanged (for type1: ENOMEM, EFAULT,
- * ENOSPC when its dma_entry_limit is reached, EEXIST for a mapping made
- * directly on the container, EINVAL outside its IOVA ranges, ...).
+ * changed), ENOMEM (no memory for the shadow node), ENODEV (the
+ * container lost its IOMMU; the context is now broken), EIO (the context
+ * is broken), or any error of the backend's own map call, unchanged (for
+ * type1: ENOMEM, also when the pages would exceed the caller's
+ * RLIMIT_MEMLOCK, EFAULT, ENOSPC when its dma_entry_limit is reached,
+ * EEXIST for a mapping made directly on the container, EINVAL outside its
+ * IOVA ranges or when its page size changed, ...).
+ *
+ * The backend pins and accounts the memory exactly as for the caller's
+ * own map call: for type1, to the caller's locked_vm, against its
+ * RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK.
  */
 struct viommu_shadow_map {
 	__u32 size;
@@ -313,11 +344,16 @@ struct viommu_shadow_unmap_record {
  * (GET_DIRTY but the backend's dirty tracking is not running), EFAULT (a
  * buffer is not writable; progress is still exact), EINTR (a fatal
  * signal, or any signal before anything was unmapped when the call is not
- * restarted), EIO (the backend no longer had a mapping the context has:
- * the container was changed directly), ENODEV (type1: the container lost
- * its IOMMU, and every mapping with it; close the context), E2BIG (type1:
- * one mapping's bitmap would exceed its 256 MB limit), or another backend
- * error, unchanged.
+ * restarted), EIO (the backend's answer did not fit the request, for
+ * type1 because it no longer had a mapping the context has: the container
+ * was changed directly; the context is now broken), ENODEV (the container
+ * lost its IOMMU, and every mapping with it; the context is now broken),
+ * EOPNOTSUPP (GET_DIRTY, but the backend cannot track dirty pages:
+ * GET_INFO's features lack DIRTY), E2BIG (one mapping's dirty bitmap
+ * would exceed the backend's limit, for type1 the max_dirty_bitmap_size of
+ * its migration capability, 256 MB on 6.1 and 6.12), EINVAL also when the
+ * backend refuses a mapping's unmap (its page size changed; GET_INFO has
+ * the new one), or another backend error, unchanged.
  */
 struct viommu_shadow_unmap_range {
 	__u32 size;

@@ -11,13 +11,18 @@
  * project, "argpage" for the page type1's forwarded calls use, "mock" for
  * mock-only checks.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/klog.h>
 #include <sys/personality.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vshadow_utils.h"
+#include <linux/capability.h>
 
 /* Open /dev/viommu_shadow as a new context. */
 static int vs_open(void)
@@ -142,6 +147,9 @@ TEST_F(attach, unknown_flags_and_backend)
 	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
 	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO,
 				       &info));
+	info.flags = 0;
+	info.__reserved = 1;
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO, &info));
 	EXPECT_EQ(EOPNOTSUPP, _vs_attach(self->ctx, 7, self->box.container));
 	EXPECT_EQ(EOPNOTSUPP, _vs_attach(self->ctx, 0, self->box.container));
 	EXPECT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
@@ -195,6 +203,7 @@ TEST_F(attach, struct_sizes)
 	memset(buf, 0xee, sizeof(buf));
 	*(uint32_t *)buf = sizeof(struct viommu_shadow_info);
 	((uint32_t *)buf)[1] = 0;
+	((struct viommu_shadow_info *)buf)->__reserved = 0;
 	EXPECT_EQ(0, vs_ioctl(self->ctx, VIOMMU_SHADOW_GET_INFO, buf));
 	EXPECT_EQ(0xee, buf[sizeof(struct viommu_shadow_info)]);
 	/* A caller built before mappings_avail existed still works. */
@@ -1105,7 +1114,9 @@ TEST_F(seed, top_of_iova_space)
  * MAP refuses an overlap because of the shadow tree, not because the
  * backend happens to: with the mapping removed from type1 behind the
  * context's back, a MAP over it still fails with EEXIST and reaches
- * nothing, and UNMAP_RANGE reports the disagreement with EIO.
+ * nothing, and UNMAP_RANGE reports the disagreement with EIO.  The
+ * context then knows it no longer knows what the container holds: it is
+ * broken, refuses every call but GET_INFO with EIO, and says so there.
  */
 TEST_F(seed, map_overlap_checks_the_tree)
 {
@@ -1124,22 +1135,42 @@ TEST_F(seed, map_overlap_checks_the_tree)
 	EXPECT_EQ(0, t1_unmap(c, x, 4 * PAGE_4K, NULL, 0, &unmapped));
 	EXPECT_EQ(0, unmapped);
 
+	EXPECT_FALSE(vs_broken(self->ctx));
 	r = vs_range(0, ~0ULL, 0, rec, 2);
 	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
 	EXPECT_EQ(0, r.out_nr_records);
 	EXPECT_EQ(1, nr_mappings(self->ctx));
+	EXPECT_TRUE(vs_broken(self->ctx));
+	/* Nothing reaches the container any more, a fresh IOVA included. */
+	EXPECT_EQ(EIO, _vs_map(self->ctx, 3 * SZ_1G, PAGE_4K, self->buf, 3));
+	EXPECT_EQ(0, t1_unmap(c, 3 * SZ_1G, PAGE_4K, NULL, 0, &unmapped));
+	EXPECT_EQ(0, unmapped);
+	r = vs_range(0, ~0ULL, 0, rec, 2);
+	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+}
+
+/* Put the group back in its container, with a new, empty type1. */
+static int rebuild_container(struct vfio_box *b)
+{
+	if (ioctl(b->group, VFIO_GROUP_SET_CONTAINER, &b->container))
+		return errno;
+	return vs_ioctl(b->container, VFIO_SET_IOMMU,
+			(void *)VFIO_TYPE1v2_IOMMU);
 }
 
 /*
  * The container loses its IOMMU (its last group leaves, which releases
  * type1 and every mapping): UNMAP_RANGE says ENODEV, not "tracking off"
- * or "bad range", and the context can still be closed cleanly.
+ * or "bad range", and the context is broken from then on.  When the VMM
+ * gives the container a new type1 and maps there itself, even at an IOVA
+ * the context once mapped, the context never touches it.
  */
 TEST_F(seed, container_loses_its_iommu)
 {
 	struct viommu_shadow_unmap_record rec[4];
 	struct viommu_shadow_unmap_range r;
-	uint64_t bits[4];
+	uint64_t bits[4], unmapped = 0;
 
 	ASSERT_EQ(0, t1_dirty(self->box.container,
 			      VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
@@ -1149,12 +1180,101 @@ TEST_F(seed, container_loses_its_iommu)
 			      NULL));
 
 	r = vs_range(0, ~0ULL, 0, rec, 4);
-	EXPECT_EQ(ENODEV, _vs_unmap(self->ctx, &r));
-	EXPECT_EQ(0, r.out_nr_records);
-	r = vs_range(0, ~0ULL, 0, rec, 4);
 	vs_range_dirty(&r, bits, sizeof(bits));
 	EXPECT_EQ(ENODEV, _vs_unmap(self->ctx, &r));
 	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_TRUE(vs_broken(self->ctx));
+
+	ASSERT_EQ(0, rebuild_container(&self->box));
+	ASSERT_EQ(0, t1_map(self->box.container, SZ_1G, PAGE_4K, self->buf));
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_EQ(EIO, _vs_map(self->ctx, 2 * SZ_1G, PAGE_4K, self->buf, 3));
+	EXPECT_EQ(0, t1_unmap(self->box.container, SZ_1G, PAGE_4K, NULL, 0,
+			      &unmapped));
+	EXPECT_EQ(PAGE_4K, unmapped);
+	EXPECT_EQ(0, t1_unmap(self->box.container, 2 * SZ_1G, PAGE_4K, NULL, 0,
+			      &unmapped));
+	EXPECT_EQ(0, unmapped);
+}
+
+/*
+ * The same, with no call between the loss and the new type1: the first
+ * unmap finds type1 without the mapping (it unmaps nothing), so the
+ * context is broken there, and what the VMM mapped itself in the new
+ * type1 stays.
+ */
+TEST_F(seed, container_rebuilt_behind_the_context)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	uint64_t unmapped = 0;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_2M, PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, vs_ioctl(self->box.group, VFIO_GROUP_UNSET_CONTAINER,
+			      NULL));
+	ASSERT_EQ(0, rebuild_container(&self->box));
+	ASSERT_EQ(0, t1_map(self->box.container, 3 * SZ_1G, PAGE_4K,
+			    self->buf));
+
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_TRUE(vs_broken(self->ctx));
+	EXPECT_EQ(2, nr_mappings(self->ctx));
+	EXPECT_EQ(EIO, _vs_map(self->ctx, 4 * SZ_1G, PAGE_4K, self->buf, 3));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_WHOLE, rec, 4);
+	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, t1_unmap(self->box.container, 3 * SZ_1G, PAGE_4K, NULL, 0,
+			      &unmapped));
+	EXPECT_EQ(PAGE_4K, unmapped);
+}
+
+/*
+ * Memory pinned through the module is the caller's, as if it had mapped
+ * it itself: type1 charges it to the caller's locked memory, against its
+ * RLIMIT_MEMLOCK once CAP_IPC_LOCK is gone, and a MAP over the limit
+ * fails exactly as the direct map does.  (The harness runs each test in a
+ * child of its own, so the lowered limit and capability stay there.)
+ */
+TEST_F(seed, memlock_is_the_callers)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	int c = self->box.container;
+	struct rlimit rl;
+	long locked;
+
+	ASSERT_EQ(0, syscall(SYS_capget, &hdr, data));
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].permitted &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	ASSERT_EQ(0, syscall(SYS_capset, &hdr, data));
+	locked = status_kb("VmLck");
+	ASSERT_LE(0, locked);
+	/* Room for 8 more pages. */
+	rl.rlim_cur = (locked + 32) * 1024;
+	rl.rlim_max = rl.rlim_cur;
+	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, 4 * PAGE_4K, self->buf, 1));
+	EXPECT_EQ(locked + 16, status_kb("VmLck"));
+	/* 8 more pages do not fit, whichever way they are mapped. */
+	EXPECT_EQ(ENOMEM, t1_map(c, 2 * SZ_1G, 8 * PAGE_4K,
+				 self->buf + 4 * PAGE_4K));
+	EXPECT_EQ(ENOMEM, _vs_map(self->ctx, 3 * SZ_1G, 8 * PAGE_4K,
+				  self->buf + 4 * PAGE_4K, 2));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+	/* 4 do, directly; then the module gets no more either. */
+	EXPECT_EQ(0, t1_map(c, 2 * SZ_1G, 4 * PAGE_4K, self->buf + 4 * PAGE_4K));
+	EXPECT_EQ(locked + 32, status_kb("VmLck"));
+	EXPECT_EQ(ENOMEM, _vs_map(self->ctx, 3 * SZ_1G, PAGE_4K,
+				  self->buf + 8 * PAGE_4K, 3));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+	EXPECT_FALSE(vs_broken(self->ctx));
 }
 
 /* The argument page ATTACH added to this process, found in /proc/self/maps. */
@@ -1384,22 +1504,6 @@ static int argpages(uintptr_t *addr, char *perms)
 	return n;
 }
 
-/* A field of /proc/self/status, in kB; -1 if missing. */
-static long status_kb(const char *field)
-{
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
-	size_t len = strlen(field);
-	long kb = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':')
-			kb = strtol(line + len + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 FIXTURE(argpage) {
 	int ctx;
 	struct vfio_box box;
@@ -1535,6 +1639,7 @@ TEST_F(argpage, munmap_noticed)
 	memset(mine, 0xa5, PAGE_4K);
 
 	EXPECT_EQ(EIO, _vs_map(self->ctx, SZ_2M, PAGE_4K, self->buf, 2));
+	EXPECT_TRUE(vs_broken(self->ctx));
 	r = vs_range(0, ~0ULL, 0, rec, 2);
 	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
 	EXPECT_EQ(0, r.out_nr_records);
@@ -1605,6 +1710,116 @@ TEST_F(argpage, fork_child)
 	EXPECT_EQ(1, argpages(NULL, NULL));
 	EXPECT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
 	EXPECT_EQ(1, nr_mappings(self->ctx));
+}
+
+/*
+ * A thread of the process rewrites its argument page in a tight loop
+ * while another maps and range-unmaps thousands of times: self-harm the
+ * module cannot prevent, so only safety is checked.  No oops or splat (the
+ * runner fails on any), the module's own memory stays bounded, its
+ * counters stay sane, and closing everything gives every pinned page
+ * back.  Whenever the context notices (it breaks), a fresh one replaces
+ * it and the race goes on.
+ */
+struct page_racer {
+	uint8_t *page;		/* the page to scribble on, NULL: hands off */
+	unsigned long parked;	/* times the racer saw NULL */
+	unsigned long writes;
+	int stop;
+};
+
+static void *race_page(void *arg)
+{
+	static const uint8_t vals[] = { 0, 1, 0x10, 0x80, 0xff };
+	struct page_racer *r = arg;
+	unsigned int seed = 1;
+	uint8_t *p;
+	int x;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		p = __atomic_load_n(&r->page, __ATOMIC_ACQUIRE);
+		if (!p) {
+			__atomic_add_fetch(&r->parked, 1, __ATOMIC_RELEASE);
+			continue;
+		}
+		x = rand_r(&seed);
+		__atomic_store_n(&p[x % 128], vals[(x >> 8) % 5],
+				 __ATOMIC_RELAXED);
+		r->writes++;
+		/* In bursts, so that some calls also get through. */
+		if (!((x >> 16) % 8))
+			usleep((x >> 20) % 256);
+	}
+	return NULL;
+}
+
+/* Take the racer off its page, and wait until it has let go. */
+static void race_park(struct page_racer *r)
+{
+	unsigned long seen;
+
+	__atomic_store_n(&r->page, NULL, __ATOMIC_RELEASE);
+	seen = __atomic_load_n(&r->parked, __ATOMIC_ACQUIRE);
+	while (__atomic_load_n(&r->parked, __ATOMIC_ACQUIRE) < seen + 2)
+		sched_yield();
+}
+
+TEST_F_TIMEOUT(argpage, racing_thread_rewrites_page, 300)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct page_racer racer = { .page = (uint8_t *)self->page };
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	unsigned long maps = 0, broken = 0;
+	long contexts, nodes;
+	pthread_t thread;
+	uintptr_t page;
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, race_page, &racer));
+	for (i = 0; i < 3000; i++) {
+		if (!_vs_map(self->ctx, SZ_1G + (i % 64) * PAGE_4K, PAGE_4K,
+			     self->buf + (i % 16) * PAGE_4K, i))
+			maps++;
+		r = vs_range(SZ_1G, SZ_1G + 64 * PAGE_4K - 1,
+			     VIOMMU_SHADOW_UNMAP_WHOLE, rec, 4);
+		_vs_unmap(self->ctx, &r);
+		ASSERT_LE(r.out_nr_records, 4);
+		if (!vs_broken(self->ctx))
+			continue;
+		/* A new context, and the racer moves to its page. */
+		broken++;
+		race_park(&racer);
+		close(self->ctx);
+		self->ctx = vs_open();
+		ASSERT_LE(0, self->ctx);
+		ASSERT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
+		ASSERT_EQ(1, argpages(&page, NULL));
+		__atomic_store_n(&racer.page, (uint8_t *)page, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&racer.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	TH_LOG("%lu page writes, %lu maps took, %lu contexts broke",
+	       racer.writes, maps, broken);
+
+	/* The module's view is its own: sane, and bounded by the tree. */
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_GE(64, info.nr_mappings);
+	EXPECT_EQ(info.nr_mappings * PAGE_4K, info.mapped_bytes);
+	ASSERT_EQ(0, vs_objects(&contexts, &nodes));
+	EXPECT_EQ(1, contexts);
+	EXPECT_EQ(info.nr_mappings, nodes);
+
+	/* Everything closed: no context, node or pinned page is left. */
+	close(self->ctx);
+	self->ctx = vs_open();
+	vfio_box_close(&self->box);
+	self->box.container = -1;
+	self->box.group = -1;
+	ASSERT_EQ(0, vs_objects(&contexts, &nodes));
+	EXPECT_EQ(1, contexts);
+	EXPECT_EQ(0, nodes);
+	EXPECT_EQ(0, status_kb("VmLck"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1971,6 +2186,108 @@ TEST_F(mock, dirty_lost_at_every_position)
 		EXPECT_EQ(0, nr_mappings(self->ctx));
 	}
 	munmap(area, 2 * PAGE_4K);
+}
+
+/*
+ * The backend changes its page size under the context (type1 does as
+ * groups join its container): its first EINVAL makes the context ask
+ * again, GET_INFO then has the new size, MAP and UNMAP_RANGE check
+ * against it, and dirty bits come at the new size.  A mapping the backend
+ * can no longer unmap stays, in the tree as in the backend.
+ */
+TEST_F(mock, page_size_changes)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	const uint64_t b = 16 * PAGE_4K;
+	uint64_t one = 1, bits[2] = { 0 };
+
+	ASSERT_EQ(0, _vs_map(self->ctx, 0, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, b, 4 * PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, mock_set_caps(self->mock, 2 * PAGE_4K,
+				   VSHADOW_MOCK_MAX_PAGES / 8));
+
+	r = vs_range(0, PAGE_4K - 1, 0, rec, 4);
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(2 * PAGE_4K, info.pgsize);
+	EXPECT_EQ(2, info.nr_mappings);
+	EXPECT_EQ(2, mock_mappings(self->mock, NULL, 0));
+	EXPECT_FALSE(info.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN);
+
+	/* (The mock never touches vaddr: any 8K-aligned value will do.) */
+	EXPECT_EQ(EINVAL, _vs_map(self->ctx, SZ_2M, PAGE_4K, (void *)SZ_2M, 3));
+	EXPECT_EQ(EINVAL, _vs_map(self->ctx, SZ_2M, 2 * PAGE_4K,
+				  (void *)(SZ_2M + PAGE_4K), 3));
+	EXPECT_EQ(0, _vs_map(self->ctx, SZ_2M, 2 * PAGE_4K, (void *)SZ_2M, 3));
+
+	/* The second 4K page of b is dirty: the first 8K bit is set. */
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	ASSERT_EQ(0, mock_set_dirty(self->mock, b + PAGE_4K, PAGE_4K, &one));
+	r = vs_range(b, b + 4 * PAGE_4K - 1, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));	/* 4K bits */
+	r.bitmap_pgsize = 2 * PAGE_4K;
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(2, rec[0].cookie);
+	EXPECT_EQ(2, rec[0].bitmap_bits);
+	EXPECT_EQ(1, bits[0]);
+	EXPECT_EQ(2, nr_mappings(self->ctx));
+}
+
+/*
+ * Whether a context offers dirty bits, and how many one mapping may have,
+ * is what its backend says when asked, never assumed.  (For type1 the
+ * answer is its migration capability, which iommufd's compatibility
+ * container lacks; no kernel here has that container, so this decision
+ * is shown on the mock.)
+ */
+TEST_F(mock, dirty_capability_is_asked)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	uint64_t bits[4];
+	int mock2, ctx2;
+
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_TRUE(info.features & VIOMMU_SHADOW_FEATURE_DIRTY);
+
+	mock2 = open(VS_MOCK_DEV, O_RDWR);
+	ASSERT_LE(0, mock2);
+	ASSERT_EQ(0, mock_set_caps(mock2, PAGE_4K, 0));
+	ASSERT_EQ(0, mock_tracking(mock2, true));
+	ctx2 = vs_open();
+	ASSERT_EQ(0, _vs_attach(ctx2, VSHADOW_MOCK_BACKEND, mock2));
+	ASSERT_EQ(0, _vs_info(ctx2, &info));
+	EXPECT_FALSE(info.features & VIOMMU_SHADOW_FEATURE_DIRTY);
+	ASSERT_EQ(0, _vs_map(ctx2, 0, PAGE_4K, self->buf, 1));
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EOPNOTSUPP, _vs_unmap(ctx2, &r));
+	EXPECT_EQ(1, nr_mappings(ctx2));
+	close(ctx2);
+
+	/* At most one word of bits per mapping: 64 pages, not 65. */
+	ASSERT_EQ(0, mock_set_caps(mock2, PAGE_4K, 8));
+	ctx2 = vs_open();
+	ASSERT_EQ(0, _vs_attach(ctx2, VSHADOW_MOCK_BACKEND, mock2));
+	ASSERT_EQ(0, _vs_info(ctx2, &info));
+	EXPECT_TRUE(info.features & VIOMMU_SHADOW_FEATURE_DIRTY);
+	ASSERT_EQ(0, _vs_map(ctx2, SZ_1G, 64 * PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, _vs_map(ctx2, SZ_2M * 1024 * 2, 65 * PAGE_4K, self->buf,
+			     3));
+	r = vs_range(SZ_1G, ~0ULL, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(E2BIG, _vs_unmap(ctx2, &r));
+	EXPECT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(2, rec[0].cookie);
+	EXPECT_EQ(1, nr_mappings(ctx2));
+	close(ctx2);
+	close(mock2);
 }
 
 TEST_HARNESS_MAIN

@@ -52,6 +52,22 @@ static inline bool vs_iommu_is(const char *name)
 	return v && !strcmp(v, name);
 }
 
+/* A field of /proc/self/status, in kB; -1 if missing. */
+static inline long status_kb(const char *field)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	size_t len = strlen(field);
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 /* ---- edu devices and VFIO containers ---- */
 
 static inline int read_hex_file(const char *path, unsigned long *val)
@@ -227,6 +243,15 @@ static inline int _vs_info(int ctx, struct viommu_shadow_info *info)
 	return vs_ioctl(ctx, VIOMMU_SHADOW_GET_INFO, info);
 }
 
+/* The context refuses everything but GET_INFO (and says so there). */
+static inline bool vs_broken(int ctx)
+{
+	struct viommu_shadow_info info;
+
+	return !_vs_info(ctx, &info) &&
+	       (info.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN);
+}
+
 static inline int _vs_map(int ctx, uint64_t iova, uint64_t length,
 			  void *vaddr, uint64_t cookie)
 {
@@ -319,6 +344,17 @@ static inline int mock_set_dirty(int mock, uint64_t iova, uint64_t length,
 	};
 
 	return vs_ioctl(mock, VSHADOW_MOCK_SET_DIRTY, &d);
+}
+
+static inline int mock_set_caps(int mock, uint64_t pgsize,
+				uint64_t dirty_bitmap_max)
+{
+	struct vshadow_mock_set_caps c = {
+		.size = sizeof(c), .pgsize = pgsize,
+		.dirty_bitmap_max = dirty_bitmap_max,
+	};
+
+	return vs_ioctl(mock, VSHADOW_MOCK_SET_CAPS, &c);
 }
 
 /* The mock's mappings, up to @nr; returns how many it has, or -1. */
