@@ -61,15 +61,15 @@ TESTDIR=tools/testing/selftests/viommu_shadow
 # options".  The test binaries are copied into the guest and run in turn;
 # inside the guest VSHADOW_IOMMU tells them which IOMMU they run on.
 VM_RUNS_DEBIAN=(
-	"intel|viommu_shadow_test|--iommu intel"
-	"amd|viommu_shadow_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test|--iommu amd"
 )
 # The debug kernel also has iommufd: its groundwork test runs beside the
 # suite, and alone in a guest without an IOMMU, where iommufd's mock domain
 # (with dirty tracking) works.
 VM_RUNS_DEBUG=(
-	"intel|viommu_shadow_test iommufd_test|--iommu intel"
-	"amd|viommu_shadow_test iommufd_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test iommufd_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test iommufd_test|--iommu amd"
 	"none|iommufd_test|--iommu none --edu 0"
 )
 
