@@ -23,6 +23,11 @@ int vshadow_backend_register(const struct vshadow_backend_ops *ops)
 {
 	int i, free = -1, ret = -ENOSPC;
 
+	/* Every op is called unconditionally. */
+	if (!ops->attach || !ops->detach || !ops->query || !ops->map ||
+	    !ops->unmap)
+		return -EINVAL;
+
 	mutex_lock(&vshadow_backends_lock);
 	for (i = 0; i < VSHADOW_MAX_BACKENDS; i++) {
 		if (vshadow_backends[i] && vshadow_backends[i]->id == ops->id) {

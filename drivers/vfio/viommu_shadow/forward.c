@@ -102,16 +102,19 @@ long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 		ret = security_file_ioctl_compat(file, cmd, arg);
 		if (ret)
 			return ret;
-		if (!file->f_op->compat_ioctl)
-			return -ENOTTY;
-		return file->f_op->compat_ioctl(file, cmd, arg);
+		ret = -ENOTTY;
+		if (file->f_op->compat_ioctl)
+			ret = file->f_op->compat_ioctl(file, cmd, arg);
+	} else {
+		ret = security_file_ioctl(file, cmd, arg);
+		if (ret)
+			return ret;
+		ret = -ENOTTY;
+		if (file->f_op->unlocked_ioctl)
+			ret = file->f_op->unlocked_ioctl(file, cmd, arg);
 	}
-	ret = security_file_ioctl(file, cmd, arg);
-	if (ret)
-		return ret;
-	if (!file->f_op->unlocked_ioctl)
-		return -ENOTTY;
-	return file->f_op->unlocked_ioctl(file, cmd, arg);
+	/* As the ioctl syscalls do: never let the internal errno out. */
+	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
 
 /* vshadow_argpage::flags */
@@ -221,17 +224,11 @@ static int vshadow_argpage_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-static void vshadow_argpage_free_pages(struct page *page, unsigned long n)
-{
-	while (n--)
-		__free_page(page + n);
-}
-
 static int vshadow_argpage_release(struct inode *inode, struct file *file)
 {
 	struct vshadow_argpage *ap = file->private_data;
 
-	vshadow_argpage_free_pages(ap->page, ap->npages);
+	free_pages_exact(page_address(ap->page), ap->npages * PAGE_SIZE);
 	kfree(ap);
 	return 0;
 }
@@ -252,10 +249,10 @@ static const struct file_operations vshadow_argpage_fops = {
  */
 struct vshadow_argpage *vshadow_argpage_create(size_t size)
 {
-	unsigned int order = get_order(size);
 	struct vshadow_argpage *ap;
 	struct file *file;
 	unsigned long addr;
+	void *kaddr;
 	int ret;
 
 	if (WARN_ON_ONCE(!size || size > VSHADOW_ARGPAGE_MAX))
@@ -264,15 +261,14 @@ struct vshadow_argpage *vshadow_argpage_create(size_t size)
 	if (!ap)
 		return ERR_PTR(-ENOMEM);
 	ap->npages = DIV_ROUND_UP(size, PAGE_SIZE);
-	ap->page = alloc_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO, order);
-	if (!ap->page) {
+	/* Pages of their own, each mapped alone, contiguous in the kernel. */
+	kaddr = alloc_pages_exact(ap->npages * PAGE_SIZE,
+				  GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!kaddr) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
-	/* Pages of their own, each mapped and freed alone; keep @npages. */
-	split_page(ap->page, order);
-	vshadow_argpage_free_pages(ap->page + ap->npages,
-				   (1UL << order) - ap->npages);
+	ap->page = virt_to_page(kaddr);
 
 	file = anon_inode_getfile("[viommu_shadow-args]", &vshadow_argpage_fops,
 				  ap, O_RDWR);
@@ -292,7 +288,7 @@ struct vshadow_argpage *vshadow_argpage_create(size_t size)
 	return ap;
 
 err_free_page:
-	vshadow_argpage_free_pages(ap->page, ap->npages);
+	free_pages_exact(kaddr, ap->npages * PAGE_SIZE);
 err_free:
 	kfree(ap);
 	return ERR_PTR(ret);
@@ -310,9 +306,10 @@ err_free:
  * For ioctls that return 0 on success.  The module writes the argument
  * and reads the result only through its own kernel mapping of the page;
  * only the backend uses the user address.  Returns the ioctl's result, or
- * VSHADOW_BROKEN, calling nothing, once the process has unmapped the page
- * (or, for a 32-bit call, when the page lies above 4 GiB, where a 32-bit
- * ioctl argument cannot point).  That check and the backend's use of the
+ * VSHADOW_BROKEN, calling nothing, once the process has unmapped the page.
+ * A 32-bit call fails with -EOVERFLOW, calling nothing, when the page
+ * lies where a 32-bit ioctl argument cannot point (a 64-bit call of the
+ * same process attached).  That check and the backend's use of the
  * user address are not atomic: a thread of the process that unmaps or
  * replaces its page in between makes the backend read the process's own
  * memory instead, and only the process is harmed (its call acts on its
@@ -328,14 +325,32 @@ long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 
 	if (WARN_ON_ONCE(in_len > size || out_len > size))
 		return -EINVAL;
-	if (test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags) ||
-	    (in_compat_syscall() && ap->uaddr > U32_MAX))
+	if (test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags))
 		return VSHADOW_BROKEN;
+	if (in_compat_syscall() &&
+	    (unsigned long)compat_ptr((compat_uptr_t)ap->uaddr) != ap->uaddr)
+		return -EOVERFLOW;
 	memcpy(kaddr, args, in_len);
 	ret = vshadow_forward_ioctl(file, cmd, ap->uaddr);
 	if (!ret)
 		memcpy(args, kaddr, out_len);
 	return ret;
+}
+
+/*
+ * The user and the kernel address of byte @offset of the page, for a
+ * backend that hands part of it to the callee as a buffer of its own
+ * (type1's dirty bitmaps); the rule above holds: the module reads and
+ * writes only through the kernel address.
+ */
+unsigned long vshadow_argpage_uaddr(struct vshadow_argpage *ap, size_t offset)
+{
+	return ap->uaddr + offset;
+}
+
+void *vshadow_argpage_kaddr(struct vshadow_argpage *ap, size_t offset)
+{
+	return page_address(ap->page) + offset;
 }
 
 /**

@@ -78,6 +78,7 @@ static int vshadow_release(struct inode *inode, struct file *filp)
 		vshadow_backend_put(ctx->ops);
 	}
 	mutex_destroy(&ctx->lock);
+	kfree(ctx->run_bits);
 	kfree(ctx);
 	atomic_long_dec(&vshadow_contexts);
 	return 0;

@@ -33,6 +33,11 @@
  * @calls: backend calls made so far
  * @fail_at: value of @calls at which a call fails, 0 for none
  * @fail_error: negative errno that call returns
+ * @fail_after: mappings the first failing unmap removes first
+ * @fail_repeat: failures after the first
+ * @fail_left: failures still to hand out, from call @fail_at on, to
+ *	calls that reach a mapping
+ * @fail_first: the next failure is the first
  */
 struct vshadow_mock {
 	struct mutex lock; /* see above */
@@ -44,6 +49,10 @@ struct vshadow_mock {
 	u64 calls;
 	u64 fail_at;
 	int fail_error;
+	u32 fail_after;
+	u32 fail_repeat;
+	u32 fail_left;
+	bool fail_first;
 };
 
 /* One mapping; @dirty has a bit per VSHADOW_MOCK_PGSIZE, whatever @pgsize. */
@@ -61,11 +70,28 @@ static u64 vshadow_mock_pages(struct vshadow_mock_map *map)
 	return (map->last - map->iova + 1) / VSHADOW_MOCK_PGSIZE;
 }
 
-/* Count a backend call; true if this one is to fail. */
-static bool vshadow_mock_inject(struct vshadow_mock *mock)
+/*
+ * Count a backend call; the errno it is to fail with once it reaches a
+ * mapping, or 0.  *@after is how many mappings an unmap removes first
+ * (the first failure only).  vshadow_mock_failed() spends the failure.
+ */
+static int vshadow_mock_inject(struct vshadow_mock *mock, u32 *after)
 {
 	lockdep_assert_held(&mock->lock);
-	return ++mock->calls == mock->fail_at;
+	if (++mock->calls == mock->fail_at) {
+		mock->fail_left = mock->fail_repeat + 1;
+		mock->fail_first = true;
+	}
+	if (!mock->fail_left)
+		return 0;
+	*after = mock->fail_first ? mock->fail_after : 0;
+	return mock->fail_error;
+}
+
+static void vshadow_mock_failed(struct vshadow_mock *mock)
+{
+	mock->fail_left--;
+	mock->fail_first = false;
 }
 
 static void vshadow_mock_free(struct vshadow_mock_map *map)
@@ -112,6 +138,7 @@ static int vshadow_mock_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pro
 	struct vshadow_mock_map *map, *pos;
 	u64 last = iova + length - 1;
 	int ret = 0;
+	u32 after = 0;
 
 	if (length / VSHADOW_MOCK_PGSIZE > VSHADOW_MOCK_MAX_PAGES)
 		return -E2BIG;
@@ -128,8 +155,9 @@ static int vshadow_mock_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pro
 	}
 
 	mutex_lock(&mock->lock);
-	if (vshadow_mock_inject(mock)) {
-		ret = mock->fail_error;
+	ret = vshadow_mock_inject(mock, &after);
+	if (ret) {
+		vshadow_mock_failed(mock);
 		goto err_unlock;
 	}
 	if (!vshadow_mock_aligned(mock, iova, length)) {
@@ -168,24 +196,41 @@ static struct vshadow_mock_map *vshadow_mock_find(struct vshadow_mock *mock, u64
 	return NULL;
 }
 
-/*
- * Store @map's dirty bits at @mock's current page size: a bit is set when
- * any VSHADOW_MOCK_PGSIZE page under it is dirty.
- */
-static int vshadow_mock_put_dirty(struct vshadow_mock *mock,
-				  struct vshadow_mock_map *map,
-				  u64 __user *bitmap)
+/* Whether page @i of @map, at the mock's current page size, is dirty. */
+static bool vshadow_mock_dirty(struct vshadow_mock *mock,
+			       struct vshadow_mock_map *map, u64 i)
 {
 	u64 ratio = mock->pgsize / VSHADOW_MOCK_PGSIZE;
+
+	return find_next_bit(map->dirty, (i + 1) * ratio, i * ratio) <
+	       (i + 1) * ratio;
+}
+
+/*
+ * Store @map's dirty bits at the mock's current page size, where they go
+ * in a bitmap that starts at @base: a page is dirty when any
+ * VSHADOW_MOCK_PGSIZE page under it is.
+ */
+static int vshadow_mock_put_dirty(struct vshadow_mock *mock,
+				  struct vshadow_mock_map *map, u64 base,
+				  const struct vshadow_bitmap *bitmap)
+{
 	u64 nbits = (map->last - map->iova + 1) / mock->pgsize;
+	u64 first = (map->iova - base) / mock->pgsize;
 	u64 i, word = 0;
 
 	for (i = 0; i < nbits; i++) {
-		if (find_next_bit(map->dirty, (i + 1) * ratio, i * ratio) <
-		    (i + 1) * ratio)
+		if (bitmap->kdata) {
+			if (vshadow_mock_dirty(mock, map, i))
+				bitmap->kdata[(first + i) / 64] |=
+					BIT_ULL((first + i) % 64);
+			continue;
+		}
+		/* The caller's own bitmap: one mapping, from bit 0. */
+		if (vshadow_mock_dirty(mock, map, i))
 			word |= BIT_ULL(i % 64);
 		if (i % 64 == 63 || i == nbits - 1) {
-			if (put_user(word, bitmap + i / 64))
+			if (put_user(word, bitmap->data + i / 64))
 				return -EFAULT;
 			word = 0;
 		}
@@ -193,26 +238,33 @@ static int vshadow_mock_put_dirty(struct vshadow_mock *mock,
 	return 0;
 }
 
+/*
+ * Like type1, unmap every mapping inside [iova, iova + length - 1] in IOVA
+ * order, refusing a range that cuts one.  An injected failure strikes
+ * after fail_after of them are gone, as type1's can.
+ */
 static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
 			      const struct vshadow_bitmap *bitmap)
 {
 	struct vshadow_mock *mock = priv;
-	struct vshadow_mock_map *map;
-	int ret = 0;
+	struct vshadow_mock_map *map, *tmp;
+	u64 last = iova + length - 1, gone = 0;
+	int ret = 0, fail = 0;
+	u32 after = 0;
 
 	mutex_lock(&mock->lock);
-	if (vshadow_mock_inject(mock)) {
-		ret = mock->fail_error;
-		goto out_unlock;
-	}
+	fail = vshadow_mock_inject(mock, &after);
 	if (!vshadow_mock_aligned(mock, iova, length)) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	map = vshadow_mock_find(mock, iova);
-	if (!map || map->iova != iova || map->last - map->iova + 1 != length) {
-		ret = -ENOENT;
-		goto out_unlock;
+	list_for_each_entry(map, &mock->mappings, link) {
+		if (map->last < iova || map->iova > last)
+			continue;
+		if (map->iova < iova || map->last > last) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
 	}
 	if (bitmap) {
 		if (!mock->tracking) {
@@ -226,15 +278,31 @@ static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
 			ret = -EINVAL;
 			goto out_unlock;
 		}
+		if (bitmap->kdata)
+			memset(bitmap->kdata, 0, bitmap->bytes);
 	}
-	/*
-	 * Like type1, whose write-back can fail after it acted, the mock
-	 * unmaps whether or not the bits could be delivered.
-	 */
-	if (bitmap && vshadow_mock_put_dirty(mock, map, bitmap->data))
-		ret = VSHADOW_UNMAP_DIRTY_LOST;
-	vshadow_mock_free(map);
-	mock->nr_mappings--;
+	list_for_each_entry_safe(map, tmp, &mock->mappings, link) {
+		if (map->last < iova)
+			continue;
+		if (map->iova > last)
+			break;
+		if (fail && gone == after) {
+			vshadow_mock_failed(mock);
+			ret = fail;
+			goto out_unlock;
+		}
+		/*
+		 * Like type1, whose write-back can fail after it acted, the
+		 * mock unmaps whether or not the bits could be delivered.
+		 */
+		if (bitmap && vshadow_mock_put_dirty(mock, map, iova, bitmap))
+			ret = VSHADOW_UNMAP_DIRTY_LOST;
+		vshadow_mock_free(map);
+		mock->nr_mappings--;
+		gone++;
+	}
+	if (!gone)
+		ret = VSHADOW_UNMAP_ABSENT;
 out_unlock:
 	mutex_unlock(&mock->lock);
 	return ret;
@@ -361,6 +429,9 @@ static long vshadow_mock_ioctl(struct file *filp, unsigned int cmd, unsigned lon
 		mutex_lock(&mock->lock);
 		mock->fail_at = fail.nth ? mock->calls + fail.nth : 0;
 		mock->fail_error = -fail.error;
+		mock->fail_after = fail.after;
+		mock->fail_repeat = fail.repeat;
+		mock->fail_left = 0;
 		mutex_unlock(&mock->lock);
 		return 0;
 	case VSHADOW_MOCK_TRACKING:

@@ -52,12 +52,17 @@ struct vshadow_mock_set_dirty {
 
 /*
  * Make backend call number @nth from now (map or unmap, counting from 1)
- * fail with -@error, changing nothing; @nth 0 disarms.
+ * fail with -@error, and the @repeat calls after it too; @nth 0 disarms.
+ * A failing map changes nothing; the first failing unmap of a run first
+ * removes its first @after mappings (with their dirty bits stored), as
+ * type1's can.
  */
 struct vshadow_mock_fail_nth {
 	__u32 size;
 	__u32 nth;
 	__s32 error;
+	__u32 after;
+	__u32 repeat;
 	__u32 __reserved;
 };
 

@@ -18,6 +18,7 @@
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include <linux/viommu_shadow.h>
@@ -57,7 +58,9 @@ static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
 /*
  * What a backend's map or unmap answered, as the caller is told it; the
  * context's state follows the answer.  Each outcome has one report:
- * VSHADOW_BROKEN breaks the context (EIO), -ENODEV too (ENODEV), and
+ * VSHADOW_BROKEN and VSHADOW_UNMAP_ABSENT (a mapping of the context that
+ * the backend no longer had) break the context (EIO), -ENODEV too
+ * (ENODEV), and
  * -EINVAL makes the context ask the backend again what it is, since its
  * page size may have changed (GET_INFO then has the new one).
  * VSHADOW_UNMAP_DIRTY_LOST, 0 and every other errno pass unchanged.
@@ -74,6 +77,7 @@ static int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
 			return -EINVAL;
 	}
 	switch (ret) {
+	case VSHADOW_UNMAP_ABSENT:
 	case VSHADOW_BROKEN:
 		vshadow_break(ctx, "its answer did not fit the request, or it was out of reach");
 		return -EIO;
@@ -158,23 +162,107 @@ err_free:
 
 /**
  * struct vshadow_walk - one UNMAP_RANGE call in progress
+ * @ctx: the context
+ * @cmd: the call, whose out fields are the progress so far
  * @records: the caller's record array
  * @record_size: the size of one of its entries
  * @bitmap: the caller's bitmap, NULL without GET_DIRTY (never NULL with it)
- * @bitmap_bytes: its capacity
- * @bitmap_used: bytes of it handed out so far (always whole __u64 words)
+ * @bitmap_bits: its capacity, in bits
+ * @bitmap_used: bits handed out so far
+ * @dense: VIOMMU_SHADOW_UNMAP_DENSE
  * @next_start: first IOVA not visited yet, valid while !@done_all
  * @done_all: the last mapping visited ended at 2^64 - 1
  */
 struct vshadow_walk {
+	struct vshadow_ctx *ctx;
+	struct viommu_shadow_unmap_range *cmd;
 	u8 __user *records;
 	u32 record_size;
 	u64 __user *bitmap;
-	u64 bitmap_bytes;
+	u64 bitmap_bits;
 	u64 bitmap_used;
+	bool dense;
 	u64 next_start;
 	bool done_all;
 };
+
+/* Mappings in one run at most, so that one backend call stays short. */
+#define VSHADOW_RUN_MAX		4096
+
+/**
+ * struct vshadow_run - mappings unmapped with one backend call
+ * @first: the first mapping
+ * @tail: the last one
+ * @nr: how many, back to back from @first to @tail
+ * @direct: one mapping too large for the kernel bitmap: the backend
+ *	writes its bits straight into the caller's bitmap
+ */
+struct vshadow_run {
+	struct vshadow_node *first;
+	struct vshadow_node *tail;
+	u32 nr;
+	bool direct;
+};
+
+static u64 vshadow_pages(struct vshadow_ctx *ctx, struct vshadow_node *node)
+{
+	return (node->last - node->start + 1) / ctx->caps.pgsize;
+}
+
+/*
+ * Where the next mapping's @pages bits go in the caller's bitmap, after
+ * *@used bits: a multiple of 64, or right after them in the dense layout.
+ * Moves *@used past them.
+ */
+static u64 vshadow_bits_at(struct vshadow_walk *walk, u64 *used, u64 pages,
+			   bool direct)
+{
+	u64 at = walk->dense && !direct ? *used : round_up(*used, 64);
+
+	*used = at + pages;
+	return at;
+}
+
+/* @n (1 to 64) bits of @src from bit @bit. */
+static u64 vshadow_get_bits(const u64 *src, u64 bit, unsigned int n)
+{
+	unsigned int shift = bit % 64;
+	u64 val = src[bit / 64] >> shift;
+
+	if (shift && shift + n > 64)
+		val |= src[bit / 64 + 1] << (64 - shift);
+	return n == 64 ? val : val & GENMASK_ULL(n - 1, 0);
+}
+
+/*
+ * Store @nbits bits of @src from bit @src_bit (zeros when @src is NULL) at
+ * bit @dst_bit of the caller's bitmap, leaving its other bits alone.
+ */
+static int vshadow_put_bits(u64 __user *dst, u64 dst_bit, const u64 *src,
+			    u64 src_bit, u64 nbits)
+{
+	unsigned int off, n;
+	u64 val, bits, mask;
+
+	while (nbits) {
+		off = dst_bit % 64;
+		n = min_t(u64, 64 - off, nbits);
+		bits = src ? vshadow_get_bits(src, src_bit, n) : 0;
+		mask = GENMASK_ULL(off + n - 1, off);
+		val = bits << off;
+		if (mask != ~0ULL) {
+			if (get_user(bits, dst + dst_bit / 64))
+				return -EFAULT;
+			val |= bits & ~mask;
+		}
+		if (put_user(val, dst + dst_bit / 64))
+			return -EFAULT;
+		dst_bit += n;
+		src_bit += n;
+		nbits -= n;
+	}
+	return 0;
+}
 
 /*
  * Zero the bits of a mapping's last bitmap word past its @nbits.  A backend
@@ -193,87 +281,271 @@ static int vshadow_clear_tail(u64 __user *word, u64 nbits)
 }
 
 /*
- * Unmap one mapping: room check, record first, then the backend, then the
- * tree.  Returns 1 when the buffers are full before @node, 0 when @node is
- * gone and reported, or an error; @node is still mapped unless
- * cmd->out_nr_records counted it (only clearing the padding failed).
+ * Gather the run that starts at @node: the mappings back to back from it
+ * that the caller's buffers, VSHADOW_RUN_MAX and (with dirty bits) the
+ * kernel bitmap have room for.  Returns 0, 1 when not even @node fits the
+ * caller's buffers, or -E2BIG when its bits exceed what the backend
+ * returns in one call.
  */
-static int vshadow_unmap_one(struct vshadow_ctx *ctx,
-			     struct viommu_shadow_unmap_range *cmd,
-			     struct vshadow_walk *walk,
-			     struct vshadow_node *node)
+static int vshadow_plan_run(struct vshadow_walk *walk,
+			    struct vshadow_node *node, struct vshadow_run *run)
 {
-	struct viommu_shadow_unmap_record rec = {
-		.iova = node->start,
-		.length = node->last - node->start + 1,
-		.cookie = node->cookie,
-	};
-	struct vshadow_bitmap bitmap = { .pgsize = ctx->caps.pgsize };
+	struct vshadow_ctx *ctx = walk->ctx;
+	u32 room = walk->cmd->nr_records - walk->cmd->out_nr_records;
+	u64 used = walk->bitmap_used, pages, span, at;
+	struct vshadow_node *next;
+
+	memset(run, 0, sizeof(*run));
+	run->first = node;
+	while (run->nr < room && run->nr < VSHADOW_RUN_MAX) {
+		if (walk->bitmap) {
+			pages = vshadow_pages(ctx, node);
+			if (DIV_ROUND_UP_ULL(pages, 64) * 8 >
+			    ctx->caps.dirty_bitmap_max)
+				return run->nr ? 0 : -E2BIG;
+			span = (node->last - run->first->start) /
+			       ctx->caps.pgsize + 1;
+			if (span > VSHADOW_RUN_BYTES * 8) {
+				if (run->nr)
+					break;
+				run->direct = true;
+			}
+			at = vshadow_bits_at(walk, &used, pages, run->direct);
+			if (at > walk->bitmap_bits ||
+			    pages > walk->bitmap_bits - at)
+				break;
+		}
+		run->nr++;
+		run->tail = node;
+		if (run->direct || node->last == U64_MAX)
+			break;
+		next = vshadow_tree_next(node, walk->cmd->start,
+					 walk->cmd->out_last);
+		if (!next || next->start != node->last + 1)
+			break;
+		node = next;
+	}
+	return run->nr ? 0 : 1;
+}
+
+/* Write the records of @run's mappings, before any of them is unmapped. */
+static int vshadow_run_records(struct vshadow_walk *walk,
+			       struct vshadow_run *run)
+{
+	struct viommu_shadow_unmap_range *cmd = walk->cmd;
+	struct vshadow_node *node = run->first;
+	u64 used = walk->bitmap_used;
 	u8 __user *urec;
-	u64 words = 0;
+	u32 i;
+
+	for (i = 0; i < run->nr; i++) {
+		struct viommu_shadow_unmap_record rec = {
+			.iova = node->start,
+			.length = node->last - node->start + 1,
+			.cookie = node->cookie,
+		};
+
+		if (walk->bitmap) {
+			rec.flags |= VIOMMU_SHADOW_RECORD_DIRTY;
+			rec.bitmap_bits = vshadow_pages(walk->ctx, node);
+			rec.bitmap_offset = vshadow_bits_at(walk, &used,
+							    rec.bitmap_bits,
+							    run->direct);
+		}
+		if (node->start < cmd->start || node->last > cmd->out_last)
+			rec.flags |= VIOMMU_SHADOW_RECORD_CUT;
+		urec = walk->records +
+		       (u64)(cmd->out_nr_records + i) * walk->record_size;
+		if (copy_to_user(urec, &rec, sizeof(rec)) ||
+		    clear_user(urec + sizeof(rec),
+			       walk->record_size - sizeof(rec)))
+			return -EFAULT;
+		node = vshadow_tree_next(node, cmd->start, cmd->out_last);
+	}
+	/*
+	 * Zero the run's bits and the padding up to the next whole word (in
+	 * the dense layout, that is where the next run's bits go), and fault
+	 * here, before anything is unmapped, if it must.
+	 */
+	if (walk->bitmap)
+		return vshadow_put_bits(walk->bitmap, walk->bitmap_used, NULL, 0,
+					round_up(used, 64) - walk->bitmap_used);
+	return 0;
+}
+
+/*
+ * A run unmap failed: the backend may have removed some first mappings of
+ * the run, with their bits in the kernel buffer.  Find out one mapping at
+ * a time, unmapping those still there on their own (their bits go to the
+ * second half of the buffer), and deliver each one's bits from where they
+ * are.  *@done is how many of the run are gone and reported; the result
+ * is that of the first mapping that could not be unmapped, or
+ * VSHADOW_UNMAP_DIRTY_LOST for the last one counted.
+ */
+static int vshadow_run_resolve(struct vshadow_walk *walk,
+			       struct vshadow_run *run, u32 *done)
+{
+	struct vshadow_ctx *ctx = walk->ctx;
+	u64 *scratch = ctx->run_bits + VSHADOW_RUN_BYTES / 8;
+	struct vshadow_bitmap bitmap = {
+		.kdata = scratch,
+		.pgsize = ctx->caps.pgsize,
+	};
+	struct vshadow_node *node = run->first;
+	u64 used = walk->bitmap_used, pages, at;
+	bool still_there = false;
+	const u64 *src;
+	u64 src_bit;
 	int ret;
 
-	if (cmd->out_nr_records == cmd->nr_records)
-		return 1;
-
-	if (walk->bitmap) {
-		rec.bitmap_bits = rec.length / ctx->caps.pgsize;
-		words = DIV_ROUND_UP_ULL(rec.bitmap_bits, 64);
-		if (words > ctx->caps.dirty_bitmap_max / 8)
-			return -E2BIG;
-		if (words > (walk->bitmap_bytes - walk->bitmap_used) / 8)
-			return 1;
-		rec.flags |= VIOMMU_SHADOW_RECORD_DIRTY;
-		rec.bitmap_offset = walk->bitmap_used * 8;
-		bitmap.data = walk->bitmap + walk->bitmap_used / 8;
-		bitmap.bytes = words * 8;
+	for (*done = 0; *done < run->nr; (*done)++) {
+		pages = vshadow_pages(ctx, node);
+		bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
+		ret = ctx->ops->unmap(ctx->backend, node->start,
+				      node->last - node->start + 1,
+				      walk->bitmap ? &bitmap : NULL);
+		if (ret == VSHADOW_UNMAP_ABSENT && !still_there) {
+			/* The run unmap took it, and stored its bits. */
+			src = ctx->run_bits;
+			src_bit = (node->start - run->first->start) /
+				  ctx->caps.pgsize;
+		} else if (!ret) {
+			still_there = true;
+			src = scratch;
+			src_bit = 0;
+		} else {
+			/* A hole after a mapping still there: not the run's. */
+			if (ret == VSHADOW_UNMAP_ABSENT)
+				ret = VSHADOW_BROKEN;
+			return vshadow_backend_result(ctx, ret);
+		}
+		at = vshadow_bits_at(walk, &used, pages, false);
+		if (walk->bitmap &&
+		    vshadow_put_bits(walk->bitmap, at, src, src_bit, pages)) {
+			(*done)++;
+			return VSHADOW_UNMAP_DIRTY_LOST;
+		}
+		node = vshadow_tree_next(node, walk->cmd->start,
+					 walk->cmd->out_last);
 	}
-	if (node->start < cmd->start || node->last > cmd->out_last)
-		rec.flags |= VIOMMU_SHADOW_RECORD_CUT;
+	return 0;
+}
 
-	urec = walk->records + (u64)cmd->out_nr_records * walk->record_size;
-	if (copy_to_user(urec, &rec, sizeof(rec)) ||
-	    clear_user(urec + sizeof(rec), walk->record_size - sizeof(rec)))
-		return -EFAULT;
+/*
+ * Mark the records of the run's mappings from @from to @to (exclusive),
+ * the run's first record being record @base, DIRTY_LOST: gone, but their
+ * bits never reached the caller's bitmap.  The call then fails: EFAULT.
+ */
+static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
+			    u32 to)
+{
+	const u32 flags = VIOMMU_SHADOW_RECORD_DIRTY |
+			  VIOMMU_SHADOW_RECORD_DIRTY_LOST;
+	u8 __user *urec;
 
-	ret = ctx->ops->unmap(ctx->backend, node->start, rec.length,
-			      bitmap.data ? &bitmap : NULL);
-	ret = vshadow_backend_result(ctx, ret);
-	if (ret < 0)
-		return ret;
-
-	walk->bitmap_used += words * 8;
-	walk->done_all = node->last == U64_MAX;
-	walk->next_start = node->last + 1;
-	cmd->out_nr_records++;
-	cmd->out_bytes += rec.length;
-	ctx->nr_unmaps++;
-	vshadow_tree_remove(ctx, node);
-
-	/*
-	 * Gone, but its bits never reached the bitmap: say so in its record
-	 * (every page must be taken as dirty) and stop the walk there.
-	 */
-	if (ret == VSHADOW_UNMAP_DIRTY_LOST) {
-		u32 __user *uflags = (u32 __user *)(urec +
-			offsetof(struct viommu_shadow_unmap_record, flags));
-
-		rec.flags |= VIOMMU_SHADOW_RECORD_DIRTY_LOST;
+	for (; from < to; from++) {
+		urec = walk->records + (u64)(base + from) * walk->record_size;
 		/*
 		 * The record was written once already; should this write
 		 * fail, the caller made its records unwritable during the
 		 * call, and the EFAULT is all it can be told.
 		 */
-		if (put_user(rec.flags, uflags))
-			return -EFAULT;
-		return -EFAULT;
+		if (put_user(flags, (u32 __user *)(urec +
+			offsetof(struct viommu_shadow_unmap_record, flags))))
+			break;
 	}
+	return -EFAULT;
+}
 
-	/* The mapping is gone and reported; now keep the padding promise. */
-	if (bitmap.data && rec.bitmap_bits % 64)
-		return vshadow_clear_tail(bitmap.data + words - 1,
-					  rec.bitmap_bits);
-	return 0;
+/* The first @done mappings of @run are gone and reported: drop them. */
+static void vshadow_run_done(struct vshadow_walk *walk,
+			     struct vshadow_run *run, u32 done)
+{
+	struct viommu_shadow_unmap_range *cmd = walk->cmd;
+	struct vshadow_node *node = run->first, *next;
+	u64 pages;
+
+	while (done--) {
+		next = vshadow_tree_next(node, cmd->start, cmd->out_last);
+		if (walk->bitmap) {
+			pages = vshadow_pages(walk->ctx, node);
+			vshadow_bits_at(walk, &walk->bitmap_used, pages,
+					run->direct);
+		}
+		walk->done_all = node->last == U64_MAX;
+		walk->next_start = node->last + 1;
+		cmd->out_nr_records++;
+		cmd->out_bytes += node->last - node->start + 1;
+		walk->ctx->nr_unmaps++;
+		vshadow_tree_remove(walk->ctx, node);
+		node = next;
+	}
+}
+
+/*
+ * Unmap one run: records first, then the backend, then the bits, then the
+ * tree.  Returns 0 when the whole run is gone and reported, or an error
+ * with the progress made recorded in the walk.
+ */
+static int vshadow_unmap_run(struct vshadow_walk *walk,
+			     struct vshadow_run *run)
+{
+	struct vshadow_ctx *ctx = walk->ctx;
+	struct vshadow_bitmap bitmap = { .pgsize = ctx->caps.pgsize };
+	struct vshadow_node *node;
+	u64 start = run->first->start, used, pages, at;
+	u32 base = walk->cmd->out_nr_records, done = run->nr, i;
+	int ret;
+
+	ret = vshadow_run_records(walk, run);
+	if (ret)
+		return ret;
+
+	pages = (run->tail->last - start) / ctx->caps.pgsize + 1;
+	bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
+	if (run->direct)
+		bitmap.data = walk->bitmap +
+			      round_up(walk->bitmap_used, 64) / 64;
+	else
+		bitmap.kdata = ctx->run_bits;
+	ret = ctx->ops->unmap(ctx->backend, start, run->tail->last - start + 1,
+			      walk->bitmap ? &bitmap : NULL);
+	if (ret < 0 && ret != -ENODEV && run->nr > 1) {
+		ret = vshadow_run_resolve(walk, run, &done);
+		goto out;
+	}
+	ret = vshadow_backend_result(ctx, ret);
+	if (ret < 0)
+		return ret;
+
+	if (run->direct) {
+		/* The bits are in place; keep the padding promise. */
+		pages = vshadow_pages(ctx, run->first);
+		if (ret == VSHADOW_UNMAP_DIRTY_LOST ||
+		    (pages % 64 && vshadow_clear_tail(bitmap.data +
+				DIV_ROUND_UP_ULL(pages, 64) - 1, pages)))
+			ret = VSHADOW_UNMAP_DIRTY_LOST;
+	} else if (walk->bitmap) {
+		used = walk->bitmap_used;
+		node = run->first;
+		for (i = 0; i < run->nr; i++) {
+			pages = vshadow_pages(ctx, node);
+			at = vshadow_bits_at(walk, &used, pages, false);
+			if (vshadow_put_bits(walk->bitmap, at, ctx->run_bits,
+					     (node->start - start) /
+					     ctx->caps.pgsize, pages)) {
+				vshadow_run_done(walk, run, run->nr);
+				return vshadow_run_lost(walk, base, i, run->nr);
+			}
+			node = vshadow_tree_next(node, walk->cmd->start,
+						 walk->cmd->out_last);
+		}
+	}
+out:
+	vshadow_run_done(walk, run, done);
+	if (ret == VSHADOW_UNMAP_DIRTY_LOST)
+		return vshadow_run_lost(walk, base, done - 1, done);
+	return ret;
 }
 
 /*
@@ -294,10 +566,14 @@ static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 			       struct viommu_shadow_unmap_range *cmd)
 {
 	const u32 known = VIOMMU_SHADOW_UNMAP_GET_DIRTY |
-			  VIOMMU_SHADOW_UNMAP_WHOLE;
+			  VIOMMU_SHADOW_UNMAP_WHOLE |
+			  VIOMMU_SHADOW_UNMAP_DENSE;
 
 	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
+	if ((cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE) &&
+	    !(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
+		return -EINVAL;
 	if (cmd->start > cmd->last || !cmd->nr_records ||
 	    cmd->record_size < sizeof(struct viommu_shadow_unmap_record) ||
 	    cmd->record_size > VIOMMU_SHADOW_RECORD_SIZE_MAX)
@@ -335,11 +611,15 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 {
 	struct viommu_shadow_unmap_range *cmd = ucmd->cmd;
 	struct vshadow_walk walk = {
+		.ctx = ctx,
+		.cmd = cmd,
 		.records = u64_to_user_ptr(cmd->records),
 		.record_size = cmd->record_size,
+		.dense = cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE,
 		.next_start = cmd->start,
 	};
 	struct vshadow_node *node, *next;
+	struct vshadow_run run;
 	int ret, resp;
 
 	cmd->out_flags = 0;
@@ -358,7 +638,14 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		goto out_unlock;
 	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
 		walk.bitmap = u64_to_user_ptr(cmd->bitmap);
-		walk.bitmap_bytes = cmd->bitmap_bytes;
+		walk.bitmap_bits = cmd->bitmap_bytes / 8 * 64;
+		if (!ctx->run_bits)
+			ctx->run_bits = kmalloc(2 * VSHADOW_RUN_BYTES,
+						GFP_KERNEL_ACCOUNT);
+		if (!ctx->run_bits) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
 	}
 
 	/* No mapping lies above the high-water mark: don't look there. */
@@ -393,12 +680,15 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 						-EINTR : -ERESTARTSYS);
 			break;
 		}
-		next = vshadow_tree_next(node, cmd->start, cmd->out_last);
-		ret = vshadow_unmap_one(ctx, cmd, &walk, node);
+		ret = vshadow_plan_run(&walk, node, &run);
 		if (ret == 1) {
 			ret = vshadow_walk_stop(cmd, -ENOSPC);
 			break;
 		}
+		if (ret)
+			break;
+		next = vshadow_tree_next(run.tail, cmd->start, cmd->out_last);
+		ret = vshadow_unmap_run(&walk, &run);
 		if (ret)
 			break;
 		cond_resched();

@@ -53,7 +53,7 @@ vshadow_type1_find_migration(const void *info, size_t len, u32 offset)
 	const size_t minsz = sizeof(struct vfio_iommu_type1_info);
 
 	while (offset >= minsz && offset <= len - sizeof(*hdr) &&
-	       IS_ALIGNED(offset, 4)) {
+	       IS_ALIGNED(offset, 8)) {
 		hdr = info + offset;
 		if (hdr->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
 		    hdr->version == 1 &&
@@ -95,6 +95,7 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 	struct vfio_iommu_type1_info *info;
 	struct vshadow_argpage *big;
 	size_t len = PAGE_SIZE;
+	int tries = 0;
 	u64 pgsize;
 	long ret;
 
@@ -102,9 +103,14 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 	if (!info)
 		return -ENOMEM;
 	ret = vshadow_type1_get_info(t, t->args, info, len);
-	if (!ret && info->argsz > len) {
+	/* The chain may grow between two calls (a group joined): a few tries. */
+	while (!ret && info->argsz > len) {
 		if (info->argsz > VSHADOW_ARGPAGE_MAX) {
 			ret = -E2BIG;
+			goto out_free;
+		}
+		if (tries++ == 3) {
+			ret = -EAGAIN;
 			goto out_free;
 		}
 		len = info->argsz;
@@ -119,8 +125,6 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 		}
 		ret = vshadow_type1_get_info(t, big, info, len);
 		vshadow_argpage_destroy(big);
-		if (!ret && info->argsz > len)
-			ret = VSHADOW_BROKEN;	/* it grew under us */
 	}
 	if (ret == -EINVAL)
 		ret = -ENODEV;		/* no IOMMU set on the container */
@@ -186,11 +190,12 @@ static int vshadow_type1_attach(struct file *file, void **priv)
 	}
 
 	/*
-	 * A page of the module's own, resident for as long as it is mapped,
-	 * so that type1's write-back to it cannot fail for want of memory
-	 * once it has acted.
+	 * Pages of the module's own, resident for as long as they are
+	 * mapped, so that type1's write-back to them cannot fail for want of
+	 * memory once it has acted: the first for arguments, the second for
+	 * the dirty bits of a run.
 	 */
-	t->args = vshadow_argpage_create(PAGE_SIZE);
+	t->args = vshadow_argpage_create(2 * PAGE_SIZE);
 	if (IS_ERR(t->args)) {
 		ret = PTR_ERR(t->args);
 		goto err_free;
@@ -231,15 +236,15 @@ static int vshadow_type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pr
 }
 
 /*
- * One VFIO_IOMMU_UNMAP_DMA of exactly [iova, iova + length - 1], with the
- * dirty bits to @bitmap if given; on success *@done is what type1 says it
+ * One VFIO_IOMMU_UNMAP_DMA of [iova, iova + length - 1], with the dirty
+ * bits as @vbitmap says if given; on success *@done is what type1 says it
  * unmapped.  An unmap with a bitmap is a variable-size argument: the
  * struct vfio_bitmap goes in the unmap struct's data[], built here in one
  * buffer.
  */
 static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 				     u64 length,
-				     const struct vshadow_bitmap *bitmap,
+				     const struct vfio_bitmap *vbitmap,
 				     u64 *done)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
@@ -248,19 +253,13 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 		.size = length,
 	};
 	const size_t data = offsetof(struct vfio_iommu_type1_dma_unmap, data);
-	u8 args[sizeof(unmap) + sizeof(struct vfio_bitmap)] __aligned(8);
+	u8 args[sizeof(unmap) + sizeof(*vbitmap)] __aligned(8);
 	long ret;
 
-	if (bitmap) {
-		struct vfio_bitmap vbitmap = {
-			.pgsize = bitmap->pgsize,
-			.size = bitmap->bytes,
-			.data = (__u64 __user *)bitmap->data,
-		};
-
-		unmap.argsz = data + sizeof(vbitmap);
+	if (vbitmap) {
+		unmap.argsz = data + sizeof(*vbitmap);
 		unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
-		memcpy(args + data, &vbitmap, sizeof(vbitmap));
+		memcpy(args + data, vbitmap, sizeof(*vbitmap));
 	}
 	memcpy(args, &unmap, sizeof(unmap));
 	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_UNMAP_DMA,
@@ -274,44 +273,77 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 }
 
 /*
- * type1 said EFAULT.  It may have failed before removing the mapping (its
+ * type1 said EFAULT.  It may have failed before removing a mapping (its
  * write of the dirty bits faulted) or after (its write-back of the size
- * faulted).  Unmap again without a bitmap to find out: if the mapping was
- * still there it is gone now, with its dirty bits unknown, so all of them
- * are reported dirty.  Either way the mapping is gone and reported.
+ * faulted).  Unmap again without a bitmap to find out: what this call
+ * unmaps was still there, and is gone now with its dirty bits unknown, so
+ * every page of the range is reported dirty.  If it unmaps nothing, the
+ * first call removed it all and stored the bits.
  */
 static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
 				       u64 length,
-				       const struct vshadow_bitmap *bitmap)
+				       const struct vshadow_bitmap *bitmap,
+				       const void *bounce)
 {
 	u64 i, done;
 
 	/* Without an answer, the first call's fate is unknown. */
 	if (vshadow_type1_unmap_call(t, iova, length, NULL, &done))
 		return VSHADOW_BROKEN;
-	if (done != length)
-		return done ? VSHADOW_BROKEN : 0;
-	for (i = 0; bitmap && i < bitmap->bytes / 8; i++)
+	if (!bitmap)
+		return 0;
+	if (bitmap->kdata) {
+		if (done)
+			memset(bitmap->kdata, 0xff, bitmap->bytes);
+		else
+			memcpy(bitmap->kdata, bounce, bitmap->bytes);
+		return 0;
+	}
+	if (!done)
+		return 0;
+	for (i = 0; i < bitmap->bytes / 8; i++)
 		if (put_user(~0ULL, bitmap->data + i))
 			return VSHADOW_UNMAP_DIRTY_LOST;
 	return 0;
 }
 
+/*
+ * A run's bits go through the second page of the argument page, whose
+ * kernel address the module reads them from; one mapping too large for
+ * that goes straight to the caller's bitmap.
+ */
 static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 			       const struct vshadow_bitmap *bitmap)
 {
+	struct vfio_bitmap vbitmap = {};
 	struct vshadow_backend_caps caps;
 	struct vshadow_type1 *t = priv;
+	void *bounce;
 	u64 done;
 	long ret;
 
-	/* Fault here, before anything is unmapped, if it must. */
-	if (bitmap && clear_user(bitmap->data, bitmap->bytes))
-		return -EFAULT;
+	BUILD_BUG_ON(VSHADOW_RUN_BYTES > PAGE_SIZE);
+	bounce = vshadow_argpage_kaddr(t->args, PAGE_SIZE);
+	if (bitmap) {
+		vbitmap.pgsize = bitmap->pgsize;
+		vbitmap.size = bitmap->bytes;
+		if (bitmap->kdata) {
+			vbitmap.data = (__u64 __user *)
+				vshadow_argpage_uaddr(t->args, PAGE_SIZE);
+			memset(bounce, 0, bitmap->bytes);
+		} else {
+			vbitmap.data = (__u64 __user *)bitmap->data;
+			/* Fault here, before anything is unmapped. */
+			if (clear_user(bitmap->data, bitmap->bytes))
+				return -EFAULT;
+		}
+	}
 
-	ret = vshadow_type1_unmap_call(t, iova, length, bitmap, &done);
+	ret = vshadow_type1_unmap_call(t, iova, length,
+				       bitmap ? &vbitmap : NULL, &done);
 	if (ret == -EFAULT)
-		return vshadow_type1_unmap_resolve(t, iova, length, bitmap);
+		return vshadow_type1_unmap_resolve(t, iova, length, bitmap,
+						   bounce);
 	/*
 	 * Every argument type1 checks was checked.  With a bitmap, either
 	 * its dirty tracking is off, or the container changed under the
@@ -319,15 +351,22 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 	 */
 	if (ret == -EINVAL && bitmap) {
 		ret = vshadow_type1_query(t, &caps);
-		if (ret)
+		if (ret == -ENODEV || ret == VSHADOW_BROKEN)
 			return ret;
-		return caps.pgsize == bitmap->pgsize ? -ENODATA : -EINVAL;
+		if (ret || caps.pgsize != bitmap->pgsize ||
+		    ((iova | length) & (caps.pgsize - 1)))
+			return -EINVAL;
+		return -ENODATA;
 	}
 	if (ret)
 		return ret;
-	/* Another length than the mapping's: not what the context made. */
+	if (!done)
+		return VSHADOW_UNMAP_ABSENT;
+	/* Another length than the run's: not what the context made. */
 	if (done != length)
 		return VSHADOW_BROKEN;
+	if (bitmap && bitmap->kdata)
+		memcpy(bitmap->kdata, bounce, bitmap->bytes);
 	return 0;
 }
 

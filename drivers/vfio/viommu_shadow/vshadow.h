@@ -40,27 +40,42 @@ struct vshadow_backend_caps {
  * exactly one meaning:
  *
  * VSHADOW_BROKEN: the backend's answer does not fit the request (type1
- * unmapped another length than the mapping's), or the backend could not be
+ * unmapped another length than the run's), or the backend could not be
  * reached at all (the process unmapped its argument page).  The context can
  * no longer know what the backend holds: it is marked broken.
  *
  * VSHADOW_UNMAP_DIRTY_LOST (unmap only): the mapping is gone, but its dirty
- * bits could not be stored in the bitmap (the caller made it unwritable
- * during the call).
+ * bits could not be stored in the caller's bitmap (the caller made it
+ * unwritable during the call).  Only with struct vshadow_bitmap::data.
+ *
+ * VSHADOW_UNMAP_ABSENT (unmap only): the backend held none of the range.
+ * For a mapping the context made, that breaks the context, unless the
+ * context is finding out what a failed run unmap removed.
  */
 #define VSHADOW_UNMAP_DIRTY_LOST	1
 #define VSHADOW_BROKEN			2
+#define VSHADOW_UNMAP_ABSENT		3
+
+/*
+ * The largest dirty bitmap of one run unmap, kept in kernel memory
+ * (struct vshadow_bitmap::kdata): 32768 pages, 128 MiB of 4 KiB pages.
+ */
+#define VSHADOW_RUN_BYTES	4096
 
 /**
- * struct vshadow_bitmap - where a backend stores a mapping's dirty bits
- * @data: the caller's buffer: one bit per page, the first page in bit 0
- *	of @data[0]; whole __u64 words
- * @bytes: its size for this call, at most the backend's dirty_bitmap_max
+ * struct vshadow_bitmap - where a backend stores dirty bits
+ * @kdata: a kernel buffer of at most VSHADOW_RUN_BYTES, or NULL
+ * @data: else the caller's buffer, for one mapping whose bits do not fit
+ *	@kdata
+ * @bytes: the buffer's size for this call, at most the backend's
+ *	dirty_bitmap_max: whole __u64 words, one bit per page from the
+ *	start of the call's range, the first page in bit 0 of word 0
  * @pgsize: the page size of one bit: the backend's as the context last
  *	learned it; a backend whose page size has changed since refuses the
  *	call with -EINVAL
  */
 struct vshadow_bitmap {
+	u64 *kdata;
 	u64 __user *data;
 	u64 bytes;
 	u64 pgsize;
@@ -82,14 +97,16 @@ struct vshadow_bitmap {
  * @map: map [@iova, @iova + @length - 1] to @vaddr with @prot
  *	(VIOMMU_SHADOW_MAP_READ/WRITE); all or nothing: 0 when mapped,
  *	an errno when nothing was, or VSHADOW_BROKEN
- * @unmap: unmap exactly the mapping [@iova, @iova + @length - 1].  With
- *	@bitmap, first store its dirty bits there.  Returns 0 only when the
- *	backend no longer has the mapping and its bits (if asked for) are
- *	stored;
- *	VSHADOW_UNMAP_DIRTY_LOST when it is gone but the bits are not;
- *	VSHADOW_BROKEN; -ENODEV as for @query; any other errno only when
- *	the backend still has the mapping whole.  -ENODATA means dirty
- *	tracking is not running.
+ * @unmap: unmap the run [@iova, @iova + @length - 1]: one or more
+ *	mappings the context made, back to back, each whole.  With @bitmap,
+ *	first store their dirty bits there.  Returns 0 only when the
+ *	backend no longer has any of them and their bits (if asked for) are
+ *	stored; VSHADOW_UNMAP_DIRTY_LOST when it is gone but the bits are
+ *	not; VSHADOW_UNMAP_ABSENT; VSHADOW_BROKEN; -ENODEV as for @query.
+ *	Any other errno: for one mapping, the backend still has it whole;
+ *	for a run, it may have removed some first mappings of the run, in
+ *	IOVA order, with their bits stored, and still has the rest whole.
+ *	-ENODATA means dirty tracking is not running.
  *
  * Every call but @detach (made at release, when nothing else can use the
  * context) is made with vshadow_ctx::lock held, so a backend needs no
@@ -116,6 +133,8 @@ struct vshadow_argpage *vshadow_argpage_create(size_t size);
 long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 			  unsigned int cmd, void *args, size_t in_len,
 			  size_t out_len);
+unsigned long vshadow_argpage_uaddr(struct vshadow_argpage *ap, size_t offset);
+void *vshadow_argpage_kaddr(struct vshadow_argpage *ap, size_t offset);
 void vshadow_argpage_destroy(struct vshadow_argpage *ap);
 
 int vshadow_backend_register(const struct vshadow_backend_ops *ops);
@@ -154,6 +173,9 @@ struct vshadow_node {
  * @caps: what the backend said it can do, when last asked
  * @broken: the context no longer knows what the backend holds (see
  *	VSHADOW_BROKEN, and -ENODEV); every call but GET_INFO fails
+ * @run_bits: the dirty bits of a run, then room for one mapping's while a
+ *	failed run is resolved: 2 * VSHADOW_RUN_BYTES, allocated by the first
+ *	walk with dirty bits
  * @max_mappings: limit on @nr_mappings, the max_mappings module parameter
  *	when the context was opened
  * @tree: the shadow mappings, an interval tree keyed by [start, last]
@@ -173,6 +195,7 @@ struct vshadow_ctx {
 	struct mm_struct *mm;
 	struct vshadow_backend_caps caps;
 	bool broken;
+	u64 *run_bits;
 	u64 max_mappings;
 	struct rb_root_cached tree;
 	u64 nr_mappings;

@@ -254,9 +254,11 @@ struct viommu_shadow_map {
  *	call then fails with EFAULT after this record, which is counted.
  * @__reserved: written as 0
  * @bitmap_offset: bit offset of the mapping's first page in the caller's
- *	bitmap buffer; always a multiple of 64
+ *	bitmap buffer: a multiple of 64, or with VIOMMU_SHADOW_UNMAP_DENSE
+ *	right after the previous record's bits (see there)
  * @bitmap_bits: number of bits, @length / bitmap_pgsize; the bits from
  *	@bitmap_offset + @bitmap_bits up to the next multiple of 64 are 0
+ *	(with VIOMMU_SHADOW_UNMAP_DENSE: up to the next record's bits)
  */
 struct viommu_shadow_unmap_record {
 	__aligned_u64 iova;
@@ -278,6 +280,7 @@ struct viommu_shadow_unmap_record {
 /* viommu_shadow_unmap_range::flags */
 #define VIOMMU_SHADOW_UNMAP_GET_DIRTY	(1U << 0)
 #define VIOMMU_SHADOW_UNMAP_WHOLE	(1U << 1)
+#define VIOMMU_SHADOW_UNMAP_DENSE	(1U << 2)
 
 /* viommu_shadow_unmap_range::out_flags */
 #define VIOMMU_SHADOW_UNMAP_OUT_MORE	(1U << 0)
@@ -289,7 +292,12 @@ struct viommu_shadow_unmap_record {
  * @flags: VIOMMU_SHADOW_UNMAP_GET_DIRTY: return each mapping's dirty bits
  *	(the backend's dirty tracking must be running);
  *	VIOMMU_SHADOW_UNMAP_WHOLE: a mapping only partly inside the range is
- *	unmapped whole instead of failing the call
+ *	unmapped whole instead of failing the call;
+ *	VIOMMU_SHADOW_UNMAP_DENSE (with GET_DIRTY): each record's bits start
+ *	right after the previous record's, without padding to a multiple of
+ *	64, so 65535 mappings of one page need 8 KiB of bitmap, not 512 KiB;
+ *	only a mapping of more than 32768 pages starts on the next multiple
+ *	of 64 (its bits go to @bitmap without passing through the kernel)
  * @start: first IOVA of the range (any value)
  * @last: last IOVA of the range, inclusive, @start <= @last
  * @records: user pointer to an array of struct viommu_shadow_unmap_record
@@ -316,9 +324,12 @@ struct viommu_shadow_unmap_record {
  *	when the call failed part way
  * @out_bytes: out, bytes unmapped by this call
  *
- * Unmaps every shadow mapping that intersects [@start, @last], one backend
- * unmap per mapping, in IOVA order, visiting only live mappings, so the
- * cost does not depend on the size of the range.  Without
+ * Unmaps every shadow mapping that intersects [@start, @last], in IOVA
+ * order, visiting only live mappings, so the cost does not depend on the
+ * size of the range.  Mappings that lie back to back go to the backend in
+ * one call (a run: at most 4096 mappings, and with GET_DIRTY at most
+ * 32768 pages of bits), whose bits the module then splits into the
+ * records.  Without
  * VIOMMU_SHADOW_UNMAP_WHOLE a mapping that crosses @start or @last fails
  * the call with EINVAL before anything is unmapped (type1 v2 semantics).
  *

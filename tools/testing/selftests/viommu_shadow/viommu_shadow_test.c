@@ -917,11 +917,9 @@ TEST_F(range, efault_partial_progress)
 	EXPECT_EQ(3, nr_mappings(self->ctx));
 
 	/*
-	 * The same with the dirty bitmap being the unwritable buffer.  type1
-	 * clears a mapping's words before unmapping it, so the walk stops
-	 * before the mapping whose word is unwritable; the mock, like type1's
-	 * own write-back, delivers the bits after unmapping, so that mapping
-	 * is gone and its record says DIRTY_LOST.
+	 * The same with the dirty bitmap being the unwritable buffer: the
+	 * module zeroes a run's words before unmapping it, so the walk stops
+	 * before the mapping whose word is unwritable, and nothing is lost.
 	 */
 	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
 	r = vs_range(r.out_resume, ~0ULL, 0, self->rec, NR_REC);
@@ -929,14 +927,7 @@ TEST_F(range, efault_partial_progress)
 	EXPECT_EQ(EFAULT, _vs_unmap(self->ctx, &r));
 	EXPECT_EQ(SZ_1G + 2 * SZ_2M, self->rec[0].iova);
 	EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, self->rec[0].flags);
-	if (variant->backend == VSHADOW_MOCK_BACKEND) {
-		ASSERT_EQ(2, r.out_nr_records);
-		EXPECT_EQ(SZ_1G + 3 * SZ_2M, self->rec[1].iova);
-		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
-			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, self->rec[1].flags);
-	} else {
-		ASSERT_EQ(1, r.out_nr_records);
-	}
+	ASSERT_EQ(1, r.out_nr_records);
 	i = 5 - 2 - r.out_nr_records;	/* mappings left */
 	EXPECT_EQ(i, nr_mappings(self->ctx));
 
@@ -1475,6 +1466,8 @@ TEST(node_cache_size)
 /* ------------------------------------------------------------------ */
 
 #define ARGPAGE_NAME	"anon_inode:[viommu_shadow-args]"
+/* A type1 context's: one page of arguments, one for a run's dirty bits. */
+#define ARGPAGE_SIZE	(2 * PAGE_4K)
 
 /*
  * The argument pages in /proc/self/maps: how many; the address of the last
@@ -1492,8 +1485,8 @@ static int argpages(uintptr_t *addr, char *perms)
 		    sscanf(line, "%lx-%lx %7s", &lo, &hi, p) != 3)
 			continue;
 		n++;
-		if (hi - lo != PAGE_4K)
-			n += 1000;	/* not one page: make the count wrong */
+		if (hi - lo != ARGPAGE_SIZE)
+			n += 1000;	/* not one mapping: make the count wrong */
 		if (addr)
 			*addr = lo;
 		if (perms)
@@ -1587,16 +1580,19 @@ TEST_F(argpage, refuses_changes)
 {
 	void *p = (void *)self->page, *spare;
 
-	spare = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
+	spare = mmap(NULL, ARGPAGE_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, spare);
-	EXPECT_EQ(MAP_FAILED, mremap(p, PAGE_4K, 2 * PAGE_4K, MREMAP_MAYMOVE));
-	EXPECT_EQ(MAP_FAILED, mremap(p, PAGE_4K, PAGE_4K,
+	EXPECT_EQ(MAP_FAILED, mremap(p, ARGPAGE_SIZE, 2 * ARGPAGE_SIZE,
+				     MREMAP_MAYMOVE));
+	EXPECT_EQ(MAP_FAILED, mremap(p, ARGPAGE_SIZE, ARGPAGE_SIZE,
 				     MREMAP_MAYMOVE | MREMAP_FIXED, spare));
-	EXPECT_EQ(-1, mprotect(p, PAGE_4K, PROT_READ));
+	EXPECT_EQ(-1, mprotect(p, ARGPAGE_SIZE, PROT_READ));
 	EXPECT_EQ(EACCES, errno);
+	/* Nor can a part of it be split off. */
+	EXPECT_EQ(-1, mprotect(p, PAGE_4K, PROT_READ));
 	/* fork() must not hand it on. */
-	EXPECT_EQ(-1, madvise(p, PAGE_4K, MADV_DOFORK));
+	EXPECT_EQ(-1, madvise(p, ARGPAGE_SIZE, MADV_DOFORK));
 	EXPECT_EQ(1, argpages(NULL, NULL));
 	/* Still the module's, and working. */
 	EXPECT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
@@ -1632,11 +1628,13 @@ TEST_F(argpage, munmap_noticed)
 	int i;
 
 	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
-	ASSERT_EQ(0, munmap((void *)self->page, PAGE_4K));
-	mine = mmap((void *)self->page, PAGE_4K, PROT_READ | PROT_WRITE,
+	/* Not a part of it: that would split it. */
+	ASSERT_EQ(-1, munmap((void *)self->page, PAGE_4K));
+	ASSERT_EQ(0, munmap((void *)self->page, ARGPAGE_SIZE));
+	mine = mmap((void *)self->page, ARGPAGE_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	ASSERT_EQ((void *)self->page, mine);
-	memset(mine, 0xa5, PAGE_4K);
+	memset(mine, 0xa5, ARGPAGE_SIZE);
 
 	EXPECT_EQ(EIO, _vs_map(self->ctx, SZ_2M, PAGE_4K, self->buf, 2));
 	EXPECT_TRUE(vs_broken(self->ctx));
@@ -1648,10 +1646,10 @@ TEST_F(argpage, munmap_noticed)
 	/* Closing the context leaves the process's own page alone. */
 	close(self->ctx);
 	self->ctx = vs_open();
-	for (i = 0; i < (int)PAGE_4K; i++)
+	for (i = 0; i < (int)ARGPAGE_SIZE; i++)
 		if (mine[i] != 0xa5)
 			break;
-	EXPECT_EQ(PAGE_4K, i);
+	EXPECT_EQ(ARGPAGE_SIZE, i);
 	/* type1 still has the mapping, untouched. */
 	EXPECT_EQ(0, t1_unmap(self->box.container, SZ_1G, PAGE_4K, NULL, 0,
 			      &unmapped));
@@ -2127,14 +2125,14 @@ TEST_F_TIMEOUT(mock, signal_resumes_walk, 120)
 }
 
 /*
- * A dirty bitmap that stops being writable part way: the mapping whose
- * bits cannot be delivered is unmapped all the same (the mock, like type1,
- * delivers them after acting), so its record says DIRTY_LOST and the call
- * stops there with EFAULT.  At every position: exact progress, the bits
- * before it intact, nothing lost without the flag, and the rest unmaps
- * normally afterwards.
+ * A dirty bitmap that stops being writable part way: the module writes a
+ * run's words before it unmaps the run, so the call stops with EFAULT
+ * before the mapping whose bits have nowhere to go, and that mapping stays.
+ * At every position: exact progress, the bits before it intact, nothing
+ * lost, and the rest unmaps normally afterwards.  (DIRTY_LOST is left for
+ * a bitmap that becomes unwritable between that write and the delivery.)
  */
-TEST_F(mock, dirty_lost_at_every_position)
+TEST_F(mock, unwritable_bitmap_at_every_position)
 {
 	const int n = 6;
 	struct viommu_shadow_unmap_record rec[6];
@@ -2161,18 +2159,16 @@ TEST_F(mock, dirty_lost_at_every_position)
 		r = vs_range(0, ~0ULL, 0, rec, n);
 		vs_range_dirty(&r, bitmap, n * 8);
 		EXPECT_EQ(EFAULT, _vs_unmap(self->ctx, &r));
-		ASSERT_EQ(k + 1, r.out_nr_records);
+		ASSERT_EQ(k, r.out_nr_records);
 		for (i = 0; i < k; i++) {
 			EXPECT_EQ(100 + i, rec[i].cookie);
 			EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[i].flags);
 			EXPECT_EQ(1, bitmap[i]);
 		}
-		EXPECT_EQ(100 + k, rec[k].cookie);
-		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
-			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, rec[k].flags);
-		EXPECT_EQ(SZ_1G + k * SZ_2M + PAGE_4K, r.out_resume);
-		EXPECT_EQ(n - k - 1, nr_mappings(self->ctx));
-		EXPECT_EQ(n - k - 1, mock_mappings(self->mock, NULL, 0));
+		EXPECT_EQ(k ? SZ_1G + (k - 1) * SZ_2M + PAGE_4K : 0,
+			  r.out_resume);
+		EXPECT_EQ(n - k, nr_mappings(self->ctx));
+		EXPECT_EQ(n - k, mock_mappings(self->mock, NULL, 0));
 
 		/* The rest, with a writable bitmap. */
 		ASSERT_EQ(0, mprotect(area + PAGE_4K, PAGE_4K,
@@ -2180,9 +2176,11 @@ TEST_F(mock, dirty_lost_at_every_position)
 		r = vs_range(0, ~0ULL, 0, rec, n);
 		vs_range_dirty(&r, (uint64_t *)area, n * 8);
 		ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
-		EXPECT_EQ(n - k - 1, r.out_nr_records);
-		for (i = 0; i < (int)r.out_nr_records; i++)
+		EXPECT_EQ(n - k, r.out_nr_records);
+		for (i = 0; i < (int)r.out_nr_records; i++) {
 			EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[i].flags);
+			EXPECT_EQ(1, ((uint64_t *)area)[i]);
+		}
 		EXPECT_EQ(0, nr_mappings(self->ctx));
 	}
 	munmap(area, 2 * PAGE_4K);
@@ -2288,6 +2286,169 @@ TEST_F(mock, dirty_capability_is_asked)
 	EXPECT_EQ(1, nr_mappings(ctx2));
 	close(ctx2);
 	close(mock2);
+}
+
+/*
+ * The layout of the run tests: mappings of these sizes (in pages), back to
+ * back from @base, or each followed by a one-page gap.
+ */
+static const uint64_t run_pages[] = { 1, 3, 1, 64, 65, 2 };
+#define RUN_N	6
+
+static uint64_t run_layout(int ctx, int mock, uint64_t base, bool gaps,
+			   void *buf)
+{
+	uint64_t iova = base, pat[2], p;
+	int m;
+
+	for (m = 0; m < RUN_N; m++) {
+		if (_vs_map(ctx, iova, run_pages[m] * PAGE_4K, buf, m))
+			return 0;
+		if (mock >= 0) {
+			memset(pat, 0, sizeof(pat));
+			for (p = 0; p < run_pages[m]; p++)
+				if (pattern_bit(m, p))
+					pat[p / 64] |= 1ULL << (p % 64);
+			if (mock_set_dirty(mock, iova, run_pages[m] * PAGE_4K,
+					   pat))
+				return 0;
+		}
+		iova += (run_pages[m] + gaps) * PAGE_4K;
+	}
+	return iova - base;
+}
+
+/* Each record's bits are its mapping's pattern (or all set, for type1). */
+static bool run_bits_ok(const struct viommu_shadow_unmap_record *rec,
+			uint32_t n, const uint64_t *bitmap, bool mock)
+{
+	uint64_t p;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		for (p = 0; p < rec[i].bitmap_bits; p++)
+			if (test_bit64(bitmap, rec[i].bitmap_offset + p) !=
+			    (mock ? pattern_bit(rec[i].cookie, p) : true))
+				return false;
+	return true;
+}
+
+/* The mock's backend calls so far. */
+static uint64_t mock_calls(int mock)
+{
+	struct vshadow_mock_get_mappings g = { .size = sizeof(g) };
+
+	if (ioctl(mock, VSHADOW_MOCK_GET_MAPPINGS, &g))
+		return ~0ULL;
+	return g.out_calls;
+}
+
+/*
+ * Mappings back to back are unmapped as one run, in one backend call; the
+ * same mappings with gaps between them, one call each.  Both give the same
+ * records and, in either bitmap layout, the same bits in the same places
+ * (on the mock, a pattern per mapping; type1 reports every page dirty).
+ */
+TEST_F(range, runs_equal_one_by_one)
+{
+	const bool mock = variant->backend == VSHADOW_MOCK_BACKEND;
+	struct viommu_shadow_unmap_record rec[2][RUN_N];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bits[2][16], span[2], calls = 0;
+	int dense, g, i;
+
+	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
+	for (dense = 0; dense < 2; dense++) {
+		memset(bits, 0xa5, sizeof(bits));
+		for (g = 0; g < 2; g++) {
+			span[g] = run_layout(self->ctx, mock ? self->be : -1,
+					     (g + 1) * SZ_1G, g, self->buf);
+			ASSERT_NE(0, span[g]);
+			if (mock)
+				calls = mock_calls(self->be);
+			r = vs_range((g + 1) * SZ_1G,
+				     (g + 1) * SZ_1G + span[g] - 1,
+				     dense ? VIOMMU_SHADOW_UNMAP_DENSE : 0,
+				     rec[g], RUN_N);
+			vs_range_dirty(&r, bits[g], sizeof(bits[g]));
+			ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+			ASSERT_EQ(RUN_N, r.out_nr_records);
+			if (mock) {
+				EXPECT_EQ(g ? RUN_N : 1,
+					  mock_calls(self->be) - calls);
+			}
+			EXPECT_TRUE(run_bits_ok(rec[g], RUN_N, bits[g], mock));
+		}
+		for (i = 0; i < RUN_N; i++) {
+			EXPECT_EQ(rec[0][i].length, rec[1][i].length);
+			EXPECT_EQ(rec[0][i].cookie, rec[1][i].cookie);
+			EXPECT_EQ(rec[0][i].flags, rec[1][i].flags);
+			EXPECT_EQ(rec[0][i].bitmap_offset,
+				  rec[1][i].bitmap_offset);
+			EXPECT_EQ(rec[0][i].bitmap_bits, rec[1][i].bitmap_bits);
+		}
+		/* Every bit, padding and untouched words included. */
+		EXPECT_EQ(0, memcmp(bits[0], bits[1], sizeof(bits[0])));
+		EXPECT_EQ(dense ? 1 + 3 + 1 + 64 + 65 : 64 * 6,
+			  rec[0][RUN_N - 1].bitmap_offset);
+	}
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+}
+
+/*
+ * A run unmap that fails after removing the first p mappings of the run
+ * (as type1's can: it returns no length then), at every p: the module
+ * finds out which are gone, unmaps the rest one by one, and delivers every
+ * mapping's own bits.  When the retry fails too, the call fails with
+ * exactly the first p reported, and the rest unmaps normally later.
+ */
+TEST_F(mock, run_failure_at_every_position)
+{
+	struct viommu_shadow_unmap_record rec[RUN_N];
+	struct viommu_shadow_unmap_range r;
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .nth = 1, .error = EBUSY,
+	};
+	uint64_t bits[16];
+	uint32_t p, rest;
+
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	for (f.repeat = 0; f.repeat < 2; f.repeat++) {
+		for (p = 0; p < RUN_N; p++) {
+			ASSERT_NE(0, run_layout(self->ctx, self->mock, SZ_1G,
+						false, (void *)SZ_1G));
+			f.after = p;
+			ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH,
+					      &f));
+			memset(bits, 0, sizeof(bits));
+			r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec,
+				     RUN_N);
+			vs_range_dirty(&r, bits, sizeof(bits));
+			if (!f.repeat) {
+				ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+				ASSERT_EQ(RUN_N, r.out_nr_records);
+				EXPECT_TRUE(run_bits_ok(rec, RUN_N, bits, true));
+				EXPECT_EQ(0, nr_mappings(self->ctx));
+				EXPECT_EQ(0, mock_mappings(self->mock, NULL, 0));
+				continue;
+			}
+			EXPECT_EQ(EBUSY, _vs_unmap(self->ctx, &r));
+			ASSERT_EQ(p, r.out_nr_records);
+			EXPECT_TRUE(run_bits_ok(rec, p, bits, true));
+			EXPECT_EQ(RUN_N - p, nr_mappings(self->ctx));
+			EXPECT_EQ(RUN_N - p, mock_mappings(self->mock, NULL, 0));
+			rest = RUN_N - p;
+			memset(bits, 0, sizeof(bits));
+			r = vs_range(r.out_resume, ~0ULL,
+				     VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+			vs_range_dirty(&r, bits, sizeof(bits));
+			ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+			ASSERT_EQ(rest, r.out_nr_records);
+			EXPECT_EQ(p, rec[0].cookie);
+			EXPECT_TRUE(run_bits_ok(rec, rest, bits, true));
+			EXPECT_EQ(0, mock_mappings(self->mock, NULL, 0));
+		}
+	}
 }
 
 TEST_HARNESS_MAIN
