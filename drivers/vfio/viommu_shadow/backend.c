@@ -25,7 +25,7 @@ int vshadow_backend_register(const struct vshadow_backend_ops *ops)
 
 	/* Every op is called unconditionally. */
 	if (!ops->attach || !ops->detach || !ops->query || !ops->map ||
-	    !ops->unmap)
+	    !ops->unmap || !ops->sync)
 		return -EINVAL;
 
 	mutex_lock(&vshadow_backends_lock);

@@ -180,6 +180,7 @@ union vshadow_cmd_buffer {
 	struct viommu_shadow_info info;
 	struct viommu_shadow_map map;
 	struct viommu_shadow_unmap_range unmap_range;
+	struct viommu_shadow_map_batch map_batch;
 };
 
 struct vshadow_ioctl_op {
@@ -206,6 +207,10 @@ static const struct vshadow_ioctl_op vshadow_ioctl_ops[] = {
 	IOCTL_OP(MAP, vshadow_map, struct viommu_shadow_map, cookie),
 	IOCTL_OP(UNMAP_RANGE, vshadow_unmap_range,
 		 struct viommu_shadow_unmap_range, out_bytes),
+	IOCTL_OP(SYNC_DIRTY, vshadow_sync_dirty,
+		 struct viommu_shadow_unmap_range, out_bytes),
+	IOCTL_OP(MAP_BATCH, vshadow_map_batch, struct viommu_shadow_map_batch,
+		 out_done),
 };
 
 static long vshadow_ioctl(struct file *filp, unsigned int cmd,

@@ -238,6 +238,18 @@ static int vshadow_mock_put_dirty(struct vshadow_mock *mock,
 	return 0;
 }
 
+/* Like type1 v2: does [iova, last] cut a mapping? */
+static bool vshadow_mock_cuts(struct vshadow_mock *mock, u64 iova, u64 last)
+{
+	struct vshadow_mock_map *map;
+
+	list_for_each_entry(map, &mock->mappings, link)
+		if (map->last >= iova && map->iova <= last &&
+		    (map->iova < iova || map->last > last))
+			return true;
+	return false;
+}
+
 /*
  * Like type1, unmap every mapping inside [iova, iova + length - 1] in IOVA
  * order, refusing a range that cuts one.  An injected failure strikes
@@ -258,13 +270,9 @@ static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	list_for_each_entry(map, &mock->mappings, link) {
-		if (map->last < iova || map->iova > last)
-			continue;
-		if (map->iova < iova || map->last > last) {
-			ret = -EINVAL;
-			goto out_unlock;
-		}
+	if (vshadow_mock_cuts(mock, iova, last)) {
+		ret = -EINVAL;
+		goto out_unlock;
 	}
 	if (bitmap) {
 		if (!mock->tracking) {
@@ -308,6 +316,59 @@ out_unlock:
 	return ret;
 }
 
+/* Read and clear the dirty bits of the mappings inside the range. */
+static int vshadow_mock_sync(void *priv, u64 iova, u64 length,
+			     const struct vshadow_bitmap *bitmap)
+{
+	struct vshadow_mock *mock = priv;
+	struct vshadow_mock_map *map;
+	u64 last = iova + length - 1, seen = 0;
+	int ret = 0, fail;
+	u32 after = 0;
+
+	mutex_lock(&mock->lock);
+	fail = vshadow_mock_inject(mock, &after);
+	if (!vshadow_mock_aligned(mock, iova, length) ||
+	    bitmap->pgsize != mock->pgsize ||
+	    bitmap->bytes < DIV_ROUND_UP(length / mock->pgsize, 64) * 8 ||
+	    bitmap->bytes > mock->dirty_bitmap_max) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (!mock->tracking) {
+		ret = -ENODATA;
+		goto out_unlock;
+	}
+	if (vshadow_mock_cuts(mock, iova, last)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (bitmap->kdata)
+		memset(bitmap->kdata, 0, bitmap->bytes);
+	list_for_each_entry(map, &mock->mappings, link) {
+		if (map->last < iova)
+			continue;
+		if (map->iova > last)
+			break;
+		if (fail && seen == after) {
+			vshadow_mock_failed(mock);
+			ret = fail;
+			break;
+		}
+		if (vshadow_mock_put_dirty(mock, map, iova, bitmap)) {
+			ret = VSHADOW_UNMAP_DIRTY_LOST;
+			break;
+		}
+		bitmap_zero(map->dirty, vshadow_mock_pages(map));
+		seen++;
+	}
+	if (!ret && !seen)
+		ret = VSHADOW_UNMAP_ABSENT;
+out_unlock:
+	mutex_unlock(&mock->lock);
+	return ret;
+}
+
 static const struct vshadow_backend_ops vshadow_mock_ops = {
 	.id = VSHADOW_MOCK_BACKEND,
 	.name = "mock",
@@ -317,6 +378,7 @@ static const struct vshadow_backend_ops vshadow_mock_ops = {
 	.query = vshadow_mock_query,
 	.map = vshadow_mock_map,
 	.unmap = vshadow_mock_unmap,
+	.sync = vshadow_mock_sync,
 };
 
 static int vshadow_mock_set_dirty(struct vshadow_mock *mock, void __user *uarg)

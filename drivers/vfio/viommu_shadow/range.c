@@ -93,76 +93,156 @@ static bool vshadow_aligned(struct vshadow_ctx *ctx, u64 value)
 	return !(value & (ctx->caps.pgsize - 1));
 }
 
-int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+/*
+ * The checks of one mapping that need neither the context nor the backend:
+ * MAP makes them before it waits for the context.  *@last is its last IOVA.
+ */
+static int vshadow_map_check(const struct viommu_shadow_map_entry *e,
+			     u64 *last)
 {
 	const u32 prot_mask = VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE;
-	struct viommu_shadow_map *cmd = ucmd->cmd;
+	u64 vlast;
+
+	if (e->flags & ~prot_mask)
+		return -EOPNOTSUPP;
+	if (!e->flags || !e->length)
+		return -EINVAL;
+	if (check_add_overflow(e->iova, e->length - 1, last) ||
+	    check_add_overflow(e->vaddr, e->length - 1, &vlast))
+		return -EOVERFLOW;
+	return 0;
+}
+
+/*
+ * Map one checked mapping, the context locked and its caller checked:
+ * the node is allocated before the backend maps, so that nothing can fail
+ * once it has.
+ */
+static int vshadow_map_locked(struct vshadow_ctx *ctx,
+			      const struct viommu_shadow_map_entry *e, u64 last)
+{
 	struct vshadow_node *node;
-	u64 last, vlast;
 	int ret;
 
-	if (cmd->flags & ~prot_mask)
-		return -EOPNOTSUPP;
-	if (!cmd->flags || !cmd->length)
+	lockdep_assert_held(&ctx->lock);
+	if (!vshadow_aligned(ctx, e->iova) ||
+	    !vshadow_aligned(ctx, e->length) ||
+	    !vshadow_aligned(ctx, e->vaddr))
 		return -EINVAL;
-	if (check_add_overflow(cmd->iova, cmd->length - 1, &last) ||
-	    check_add_overflow(cmd->vaddr, cmd->length - 1, &vlast))
-		return -EOVERFLOW;
+	if (last > ctx->caps.max_last)
+		return -ERANGE;
+	if (vshadow_tree_first(ctx, e->iova, last))
+		return -EEXIST;
+	if (ctx->nr_mappings >= ctx->max_mappings)
+		return -ENOSPC;
 
 	node = vshadow_node_alloc();
 	if (!node)
 		return -ENOMEM;
-	node->start = cmd->iova;
+	node->start = e->iova;
 	node->last = last;
-	node->cookie = cmd->cookie;
+	node->cookie = e->cookie;
 
-	if (mutex_lock_killable(&ctx->lock)) {
-		ret = -EINTR;
-		goto err_free;
-	}
-	ret = vshadow_check_caller(ctx);
-	if (ret)
-		goto err_unlock;
-	if (!vshadow_aligned(ctx, cmd->iova) ||
-	    !vshadow_aligned(ctx, cmd->length) ||
-	    !vshadow_aligned(ctx, cmd->vaddr)) {
-		ret = -EINVAL;
-		goto err_unlock;
-	}
-	if (last > ctx->caps.max_last) {
-		ret = -ERANGE;
-		goto err_unlock;
-	}
-	if (vshadow_tree_first(ctx, node->start, node->last)) {
-		ret = -EEXIST;
-		goto err_unlock;
-	}
-	if (ctx->nr_mappings >= ctx->max_mappings) {
-		ret = -ENOSPC;
-		goto err_unlock;
-	}
-
-	ret = ctx->ops->map(ctx->backend, node->start, cmd->length,
-			    cmd->vaddr, cmd->flags);
+	ret = ctx->ops->map(ctx->backend, e->iova, e->length, e->vaddr,
+			    e->flags);
 	ret = vshadow_backend_result(ctx, ret);
-	if (ret)
-		goto err_unlock;
-
+	if (ret) {
+		vshadow_node_free(node);
+		return ret;
+	}
 	vshadow_tree_insert(ctx, node);
 	ctx->nr_maps++;
-	mutex_unlock(&ctx->lock);
 	return 0;
+}
 
-err_unlock:
+int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	struct viommu_shadow_map *cmd = ucmd->cmd;
+	const struct viommu_shadow_map_entry e = {
+		.flags = cmd->flags,
+		.iova = cmd->iova,
+		.length = cmd->length,
+		.vaddr = cmd->vaddr,
+		.cookie = cmd->cookie,
+	};
+	u64 last;
+	int ret;
+
+	ret = vshadow_map_check(&e, &last);
+	if (ret)
+		return ret;
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
+	ret = vshadow_check_caller(ctx);
+	if (!ret)
+		ret = vshadow_map_locked(ctx, &e, last);
 	mutex_unlock(&ctx->lock);
-err_free:
-	vshadow_node_free(node);
+	return ret;
+}
+
+/*
+ * MAP_BATCH: the entries in order, each as one MAP, under one hold of the
+ * context.  On a failure at entry k the call fails with that entry's error
+ * and out_done = k: entries before it are mapped, it and those after are
+ * not.  Only a fatal signal stops a batch early (EINTR, out_done exact).
+ */
+int vshadow_map_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	struct viommu_shadow_map_batch *cmd = ucmd->cmd;
+	u8 __user *uentries = u64_to_user_ptr(cmd->entries);
+	struct viommu_shadow_map_entry e;
+	int ret, resp;
+	u64 last;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+	if (cmd->__reserved || !cmd->nr_entries ||
+	    cmd->nr_entries > VIOMMU_SHADOW_BATCH_MAX ||
+	    cmd->entry_size < sizeof(e) ||
+	    cmd->entry_size > VIOMMU_SHADOW_RECORD_SIZE_MAX)
+		return -EINVAL;
+	cmd->out_done = 0;
+
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
+	ret = vshadow_check_caller(ctx);
+	if (ret)
+		goto out_unlock;
+	/* The out field is the report: it must be writable before anything. */
+	ret = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
+	if (ret)
+		goto out_unlock;
+
+	for (; cmd->out_done < cmd->nr_entries; cmd->out_done++) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = copy_struct_from_user(&e, sizeof(e), uentries +
+					    (u64)cmd->out_done * cmd->entry_size,
+					    cmd->entry_size);
+		if (!ret && e.__reserved)
+			ret = -EINVAL;
+		if (!ret)
+			ret = vshadow_map_check(&e, &last);
+		if (!ret)
+			ret = vshadow_map_locked(ctx, &e, last);
+		if (ret)
+			break;
+		cond_resched();
+	}
+	resp = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
+	if (!ret)
+		ret = resp;
+out_unlock:
+	mutex_unlock(&ctx->lock);
 	return ret;
 }
 
 /**
- * struct vshadow_walk - one UNMAP_RANGE call in progress
+ * struct vshadow_walk - one UNMAP_RANGE or SYNC_DIRTY call in progress
  * @ctx: the context
+ * @sync: SYNC_DIRTY: the mappings stay
  * @cmd: the call, whose out fields are the progress so far
  * @records: the caller's record array
  * @record_size: the size of one of its entries
@@ -175,6 +255,7 @@ err_free:
  */
 struct vshadow_walk {
 	struct vshadow_ctx *ctx;
+	bool sync;
 	struct viommu_shadow_unmap_range *cmd;
 	u8 __user *records;
 	u32 record_size;
@@ -457,7 +538,10 @@ static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
 	return -EFAULT;
 }
 
-/* The first @done mappings of @run are gone and reported: drop them. */
+/*
+ * The first @done mappings of @run are reported: count them, and drop
+ * them from the tree when they are gone.
+ */
 static void vshadow_run_done(struct vshadow_walk *walk,
 			     struct vshadow_run *run, u32 done)
 {
@@ -476,19 +560,36 @@ static void vshadow_run_done(struct vshadow_walk *walk,
 		walk->next_start = node->last + 1;
 		cmd->out_nr_records++;
 		cmd->out_bytes += node->last - node->start + 1;
-		walk->ctx->nr_unmaps++;
-		vshadow_tree_remove(walk->ctx, node);
+		if (!walk->sync) {
+			walk->ctx->nr_unmaps++;
+			vshadow_tree_remove(walk->ctx, node);
+		}
 		node = next;
 	}
 }
 
 /*
- * Unmap one run: records first, then the backend, then the bits, then the
- * tree.  Returns 0 when the whole run is gone and reported, or an error
- * with the progress made recorded in the walk.
+ * A run's sync failed with @err after the backend checked its arguments:
+ * it may have read (and so cleared) some of the run's bits, which are
+ * lost.  Report every mapping of the run, each with DIRTY_LOST.
  */
-static int vshadow_unmap_run(struct vshadow_walk *walk,
-			     struct vshadow_run *run)
+static int vshadow_sync_lost(struct vshadow_walk *walk,
+			     struct vshadow_run *run, int err)
+{
+	u32 base = walk->cmd->out_nr_records;
+
+	vshadow_run_done(walk, run, run->nr);
+	vshadow_run_lost(walk, base, 0, run->nr);
+	return err;
+}
+
+/*
+ * Unmap (or sync) one run: records first, then the backend, then the
+ * bits, then the tree.  Returns 0 when the whole run is done and
+ * reported, or an error with the progress made recorded in the walk.
+ */
+static int vshadow_walk_run(struct vshadow_walk *walk,
+			    struct vshadow_run *run)
 {
 	struct vshadow_ctx *ctx = walk->ctx;
 	struct vshadow_bitmap bitmap = { .pgsize = ctx->caps.pgsize };
@@ -508,6 +609,17 @@ static int vshadow_unmap_run(struct vshadow_walk *walk,
 			      round_up(walk->bitmap_used, 64) / 64;
 	else
 		bitmap.kdata = ctx->run_bits;
+	if (walk->sync) {
+		ret = ctx->ops->sync(ctx->backend, start,
+				     run->tail->last - start + 1, &bitmap);
+		ret = vshadow_backend_result(ctx, ret);
+		if (ret < 0 && ret != -EINVAL && ret != -ENODATA &&
+		    ret != -EIO && ret != -ENODEV)
+			return vshadow_sync_lost(walk, run, ret);
+		if (ret < 0)
+			return ret;
+		goto bits;
+	}
 	ret = ctx->ops->unmap(ctx->backend, start, run->tail->last - start + 1,
 			      walk->bitmap ? &bitmap : NULL);
 	if (ret < 0 && ret != -ENODEV && run->nr > 1) {
@@ -518,6 +630,7 @@ static int vshadow_unmap_run(struct vshadow_walk *walk,
 	if (ret < 0)
 		return ret;
 
+bits:
 	if (run->direct) {
 		/* The bits are in place; keep the padding promise. */
 		pages = vshadow_pages(ctx, run->first);
@@ -563,7 +676,7 @@ static int vshadow_walk_stop(struct viommu_shadow_unmap_range *cmd, int err)
 
 /* Validate everything that does not need the tree. */
 static int vshadow_unmap_check(struct vshadow_ctx *ctx,
-			       struct viommu_shadow_unmap_range *cmd)
+			       struct viommu_shadow_unmap_range *cmd, bool sync)
 {
 	const u32 known = VIOMMU_SHADOW_UNMAP_GET_DIRTY |
 			  VIOMMU_SHADOW_UNMAP_WHOLE |
@@ -571,7 +684,7 @@ static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 
 	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
-	if ((cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE) &&
+	if ((cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE || sync) &&
 	    !(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
 		return -EINVAL;
 	if (cmd->start > cmd->last || !cmd->nr_records ||
@@ -607,11 +720,14 @@ static bool vshadow_range_cuts(struct vshadow_ctx *ctx, u64 start, u64 last)
 	return node && node->last > last;
 }
 
-int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+/* UNMAP_RANGE and SYNC_DIRTY: one walk, two actions on each run. */
+static int vshadow_range_walk(struct vshadow_ctx *ctx,
+			      struct vshadow_ucmd *ucmd, bool sync)
 {
 	struct viommu_shadow_unmap_range *cmd = ucmd->cmd;
 	struct vshadow_walk walk = {
 		.ctx = ctx,
+		.sync = sync,
 		.cmd = cmd,
 		.records = u64_to_user_ptr(cmd->records),
 		.record_size = cmd->record_size,
@@ -633,7 +749,7 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	ret = vshadow_check_caller(ctx);
 	if (ret)
 		goto out_unlock;
-	ret = vshadow_unmap_check(ctx, cmd);
+	ret = vshadow_unmap_check(ctx, cmd, sync);
 	if (ret)
 		goto out_unlock;
 	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
@@ -688,7 +804,7 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		if (ret)
 			break;
 		next = vshadow_tree_next(run.tail, cmd->start, cmd->out_last);
-		ret = vshadow_unmap_run(&walk, &run);
+		ret = vshadow_walk_run(&walk, &run);
 		if (ret)
 			break;
 		cond_resched();
@@ -701,4 +817,14 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 out_unlock:
 	mutex_unlock(&ctx->lock);
 	return ret;
+}
+
+int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	return vshadow_range_walk(ctx, ucmd, false);
+}
+
+int vshadow_sync_dirty(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	return vshadow_range_walk(ctx, ucmd, true);
 }

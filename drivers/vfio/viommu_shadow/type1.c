@@ -370,6 +370,63 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 	return 0;
 }
 
+/*
+ * Read and clear the dirty bits of a run without unmapping it: one
+ * VFIO_IOMMU_DIRTY_PAGES with GET_BITMAP, whose bitmap type1 wants zeroed.
+ */
+static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
+			      const struct vshadow_bitmap *bitmap)
+{
+	struct vfio_iommu_type1_dirty_bitmap hdr = {
+		.argsz = sizeof(hdr) +
+			 sizeof(struct vfio_iommu_type1_dirty_bitmap_get),
+		.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+	};
+	struct vfio_iommu_type1_dirty_bitmap_get get = {
+		.iova = iova,
+		.size = length,
+		.bitmap = {
+			.pgsize = bitmap->pgsize,
+			.size = bitmap->bytes,
+		},
+	};
+	u8 args[sizeof(hdr) + sizeof(get)] __aligned(8);
+	struct vshadow_backend_caps caps;
+	struct vshadow_type1 *t = priv;
+	void *bounce;
+	long ret;
+
+	bounce = vshadow_argpage_kaddr(t->args, PAGE_SIZE);
+	if (bitmap->kdata) {
+		get.bitmap.data = (__u64 __user *)
+			vshadow_argpage_uaddr(t->args, PAGE_SIZE);
+		memset(bounce, 0, bitmap->bytes);
+	} else {
+		get.bitmap.data = (__u64 __user *)bitmap->data;
+		if (clear_user(bitmap->data, bitmap->bytes))
+			return -EFAULT;
+	}
+	memcpy(args, &hdr, sizeof(hdr));
+	memcpy(args + sizeof(hdr), &get, sizeof(get));
+	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
+				   args, sizeof(args), 0);
+	/* As for an unmap: tracking off, or the container changed. */
+	if (ret == -EINVAL) {
+		ret = vshadow_type1_query(t, &caps);
+		if (ret == -ENODEV || ret == VSHADOW_BROKEN)
+			return ret;
+		if (ret || caps.pgsize != bitmap->pgsize ||
+		    ((iova | length) & (caps.pgsize - 1)))
+			return -EINVAL;
+		return -ENODATA;
+	}
+	if (ret)
+		return ret;
+	if (bitmap->kdata)
+		memcpy(bitmap->kdata, bounce, bitmap->bytes);
+	return 0;
+}
+
 const struct vshadow_backend_ops vshadow_type1_ops = {
 	.id = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
 	.name = "vfio-type1",
@@ -379,4 +436,5 @@ const struct vshadow_backend_ops vshadow_type1_ops = {
 	.query = vshadow_type1_query,
 	.map = vshadow_type1_map,
 	.unmap = vshadow_type1_unmap,
+	.sync = vshadow_type1_sync,
 };

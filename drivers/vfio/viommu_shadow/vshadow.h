@@ -107,6 +107,12 @@ struct vshadow_bitmap {
  *	for a run, it may have removed some first mappings of the run, in
  *	IOVA order, with their bits stored, and still has the rest whole.
  *	-ENODATA means dirty tracking is not running.
+ * @sync: store the dirty bits of the run [@iova, @iova + @length - 1]
+ *	in @bitmap and clear them in the backend, without unmapping; 0, or
+ *	VSHADOW_UNMAP_DIRTY_LOST, VSHADOW_UNMAP_ABSENT, VSHADOW_BROKEN and
+ *	-ENODEV as for @unmap; -EINVAL or -ENODATA when it read nothing;
+ *	any other errno when it may have read and cleared some of the bits
+ *	(they are then reported lost).
  *
  * Every call but @detach (made at release, when nothing else can use the
  * context) is made with vshadow_ctx::lock held, so a backend needs no
@@ -122,6 +128,8 @@ struct vshadow_backend_ops {
 	int (*map)(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot);
 	int (*unmap)(void *priv, u64 iova, u64 length,
 		     const struct vshadow_bitmap *bitmap);
+	int (*sync)(void *priv, u64 iova, u64 length,
+		    const struct vshadow_bitmap *bitmap);
 };
 
 /* forward.c: calling a backend whose ioctls take user memory */
@@ -237,6 +245,8 @@ int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len);
 
 /* range.c: the MAP and UNMAP_RANGE ioctls */
 int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
+int vshadow_map_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
+int vshadow_sync_dirty(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 
 #endif /* _VIOMMU_SHADOW_PRIV_H */

@@ -62,6 +62,8 @@ enum {
 	VIOMMU_SHADOW_CMD_GET_INFO,
 	VIOMMU_SHADOW_CMD_MAP,
 	VIOMMU_SHADOW_CMD_UNMAP_RANGE,
+	VIOMMU_SHADOW_CMD_SYNC_DIRTY,
+	VIOMMU_SHADOW_CMD_MAP_BATCH,
 };
 
 /**
@@ -235,6 +237,68 @@ struct viommu_shadow_map {
 
 #define VIOMMU_SHADOW_MAP	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_MAP)
 
+/**
+ * struct viommu_shadow_map_entry - one mapping of VIOMMU_SHADOW_MAP_BATCH
+ * @flags: VIOMMU_SHADOW_MAP_READ and/or VIOMMU_SHADOW_MAP_WRITE
+ * @__reserved: must be 0
+ * @iova: as in struct viommu_shadow_map
+ * @length: as in struct viommu_shadow_map
+ * @vaddr: as in struct viommu_shadow_map
+ * @cookie: as in struct viommu_shadow_map
+ */
+struct viommu_shadow_map_entry {
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 vaddr;
+	__aligned_u64 cookie;
+};
+
+/* The most entries one VIOMMU_SHADOW_MAP_BATCH takes. */
+#define VIOMMU_SHADOW_BATCH_MAX	4096
+
+/**
+ * struct viommu_shadow_map_batch - ioctl(VIOMMU_SHADOW_MAP_BATCH)
+ * @size: sizeof(struct viommu_shadow_map_batch)
+ * @flags: must be 0
+ * @entries: user pointer to an array of struct viommu_shadow_map_entry
+ * @nr_entries: entries in @entries, 1 to VIOMMU_SHADOW_BATCH_MAX
+ * @entry_size: size of one entry as the caller knows it, at least 40 (the
+ *	first version) and at most 4096; bytes the kernel does not know
+ *	must be 0 (E2BIG otherwise, for that entry)
+ * @out_done: out, entries mapped, in order
+ * @__reserved: must be 0
+ *
+ * Maps the entries in order, each exactly as VIOMMU_SHADOW_MAP would,
+ * under one hold of the context.  It saves a system call and the
+ * context's lock per mapping; the backend still maps each entry with one
+ * call of its own (type1 cannot merge mappings: a merged one could not be
+ * unmapped in parts later).
+ *
+ * On a failure at entry k the call fails with that entry's error (as
+ * VIOMMU_SHADOW_MAP documents it, or EFAULT, EINVAL for a non-zero
+ * @__reserved of the entry, or E2BIG for its unknown bytes) and
+ * @out_done is k: the entries before it are mapped, it and those after it
+ * are not.  A fatal signal stops the batch with EINTR, @out_done exact.
+ *
+ * Errors before any entry: EOPNOTSUPP (non-zero @flags), EINVAL
+ * (@nr_entries 0 or too large, @entry_size out of range, non-zero
+ * @__reserved), ENXIO, EPERM, EIO, EFAULT.
+ */
+struct viommu_shadow_map_batch {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 entries;
+	__u32 nr_entries;
+	__u32 entry_size;
+	__u32 out_done;
+	__u32 __reserved;
+};
+
+#define VIOMMU_SHADOW_MAP_BATCH \
+	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_MAP_BATCH)
+
 /* viommu_shadow_unmap_record::flags */
 #define VIOMMU_SHADOW_RECORD_DIRTY	(1U << 0)
 #define VIOMMU_SHADOW_RECORD_CUT	(1U << 1)
@@ -386,5 +450,25 @@ struct viommu_shadow_unmap_range {
 
 #define VIOMMU_SHADOW_UNMAP_RANGE \
 	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_UNMAP_RANGE)
+
+/*
+ * ioctl(VIOMMU_SHADOW_SYNC_DIRTY), with struct viommu_shadow_unmap_range:
+ * the dirty bits of every shadow mapping that intersects [@start, @last],
+ * without unmapping it, read (and so cleared) in the backend.  Everything
+ * is as for VIOMMU_SHADOW_UNMAP_RANGE (records, runs, both bitmap layouts,
+ * clamp, the bisect policy and VIOMMU_SHADOW_UNMAP_WHOLE, bounded output
+ * and @out_resume, signals, exact progress), except that the mappings
+ * stay, VIOMMU_SHADOW_UNMAP_GET_DIRTY is required (EINVAL without it),
+ * @out_bytes counts the bytes synced, and GET_INFO's nr_unmaps does not
+ * change.  For type1 this is VFIO_IOMMU_DIRTY_PAGES with
+ * VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, one call per run.
+ *
+ * Errors: those of UNMAP_RANGE; when a backend call fails after it may
+ * have read some of a run's bits, the run's records are all reported with
+ * VIOMMU_SHADOW_RECORD_DIRTY_LOST (take every page as dirty) and the call
+ * fails with that error.
+ */
+#define VIOMMU_SHADOW_SYNC_DIRTY \
+	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_SYNC_DIRTY)
 
 #endif /* _UAPI_LINUX_VIOMMU_SHADOW_H */

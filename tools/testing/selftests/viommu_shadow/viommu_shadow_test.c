@@ -2451,4 +2451,178 @@ TEST_F(mock, run_failure_at_every_position)
 	}
 }
 
+static int _vs_sync(int ctx, struct viommu_shadow_unmap_range *cmd)
+{
+	return vs_ioctl(ctx, VIOMMU_SHADOW_SYNC_DIRTY, cmd);
+}
+
+/*
+ * SYNC_DIRTY reports each mapping's bits, in runs, without unmapping:
+ * the records equal those UNMAP_RANGE gives afterwards, the bits are the
+ * backend's own (the mock's patterns; all set for type1), and a sync
+ * clears them in the backend (on the mock, the next sync and the unmap
+ * find none).
+ */
+TEST_F(range, sync_dirty_then_unmap)
+{
+	const bool mock = variant->backend == VSHADOW_MOCK_BACKEND;
+	struct viommu_shadow_unmap_record rec[2][RUN_N];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bits[2][16], span, calls = 0;
+	uint32_t i;
+
+	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
+	span = run_layout(self->ctx, mock ? self->be : -1, SZ_1G, false,
+			  self->buf);
+	ASSERT_NE(0, span);
+
+	/* Without GET_DIRTY there is nothing to sync. */
+	r = vs_range(0, ~0ULL, 0, rec[0], RUN_N);
+	EXPECT_EQ(EINVAL, _vs_sync(self->ctx, &r));
+	/* The bisect policy is UNMAP_RANGE's. */
+	r = vs_range(SZ_1G + 2 * PAGE_4K, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE,
+		     rec[0], RUN_N);
+	vs_range_dirty(&r, bits[0], sizeof(bits[0]));
+	EXPECT_EQ(EINVAL, _vs_sync(self->ctx, &r));
+
+	memset(bits, 0xa5, sizeof(bits));
+	if (mock)
+		calls = mock_calls(self->be);
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec[0], RUN_N);
+	vs_range_dirty(&r, bits[0], sizeof(bits[0]));
+	ASSERT_EQ(0, _vs_sync(self->ctx, &r));
+	ASSERT_EQ(RUN_N, r.out_nr_records);
+	EXPECT_EQ(span, r.out_bytes);
+	EXPECT_EQ(RUN_N, nr_mappings(self->ctx));
+	EXPECT_TRUE(run_bits_ok(rec[0], RUN_N, bits[0], mock));
+	if (mock) {
+		EXPECT_EQ(1, mock_calls(self->be) - calls);
+		/* Read once, the bits are gone. */
+		r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec[1],
+			     RUN_N);
+		vs_range_dirty(&r, bits[1], sizeof(bits[1]));
+		ASSERT_EQ(0, _vs_sync(self->ctx, &r));
+		for (i = 0; i < 3; i++)
+			EXPECT_EQ(0, bits[1][i]);
+	}
+
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec[1], RUN_N);
+	vs_range_dirty(&r, bits[1], sizeof(bits[1]));
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(RUN_N, r.out_nr_records);
+	EXPECT_EQ(0, memcmp(rec[0], rec[1], sizeof(rec[0])));
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+}
+
+/*
+ * A run's sync that fails part way may have read and cleared some of its
+ * bits: every record of that run says DIRTY_LOST, and the call fails.
+ * The mappings stay, and a later sync works.
+ */
+TEST_F(mock, sync_failure_reports_lost_bits)
+{
+	struct viommu_shadow_unmap_record rec[RUN_N];
+	struct viommu_shadow_unmap_range r;
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .nth = 1, .error = EBUSY, .after = 2,
+	};
+	uint64_t bits[16];
+	int i;
+
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	ASSERT_NE(0, run_layout(self->ctx, self->mock, SZ_1G, false,
+				(void *)SZ_1G));
+	ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH, &f));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EBUSY, _vs_sync(self->ctx, &r));
+	ASSERT_EQ(RUN_N, r.out_nr_records);
+	for (i = 0; i < RUN_N; i++)
+		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
+			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, rec[i].flags);
+	EXPECT_EQ(RUN_N, nr_mappings(self->ctx));
+	EXPECT_EQ(RUN_N, mock_mappings(self->mock, NULL, 0));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	ASSERT_EQ(0, _vs_sync(self->ctx, &r));
+	EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[0].flags);
+}
+
+static int _vs_map_batch(int ctx, struct viommu_shadow_map_entry *e,
+			 uint32_t n, uint32_t entry_size, uint32_t *done)
+{
+	struct viommu_shadow_map_batch b = {
+		.size = sizeof(b), .entries = (uintptr_t)e, .nr_entries = n,
+		.entry_size = entry_size,
+	};
+	int ret = vs_ioctl(ctx, VIOMMU_SHADOW_MAP_BATCH, &b);
+
+	*done = b.out_done;
+	return ret;
+}
+
+/*
+ * MAP_BATCH maps its entries in order, each as MAP would; a failing entry
+ * k fails the call with its error, with exactly k entries done and
+ * mapped, nothing of it or after it; larger entries with a zero tail work.
+ */
+TEST_F(range, map_batch)
+{
+	struct viommu_shadow_map_entry e[8];
+	struct viommu_shadow_unmap_range r;
+	struct { struct viommu_shadow_map_entry e; uint64_t tail; } big[2];
+	uint32_t done = 99;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		e[i] = (struct viommu_shadow_map_entry) {
+			.flags = VIOMMU_SHADOW_MAP_READ |
+				 VIOMMU_SHADOW_MAP_WRITE,
+			.iova = SZ_1G + i * SZ_2M,
+			.length = PAGE_4K,
+			.vaddr = (uintptr_t)(self->buf + i * PAGE_4K),
+			.cookie = 100 + i,
+		};
+	EXPECT_EQ(EINVAL, _vs_map_batch(self->ctx, e, 0, sizeof(e[0]), &done));
+	EXPECT_EQ(EINVAL, _vs_map_batch(self->ctx, e, 8, sizeof(e[0]) - 8,
+					&done));
+
+	/* Entry 5 overlaps entry 2. */
+	e[5].iova = e[2].iova;
+	EXPECT_EQ(EEXIST, _vs_map_batch(self->ctx, e, 8, sizeof(e[0]), &done));
+	EXPECT_EQ(5, done);
+	EXPECT_EQ(5, nr_mappings(self->ctx));
+	if (variant->backend == VSHADOW_MOCK_BACKEND)
+		EXPECT_EQ(5, mock_mappings(self->be, NULL, 0));
+
+	/* The rest, entry 6 with a non-zero reserved field. */
+	e[5].iova = SZ_1G + 5 * SZ_2M;
+	e[6].__reserved = 1;
+	EXPECT_EQ(EINVAL, _vs_map_batch(self->ctx, e + 5, 3, sizeof(e[0]),
+					&done));
+	EXPECT_EQ(1, done);
+	e[6].__reserved = 0;
+	EXPECT_EQ(0, _vs_map_batch(self->ctx, e + 6, 2, sizeof(e[0]), &done));
+	EXPECT_EQ(2, done);
+	EXPECT_EQ(8, nr_mappings(self->ctx));
+
+	/* A newer, longer entry: a zero tail is fine, anything else not. */
+	memset(big, 0, sizeof(big));
+	big[0].e = e[0];
+	big[0].e.iova = 3 * SZ_1G;
+	big[1].e = big[0].e;
+	big[1].e.iova = 3 * SZ_1G + SZ_2M;
+	big[1].tail = 1;
+	EXPECT_EQ(E2BIG, _vs_map_batch(self->ctx, &big[0].e, 2, sizeof(big[0]),
+				       &done));
+	EXPECT_EQ(1, done);
+	EXPECT_EQ(9, nr_mappings(self->ctx));
+
+	r = vs_range(0, ~0ULL, 0, self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(9, r.out_nr_records);
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(100 + i, self->rec[i].cookie);
+}
+
 TEST_HARNESS_MAIN
