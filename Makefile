@@ -47,7 +47,7 @@ MODDIR := drivers/vfio/viommu_shadow
 KBUILD_ARGS = -C $(KDIR) M=$(TOP)/$(MODDIR) VSHADOW_MOCK=$(VSHADOW_MOCK)
 
 .PHONY: all modules deps selftests selftests-iommufd run check check-full \
-	debug-kernel install clean checkpatch sparse
+	debug-kernel install clean checkpatch sparse bench
 
 all: modules
 
@@ -83,6 +83,10 @@ run: deps
 
 check: deps
 	@$(TOP)/scripts/check.sh
+
+# The module against the userspace loops it replaces, side by side.
+bench: deps
+	@$(TOP)/scripts/bench.sh $(REPS)
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel.sh

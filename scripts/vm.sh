@@ -20,6 +20,8 @@
 #   --file PATH         copy PATH into the guest's /bin; repeatable.  Guest
 #                       binaries must be static: the guest has no libc.
 #   --env NAME=VALUE    export NAME=VALUE to the guest command; repeatable
+#   --no-slab-debug     boot without slub_debug=FZPU (tests keep it; the
+#                       benchmark must not: it slows every call 4-8x)
 #
 # The words after "--" are joined with spaces and run by the guest's
 # /bin/sh (busybox), like ssh does, with /tmp as working directory and
@@ -97,12 +99,13 @@ die() { printf 'vm.sh: error: %s\n' "$*" >&2; exit 2; }
 say() { printf 'vm.sh: %s\n' "$*"; }
 
 iommu=intel edu=2 timeout=300 log=$VM_DIR/console.log
-modules=() files=() envs=()
+modules=() files=() envs=() slab_debug=slub_debug=FZPU
 while [ $# -gt 0 ]; do
 	opt=$1
 	case "$opt" in
 	--)		shift; break ;;
 	-h|--help)	usage; exit 0 ;;
+	--no-slab-debug) slab_debug=; shift; continue ;;
 	--iommu|--edu|--timeout|--log|--module|--file|--env)
 		[ $# -ge 2 ] || die "$opt needs a value"
 		val=$2
@@ -382,7 +385,7 @@ chmod +x "$root/init"
 
 # loglevel=5: only warnings and worse reach the console while the command
 # runs (the full log is dumped at the end).
-append="console=ttyS0 panic=-1 slub_debug=FZPU loglevel=5"
+append="console=ttyS0 panic=-1 ${slab_debug:+$slab_debug }loglevel=5"
 case "$iommu" in
 intel)
 	iommu_dev=intel-iommu,intremap=on,caching-mode=on,aw-bits=48

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench.sh - what "make bench" runs, after scripts/deps.sh has set the
+# machine up: build the module and vshadow_bench, boot the test VM once
+# (emulated VT-d, one edu device, *without* slab debugging), run every
+# benchmark cell in that one guest, and write the figures side by side to
+# bench/results.md (replaced each run: git keeps the earlier results).
+#
+#   scripts/bench.sh [REPS]      REPS: repetitions per cell, 1 to 10
+#                                (default 10; N = 65535 gets half)
+#
+# Environment: KSERIES, CACHE (as for scripts/deps.sh), and those of
+# scripts/vm.sh.
+set -euo pipefail
+
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
+
+REPS=${1:-10}
+if ! [[ "$REPS" =~ ^[0-9]+$ ]] || [ "$REPS" -lt 1 ] || [ "$REPS" -gt 10 ]; then
+	echo "bench.sh: REPS must be 1 to 10" >&2
+	exit 2
+fi
+MODULE=drivers/vfio/viommu_shadow/viommu_shadow.ko
+BENCH=tools/testing/selftests/viommu_shadow/vshadow_bench
+OUTDIR=$TOP/build/bench
+RESULTS=$TOP/bench/results.md
+
+[ -f "$ENVF" ] || { echo "bench.sh: $ENVF missing: run make deps" >&2; exit 2; }
+# shellcheck disable=SC1090
+. "$ENVF"
+cd "$TOP"
+mkdir -p "$OUTDIR" "$(dirname "$RESULTS")"
+
+make -C "$TOP" KDIR="$KDIR" modules
+make -C "$TOP" selftests
+
+echo "==> vshadow_bench in the guest, without slab debugging (slub_debug off)"
+raw=$OUTDIR/raw.txt
+scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
+	--log "$OUTDIR/console.log" --module "$MODULE" --file "$BENCH" \
+	-- "echo guest-kernel \$(uname -r); vshadow_bench $REPS" | tee "$raw"
+grep -q '^vshadow_bench: done' "$raw" ||
+	{ echo "bench.sh: FAIL: the benchmark did not finish, see $raw" >&2; exit 1; }
+
+kernel=$(sed -n 's/^guest-kernel //p' "$raw" | tr -d '\r' | head -n 1)
+qemu=$(qemu-system-x86_64 --version | head -n 1)
+{
+	echo "# viommu_shadow benchmark results"
+	echo
+	echo "Produced by \`make bench\` (scripts/bench.sh $REPS) on $(date -u '+%Y-%m-%d %H:%M UTC')."
+	echo "Guest kernel $kernel, $qemu, TCG, emulated VT-d (caching mode),"
+	echo "one edu device bound to vfio-pci, **booted without slab debugging**;"
+	echo "one process, one container, one guest boot.  Arms run in a random"
+	echo "order per repetition, after one untimed warm-up each; setup is not"
+	echo "timed.  Times are ns per mapping (per call for the floors, per run"
+	echo "for the stream), median with 5th and 95th percentile."
+	echo
+	echo "The emulated IOMMU inflates the per-mapping cost of every arm alike"
+	echo "(each IOMMU map and unmap is trapped and emulated under TCG), so the"
+	echo "ratios matter more than the absolute figures."
+	echo
+	echo "Arms: A = UNMAP_RANGE over [0, 2^64-1] with dirty bits (dense),"
+	echo "A0 = the same without dirty bits, A1 = A over exactly [first, last],"
+	echo "B1 = one type1 unmap per mapping with a bitmap (the userspace loop),"
+	echo "B2 = the same without bitmaps, C = one type1 VFIO_DMA_UNMAP_FLAG_ALL,"
+	echo "E = one type1 unmap of the whole run with one bitmap, D = one type1"
+	echo "unmap of the whole sparse window with a bitmap sized to it, plus a"
+	echo "scan of it.  type1's GET_BITMAP walks its whole tree from the start"
+	echo "on every call, so the per-mapping GET_BITMAP loop is quadratic in N."
+	echo
+	echo "| cell | arm | n | median | p5 | p95 |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: |"
+	awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$raw"
+	echo
+	grep '^note ' "$raw" | sed 's/^note /- /' || true
+	echo
+	echo "| ratios (medians) | value |"
+	echo "| --- | ---: |"
+	awk '$1 == "ratio-n" { n = $2 } $1 == "ratio" { printf "| %s (%s) | %s |\n", $2, n, $3 }' "$raw"
+	echo
+	echo "| memory per shadow mapping | bytes |"
+	echo "| --- | ---: |"
+	awk '$1 == "mem" && NF == 3 { printf "| %s | %s |\n", $2, $3 }' "$raw"
+} >"$RESULTS"
+echo "==> results written to $RESULTS"
+cat "$RESULTS"

@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vshadow_bench: viommu_shadow against what a VMM does without it, side
+ * by side, in one process, one container and one guest boot (make bench).
+ *
+ * Every cell times its arms in a random order per repetition, after one
+ * untimed warm-up of each, and prints the median and 5th/95th percentile
+ * per mapping (per call for the floors).  Setup (making the mappings) is
+ * never timed.  Correctness gates run on every repetition: UNMAP_RANGE's
+ * records must be exactly the mappings made, type1's dma_avail must come
+ * back to its start, and the module's live-node count to 0; the run fails
+ * otherwise.
+ *
+ * Output: one "cell arm n median p5 p95" line per arm (ns per mapping),
+ * then "ratio NAME value" lines, then "mem ..." lines; scripts/bench.sh
+ * turns them into bench/results.md.
+ */
+#include <time.h>
+
+#include "vshadow_utils.h"
+
+#define BASE		SZ_1T
+#define MAX_N		65535
+#define MAX_REPS	10
+
+static int reps = MAX_REPS;
+
+static struct {
+	int ctx;
+	struct vfio_box box;
+	uint8_t *mem;			/* 64 pages, mapped again and again */
+	struct viommu_shadow_unmap_record *rec;
+	struct viommu_shadow_map_entry *ent;
+	uint64_t *bits;			/* MAX_N words */
+	uint64_t avail0;
+} b;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "vshadow_bench: FAIL: %s (%s)\n", what, strerror(errno));
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b2)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b2;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ---- the container, directly ---- */
+
+static uint64_t dma_avail(void)
+{
+	union {
+		struct vfio_iommu_type1_info info;
+		uint8_t raw[4096];
+	} u = { .info = { .argsz = sizeof(u) } };
+	struct vfio_info_cap_header *hdr;
+	uint32_t off;
+
+	if (ioctl(b.box.container, VFIO_IOMMU_GET_INFO, &u))
+		die("VFIO_IOMMU_GET_INFO");
+	for (off = u.info.cap_offset; off && off < sizeof(u); off = hdr->next) {
+		hdr = (void *)(u.raw + off);
+		if (hdr->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL)
+			return ((struct vfio_iommu_type1_info_dma_avail *)hdr)->avail;
+	}
+	die("no DMA_AVAIL capability");
+	return 0;
+}
+
+static void t1_map_n(uint64_t n, uint64_t base, uint64_t stride)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (t1_map(b.box.container, base + i * stride, PAGE_4K,
+			   b.mem + (i % 64) * PAGE_4K))
+			die("MAP_DMA");
+}
+
+static void t1_unmap_all(void)
+{
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u), .flags = VFIO_DMA_UNMAP_FLAG_ALL,
+	};
+
+	if (ioctl(b.box.container, VFIO_IOMMU_UNMAP_DMA, &u))
+		die("UNMAP_DMA(ALL)");
+}
+
+/* One VFIO_IOMMU_DIRTY_PAGES GET_BITMAP of [iova, iova + size - 1]. */
+static int t1_get_bitmap(uint64_t iova, uint64_t size, uint64_t *bits,
+			 uint64_t bytes)
+{
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap hdr;
+		struct vfio_iommu_type1_dirty_bitmap_get get;
+	} a = {
+		.hdr = {
+			.argsz = sizeof(a),
+			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+		},
+		.get = {
+			.iova = iova, .size = size,
+			.bitmap = { .pgsize = PAGE_4K, .size = bytes,
+				    .data = (__u64 *)bits },
+		},
+	};
+
+	return ioctl(b.box.container, VFIO_IOMMU_DIRTY_PAGES, &a);
+}
+
+/* ---- the module ---- */
+
+static void vs_map_n(uint64_t n, uint64_t base, uint64_t stride)
+{
+	struct viommu_shadow_map_batch mb = {
+		.size = sizeof(mb), .entries = (uintptr_t)b.ent,
+		.entry_size = sizeof(*b.ent),
+	};
+	uint64_t i, k;
+
+	for (i = 0; i < n; i += mb.nr_entries) {
+		mb.nr_entries = n - i < VIOMMU_SHADOW_BATCH_MAX ?
+				n - i : VIOMMU_SHADOW_BATCH_MAX;
+		for (k = 0; k < mb.nr_entries; k++)
+			b.ent[k] = (struct viommu_shadow_map_entry) {
+				.flags = VIOMMU_SHADOW_MAP_READ |
+					 VIOMMU_SHADOW_MAP_WRITE,
+				.iova = base + (i + k) * stride,
+				.length = PAGE_4K,
+				.vaddr = (uintptr_t)(b.mem +
+						     ((i + k) % 64) * PAGE_4K),
+				.cookie = i + k,
+			};
+		if (ioctl(b.ctx, VIOMMU_SHADOW_MAP_BATCH, &mb))
+			die("MAP_BATCH");
+	}
+}
+
+/* UNMAP_RANGE (or SYNC_DIRTY) of [start, last]; returns the records. */
+static uint64_t vs_walk(unsigned long req, uint64_t start, uint64_t last,
+			bool dirty, uint64_t n)
+{
+	struct viommu_shadow_unmap_range r;
+	uint64_t total = 0;
+
+	r = vs_range(start, last, 0, b.rec, MAX_N);
+	if (dirty) {
+		vs_range_dirty(&r, b.bits, MAX_N * 8);
+		r.flags |= VIOMMU_SHADOW_UNMAP_DENSE;
+	}
+	do {
+		if (ioctl(b.ctx, req, &r))
+			die("UNMAP_RANGE/SYNC_DIRTY");
+		total += r.out_nr_records;
+		r.start = r.out_resume;
+	} while (r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE);
+	if (total != n)
+		die("walk: wrong number of records");
+	return total;
+}
+
+/* The gates: records are the mappings made; everything is back to 0. */
+static void gate_records(uint64_t n, uint64_t base, uint64_t stride)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (b.rec[i].iova != base + i * stride ||
+		    b.rec[i].length != PAGE_4K || b.rec[i].cookie != i) {
+			errno = 0;
+			die("gate: UNMAP_RANGE's records are not the mappings");
+		}
+}
+
+static void gate_empty(void)
+{
+	long contexts, nodes;
+
+	if (dma_avail() != b.avail0) {
+		errno = 0;
+		die("gate: type1's dma_avail did not come back");
+	}
+	if (vs_objects(&contexts, &nodes) || nodes) {
+		errno = 0;
+		die("gate: the module's live nodes did not come back to 0");
+	}
+}
+
+/* ---- cells ---- */
+
+enum arm {
+	A, A0, A1, B1, B2, C, E,	/* dense teardown */
+	SA, SB1, SD,			/* sparse */
+	M_T1, M_VS, M_BATCH,		/* maps */
+	Y_VS, Y_LOOP,			/* sync */
+	S_T1, S_VS,			/* stream */
+	F_VS, F_T1,			/* floors */
+	NR_ARMS
+};
+
+static const char *const arm_name[NR_ARMS] = {
+	"A", "A0", "A1", "B1", "B2", "C", "E",
+	"A", "B1", "D",
+	"MAP_DMA", "MAP", "MAP_BATCH64",
+	"SYNC_DIRTY", "GET_BITMAP_loop",
+	"type1", "module",
+	"GET_INFO", "VFIO_IOMMU_GET_INFO",
+};
+
+#define SPARSE_N	16
+/* Just under 8 TB: type1 takes at most INT_MAX pages of bitmap. */
+#define SPARSE_WINDOW	((8ULL << 40) - (1ULL << 20))
+#define MAPS_N		4096
+#define FLOOR_N		10000
+#define STREAM_EVENTS	4000
+
+/* One timed run of @arm with @n mappings; returns its time in ns. */
+static uint64_t run_dense(enum arm arm, uint64_t n)
+{
+	uint64_t t0, t, i, done = 0;
+	const uint64_t bytes = (n + 63) / 64 * 8;
+
+	if (arm <= A1)
+		vs_map_n(n, BASE, PAGE_4K);
+	else
+		t1_map_n(n, BASE, PAGE_4K);
+	t0 = now_ns();
+	switch (arm) {
+	case A:
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, true, n);
+		break;
+	case A0:
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, n);
+		break;
+	case A1:
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, BASE,
+			BASE + n * PAGE_4K - 1, true, n);
+		break;
+	case B1:
+	case B2:
+		for (i = 0; i < n; i++)
+			if (t1_unmap(b.box.container, BASE + i * PAGE_4K,
+				     PAGE_4K, arm == B1 ? b.bits + i : NULL,
+				     8, &done))
+				die("B: UNMAP_DMA");
+		break;
+	case C:
+		t1_unmap_all();
+		break;
+	case E:
+		if (t1_unmap(b.box.container, BASE, n * PAGE_4K, b.bits, bytes,
+			     &done) || done != n * PAGE_4K)
+			die("E: UNMAP_DMA");
+		break;
+	default:
+		break;
+	}
+	t = now_ns() - t0;
+	if (arm <= A1)
+		gate_records(n, BASE, PAGE_4K);
+	gate_empty();
+	return t;
+}
+
+static uint64_t run_sparse(enum arm arm)
+{
+	const uint64_t stride = SPARSE_WINDOW / SPARSE_N;
+	const uint64_t words = SPARSE_WINDOW / PAGE_4K / 64;
+	static uint64_t *window;
+	uint64_t t0, t, i, done, found = 0;
+
+	if (!window) {
+		window = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (window == MAP_FAILED)
+			die("mmap of the 256 MB bitmap");
+	}
+	if (arm == SA)
+		vs_map_n(SPARSE_N, BASE, stride);
+	else
+		t1_map_n(SPARSE_N, BASE, stride);
+	t0 = now_ns();
+	switch (arm) {
+	case SA:
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, true, SPARSE_N);
+		break;
+	case SB1:
+		for (i = 0; i < SPARSE_N; i++)
+			if (t1_unmap(b.box.container, BASE + i * stride,
+				     PAGE_4K, b.bits + i, 8, &done))
+				die("B1: UNMAP_DMA");
+		break;
+	case SD:
+		/* What a VMM without per-mapping data does: one bitmap. */
+		memset(window, 0, words * 8);
+		if (t1_unmap(b.box.container, BASE, SPARSE_WINDOW, window,
+			     words * 8, &done))
+			die("D: UNMAP_DMA");
+		for (i = 0; i < words; i++)
+			found += __builtin_popcountll(window[i]);
+		if (found != SPARSE_N) {
+			errno = 0;
+			die("D: wrong dirty count");
+		}
+		break;
+	default:
+		break;
+	}
+	t = now_ns() - t0;
+	if (arm == SA)
+		gate_records(SPARSE_N, BASE, stride);
+	gate_empty();
+	return t;
+}
+
+static uint64_t run_maps(enum arm arm)
+{
+	struct viommu_shadow_map_batch mb = {
+		.size = sizeof(mb), .entries = (uintptr_t)b.ent,
+		.entry_size = sizeof(*b.ent), .nr_entries = 64,
+	};
+	uint64_t t0, t, i, k;
+
+	for (i = 0; i < MAPS_N; i++)
+		b.ent[i] = (struct viommu_shadow_map_entry) {
+			.flags = VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE,
+			.iova = BASE + i * PAGE_4K, .length = PAGE_4K,
+			.vaddr = (uintptr_t)(b.mem + (i % 64) * PAGE_4K),
+			.cookie = i,
+		};
+	t0 = now_ns();
+	switch (arm) {
+	case M_T1:
+		t1_map_n(MAPS_N, BASE, PAGE_4K);
+		break;
+	case M_VS:
+		for (i = 0; i < MAPS_N; i++)
+			if (_vs_map(b.ctx, b.ent[i].iova, PAGE_4K,
+				    (void *)(uintptr_t)b.ent[i].vaddr, i))
+				die("MAP");
+		break;
+	case M_BATCH:
+		for (k = 0; k < MAPS_N; k += 64) {
+			mb.entries = (uintptr_t)(b.ent + k);
+			if (ioctl(b.ctx, VIOMMU_SHADOW_MAP_BATCH, &mb))
+				die("MAP_BATCH");
+		}
+		break;
+	default:
+		break;
+	}
+	t = now_ns() - t0;
+	if (arm == M_T1)
+		t1_unmap_all();
+	else
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, MAPS_N);
+	gate_empty();
+	return t;
+}
+
+static uint64_t run_sync(enum arm arm)
+{
+	uint64_t t0, t, i;
+
+	vs_map_n(MAPS_N, BASE, PAGE_4K);
+	t0 = now_ns();
+	if (arm == Y_VS) {
+		vs_walk(VIOMMU_SHADOW_SYNC_DIRTY, 0, ~0ULL, true, MAPS_N);
+	} else {
+		for (i = 0; i < MAPS_N; i++)
+			if (t1_get_bitmap(BASE + i * PAGE_4K, PAGE_4K,
+					  b.bits + i, 8))
+				die("GET_BITMAP");
+	}
+	t = now_ns() - t0;
+	vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, MAPS_N);
+	gate_empty();
+	return t;
+}
+
+/*
+ * A vIOMMU-shaped stream, the same for both arms (a fixed seed): a guest
+ * maps runs of pages, each run with one invalidation, and invalidates
+ * contiguous runs of up to 64 pages (mapped in runs of 1 to 36, mean
+ * about 9), with at most 256 pages live.  type1: one MAP_DMA and one UNMAP_DMA per page.
+ * Module: one MAP_BATCH per mapped run, one UNMAP_RANGE per invalidated
+ * run.  Returns the time; *@pages is the number of pages mapped.
+ */
+#define STREAM_SLOTS	512
+static uint64_t run_stream(enum arm arm, uint64_t *pages)
+{
+	static uint8_t live[STREAM_SLOTS];
+	struct viommu_shadow_map_batch mb = {
+		.size = sizeof(mb), .entries = (uintptr_t)b.ent,
+		.entry_size = sizeof(*b.ent),
+	};
+	unsigned int seed = 12345, ev, len, slot, i, nlive = 0;
+	struct viommu_shadow_unmap_range r;
+	uint64_t t0, done, iova;
+
+	memset(live, 0, sizeof(live));
+	*pages = 0;
+	t0 = now_ns();
+	for (ev = 0; ev < STREAM_EVENTS; ev++) {
+		/* Runs of 1 to 36 pages, mean about 9. */
+		len = 1 + (rand_r(&seed) % 8) * (rand_r(&seed) % 3 ? 1 : 5);
+		slot = rand_r(&seed) % (STREAM_SLOTS - len);
+		iova = BASE + (uint64_t)slot * PAGE_4K;
+		if (nlive + len <= 256 && !live[slot] && !live[slot + len - 1]) {
+			for (i = 0; i < len && !live[slot + i]; i++)
+				;
+			len = i;
+			for (i = 0; i < len; i++) {
+				live[slot + i] = 1;
+				b.ent[i] = (struct viommu_shadow_map_entry) {
+					.flags = VIOMMU_SHADOW_MAP_READ |
+						 VIOMMU_SHADOW_MAP_WRITE,
+					.iova = iova + i * PAGE_4K,
+					.length = PAGE_4K,
+					.vaddr = (uintptr_t)(b.mem +
+						((slot + i) % 64) * PAGE_4K),
+				};
+				if (arm == S_T1 &&
+				    t1_map(b.box.container, iova + i * PAGE_4K,
+					   PAGE_4K, (void *)(uintptr_t)b.ent[i].vaddr))
+					die("stream: MAP_DMA");
+			}
+			mb.nr_entries = len;
+			if (arm == S_VS &&
+			    ioctl(b.ctx, VIOMMU_SHADOW_MAP_BATCH, &mb))
+				die("stream: MAP_BATCH");
+			nlive += len;
+			*pages += len;
+			continue;
+		}
+		/* Invalidate the live run at or after slot. */
+		while (slot < STREAM_SLOTS && !live[slot])
+			slot++;
+		for (len = 0; slot + len < STREAM_SLOTS && live[slot + len] &&
+		     len < 64; len++)
+			live[slot + len] = 0;
+		if (!len)
+			continue;
+		nlive -= len;
+		iova = BASE + (uint64_t)slot * PAGE_4K;
+		if (arm == S_VS) {
+			r = vs_range(iova, iova + len * PAGE_4K - 1, 0, b.rec,
+				     MAX_N);
+			if (ioctl(b.ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r) ||
+			    r.out_nr_records != len)
+				die("stream: UNMAP_RANGE");
+			continue;
+		}
+		for (i = 0; i < len; i++)
+			if (t1_unmap(b.box.container, iova + i * PAGE_4K,
+				     PAGE_4K, NULL, 0, &done))
+				die("stream: UNMAP_DMA");
+	}
+	t0 = now_ns() - t0;
+	if (arm == S_T1)
+		t1_unmap_all();
+	else
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, nlive);
+	gate_empty();
+	return t0;
+}
+
+static uint64_t run_floor(enum arm arm)
+{
+	struct vfio_iommu_type1_info vinfo;
+	struct viommu_shadow_info info;
+	uint64_t t0, i;
+
+	t0 = now_ns();
+	for (i = 0; i < FLOOR_N; i++) {
+		if (arm == F_VS) {
+			info.size = sizeof(info);
+			info.flags = 0;
+			info.__reserved = 0;
+			if (ioctl(b.ctx, VIOMMU_SHADOW_GET_INFO, &info))
+				die("GET_INFO");
+		} else {
+			vinfo.argsz = sizeof(vinfo);
+			if (ioctl(b.box.container, VFIO_IOMMU_GET_INFO, &vinfo))
+				die("VFIO_IOMMU_GET_INFO");
+		}
+	}
+	return now_ns() - t0;
+}
+
+/* ---- the driver: arms in random order, medians ---- */
+
+static double med[NR_ARMS];
+
+static void report(const char *cell, enum arm arm, uint64_t n,
+		   uint64_t *t, int nt)
+{
+	double p5, p50, p95;
+
+	qsort(t, nt, sizeof(*t), cmp_u64);
+	p5 = (double)t[nt * 5 / 100] / n;
+	p50 = (double)t[nt / 2] / n;
+	p95 = (double)t[(nt * 95 + 99) / 100 - 1] / n;
+	med[arm] = p50;
+	printf("cell %s %s %llu %.0f %.0f %.0f\n", cell, arm_name[arm],
+	       (unsigned long long)n, p50, p5, p95);
+	fflush(stdout);
+}
+
+static void shuffle(enum arm *a, int n, unsigned int *seed)
+{
+	enum arm x;
+	int i, j;
+
+	for (i = n - 1; i > 0; i--) {
+		j = rand_r(seed) % (i + 1);
+		x = a[i];
+		a[i] = a[j];
+		a[j] = x;
+	}
+}
+
+static void cell(const char *name, const enum arm *arms, int narms,
+		 uint64_t n, int nreps, uint64_t (*run)(enum arm, uint64_t))
+{
+	static uint64_t t[NR_ARMS][MAX_REPS];
+	unsigned int seed = 42;
+	enum arm order[8];
+	int i, k;
+
+	memcpy(order, arms, narms * sizeof(*arms));
+	for (i = 0; i < narms; i++)
+		run(arms[i], n);		/* warm-up */
+	for (k = 0; k < nreps; k++) {
+		shuffle(order, narms, &seed);
+		for (i = 0; i < narms; i++)
+			t[order[i]][k] = run(order[i], n);
+	}
+	for (i = 0; i < narms; i++)
+		report(name, arms[i], n, t[arms[i]], nreps);
+}
+
+static uint64_t run_sparse_n(enum arm arm, uint64_t n)
+{
+	return run_sparse(arm);
+}
+
+static uint64_t run_maps_n(enum arm arm, uint64_t n)
+{
+	return run_maps(arm);
+}
+
+static uint64_t run_sync_n(enum arm arm, uint64_t n)
+{
+	return run_sync(arm);
+}
+
+static uint64_t run_floor_n(enum arm arm, uint64_t n)
+{
+	return run_floor(arm);
+}
+
+static uint64_t stream_pages;
+
+static uint64_t run_stream_n(enum arm arm, uint64_t n)
+{
+	return run_stream(arm, &stream_pages);
+}
+
+/*
+ * vshadow_node's slab, from sysfs (the cache may be merged with another of
+ * the same size; its figures are then the merged cache's, in an otherwise
+ * idle guest): object size, and bytes of slab in use.
+ */
+static long slab_read(const char *file)
+{
+	char path[128];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/vshadow_node/%s", file);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &val) != 1)
+			val = -1;
+		fclose(f);
+	}
+	return val;
+}
+
+static long slab_bytes(void)
+{
+	long slabs = slab_read("slabs"), order = slab_read("order");
+
+	return slabs < 0 || order < 0 ? -1 : slabs * (4096L << order);
+}
+
+static void print_ratio(const char *name, double num, double den)
+{
+	printf("ratio %s %.3f\n", name, num / den);
+}
+
+int main(int argc, char **argv)
+{
+	static const enum arm dense[] = { A, A0, A1, B1, B2, C, E };
+	static const enum arm sparse[] = { SA, SB1, SD };
+	static const enum arm maps[] = { M_T1, M_VS, M_BATCH };
+	static const enum arm sync[] = { Y_VS, Y_LOOP };
+	static const enum arm stream[] = { S_T1, S_VS };
+	static const enum arm floor[] = { F_VS, F_T1 };
+	static const uint64_t ns[] = { 256, 4096, MAX_N };
+	double dense_med[3][NR_ARMS];
+	long s0, s1;
+	unsigned int i;
+	char name[32];
+
+	if (argc > 1)
+		reps = atoi(argv[1]) > 0 && atoi(argv[1]) <= MAX_REPS ?
+		       atoi(argv[1]) : MAX_REPS;
+	b.ctx = open(VS_DEV, O_RDWR);
+	if (b.ctx < 0 || vfio_box_open(&b.box, 0, true))
+		die("setup: no module or no edu device");
+	if (_vs_attach(b.ctx, VIOMMU_SHADOW_BACKEND_VFIO_TYPE1, b.box.container))
+		die("ATTACH");
+	if (t1_dirty(b.box.container, VFIO_IOMMU_DIRTY_PAGES_FLAG_START))
+		die("dirty tracking");
+	b.mem = mmap(NULL, 64 * PAGE_4K, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	b.rec = calloc(MAX_N, sizeof(*b.rec));
+	b.ent = calloc(MAX_N, sizeof(*b.ent));
+	b.bits = calloc(MAX_N, 8);
+	if (b.mem == MAP_FAILED || !b.rec || !b.ent || !b.bits)
+		die("memory");
+	b.avail0 = dma_avail();
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "dense-%llu",
+			 (unsigned long long)ns[i]);
+		cell(name, dense, 7, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
+		     reps, run_dense);
+		memcpy(dense_med[i], med, sizeof(med));
+	}
+	cell("sparse-16-in-8TB", sparse, 3, SPARSE_N, reps, run_sparse_n);
+	cell("maps-4096", maps, 3, MAPS_N, reps, run_maps_n);
+	cell("sync-4096", sync, 2, MAPS_N, reps, run_sync_n);
+	cell("stream", stream, 2, 1, reps, run_stream_n);
+	printf("note stream: %llu pages mapped per run, times above are per run\n",
+	       (unsigned long long)stream_pages);
+	cell("floor", floor, 2, FLOOR_N, reps, run_floor_n);
+
+	for (i = 0; i < 3; i++) {
+		double *m = dense_med[i];
+
+		printf("ratio-n %llu\n", (unsigned long long)ns[i]);
+		print_ratio("A/E", m[A], m[E]);
+		print_ratio("A/B1", m[A], m[B1]);
+		print_ratio("A/C", m[A], m[C]);
+		print_ratio("A0/C", m[A0], m[C]);
+		print_ratio("A1/A", m[A1], m[A]);
+	}
+	printf("ratio-n sparse\n");
+	print_ratio("D/A", med[SD], med[SA]);
+	print_ratio("A/B1", med[SA], med[SB1]);
+	printf("ratio-n other\n");
+	print_ratio("MAP/MAP_DMA", med[M_VS], med[M_T1]);
+	print_ratio("MAP_BATCH64/MAP_DMA", med[M_BATCH], med[M_T1]);
+	print_ratio("SYNC_DIRTY/GET_BITMAP_loop", med[Y_VS], med[Y_LOOP]);
+	print_ratio("stream_module/stream_type1", med[S_VS], med[S_T1]);
+	print_ratio("GET_INFO/VFIO_IOMMU_GET_INFO", med[F_VS], med[F_T1]);
+
+	/* Memory per shadow mapping: the slab object, and slab growth. */
+	s0 = slab_bytes();
+	if (s0 >= 0 && slab_read("object_size") > 0) {
+		vs_map_n(MAX_N, BASE, PAGE_4K);
+		s1 = slab_bytes();
+		printf("mem object_size %ld\n", slab_read("object_size"));
+		printf("mem slab_bytes_per_mapping %.1f\n",
+		       (double)(s1 - s0) / MAX_N);
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, MAX_N);
+		gate_empty();
+	} else {
+		printf("note memory: /sys/kernel/slab/vshadow_node unavailable\n");
+	}
+	printf("vshadow_bench: done\n");
+	return 0;
+}
