@@ -181,6 +181,7 @@ union vshadow_cmd_buffer {
 	struct viommu_shadow_map map;
 	struct viommu_shadow_unmap_range unmap_range;
 	struct viommu_shadow_map_batch map_batch;
+	struct viommu_shadow_unmap_batch unmap_batch;
 };
 
 struct vshadow_ioctl_op {
@@ -211,6 +212,8 @@ static const struct vshadow_ioctl_op vshadow_ioctl_ops[] = {
 		 struct viommu_shadow_unmap_range, out_bytes),
 	IOCTL_OP(MAP_BATCH, vshadow_map_batch, struct viommu_shadow_map_batch,
 		 out_done),
+	IOCTL_OP(UNMAP_BATCH, vshadow_unmap_batch,
+		 struct viommu_shadow_unmap_batch, out_bytes),
 };
 
 static long vshadow_ioctl(struct file *filp, unsigned int cmd,

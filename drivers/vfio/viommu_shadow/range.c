@@ -136,7 +136,7 @@ static int vshadow_map_locked(struct vshadow_ctx *ctx,
 	if (ctx->nr_mappings >= ctx->max_mappings)
 		return -ENOSPC;
 
-	node = vshadow_node_alloc();
+	node = vshadow_node_alloc(ctx);
 	if (!node)
 		return -ENOMEM;
 	node->start = e->iova;
@@ -147,7 +147,7 @@ static int vshadow_map_locked(struct vshadow_ctx *ctx,
 			    e->flags);
 	ret = vshadow_backend_result(ctx, ret);
 	if (ret) {
-		vshadow_node_free(node);
+		vshadow_node_free(ctx, node);
 		return ret;
 	}
 	vshadow_tree_insert(ctx, node);
@@ -409,6 +409,35 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 	return run->nr ? 0 : 1;
 }
 
+/*
+ * Write one record at @urec, field by field in one user access: a walk
+ * writes thousands, and copy_to_user() would check a kernel object's
+ * bounds for each (hardened usercopy).
+ */
+static int vshadow_put_record(u8 __user *urec, u32 record_size,
+			      const struct viommu_shadow_unmap_record *rec)
+{
+	struct viommu_shadow_unmap_record __user *u = (void __user *)urec;
+
+	if (!user_access_begin(u, sizeof(*u)))
+		return -EFAULT;
+	unsafe_put_user(rec->iova, &u->iova, efault);
+	unsafe_put_user(rec->length, &u->length, efault);
+	unsafe_put_user(rec->cookie, &u->cookie, efault);
+	unsafe_put_user(rec->flags, &u->flags, efault);
+	unsafe_put_user(0, &u->__reserved, efault);
+	unsafe_put_user(rec->bitmap_offset, &u->bitmap_offset, efault);
+	unsafe_put_user(rec->bitmap_bits, &u->bitmap_bits, efault);
+	user_access_end();
+	if (record_size > sizeof(*u) &&
+	    clear_user(urec + sizeof(*u), record_size - sizeof(*u)))
+		return -EFAULT;
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
 /* Write the records of @run's mappings, before any of them is unmapped. */
 static int vshadow_run_records(struct vshadow_walk *walk,
 			       struct vshadow_run *run)
@@ -437,9 +466,7 @@ static int vshadow_run_records(struct vshadow_walk *walk,
 			rec.flags |= VIOMMU_SHADOW_RECORD_CUT;
 		urec = walk->records +
 		       (u64)(cmd->out_nr_records + i) * walk->record_size;
-		if (copy_to_user(urec, &rec, sizeof(rec)) ||
-		    clear_user(urec + sizeof(rec),
-			       walk->record_size - sizeof(rec)))
+		if (vshadow_put_record(urec, walk->record_size, &rec))
 			return -EFAULT;
 		node = vshadow_tree_next(node, cmd->start, cmd->out_last);
 	}
@@ -720,6 +747,82 @@ static bool vshadow_range_cuts(struct vshadow_ctx *ctx, u64 start, u64 last)
 	return node && node->last > last;
 }
 
+/* The walk's dirty buffer, and where its bits go in the caller's bitmap. */
+static int vshadow_walk_bitmap(struct vshadow_walk *walk,
+			       const struct viommu_shadow_unmap_range *cmd)
+{
+	struct vshadow_ctx *ctx = walk->ctx;
+
+	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
+		return 0;
+	walk->bitmap = u64_to_user_ptr(cmd->bitmap);
+	walk->bitmap_bits = cmd->bitmap_bytes / 8 * 64;
+	if (!ctx->run_bits)
+		ctx->run_bits = kmalloc(2 * VSHADOW_RUN_BYTES, GFP_KERNEL_ACCOUNT);
+	return ctx->run_bits ? 0 : -ENOMEM;
+}
+
+/*
+ * Clamp @cmd's range to the high-water mark (no mapping lies above it:
+ * don't look there), then apply the bisect policy: without UNMAP_WHOLE a
+ * range that cuts a mapping is refused before anything is done.
+ */
+static int vshadow_walk_bounds(struct vshadow_ctx *ctx,
+			       struct viommu_shadow_unmap_range *cmd)
+{
+	cmd->out_last = cmd->last;
+	if (cmd->last > ctx->high_water) {
+		cmd->out_last = ctx->high_water;
+		cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_CLAMPED;
+		ctx->nr_clamped++;
+	}
+	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_WHOLE) &&
+	    cmd->start <= cmd->out_last &&
+	    vshadow_range_cuts(ctx, cmd->start, cmd->out_last)) {
+		ctx->nr_bisect_refused++;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Walk [cmd->start, cmd->out_last] run by run.  Stops early, between two
+ * runs, for a signal or full buffers (see vshadow_walk_stop()).
+ */
+static int vshadow_walk_range(struct vshadow_walk *walk)
+{
+	struct viommu_shadow_unmap_range *cmd = walk->cmd;
+	struct vshadow_node *node = NULL, *next;
+	struct vshadow_run run;
+	int ret = 0;
+
+	walk->next_start = cmd->start;
+	walk->done_all = false;
+	if (cmd->start <= cmd->out_last)
+		node = vshadow_tree_first(walk->ctx, cmd->start, cmd->out_last);
+	for (; node; node = next) {
+		if (signal_pending(current)) {
+			ret = vshadow_walk_stop(cmd, fatal_signal_pending(current) ?
+						-EINTR : -ERESTARTSYS);
+			break;
+		}
+		ret = vshadow_plan_run(walk, node, &run);
+		if (ret == 1) {
+			ret = vshadow_walk_stop(cmd, -ENOSPC);
+			break;
+		}
+		if (ret)
+			break;
+		next = vshadow_tree_next(run.tail, cmd->start, cmd->out_last);
+		ret = vshadow_walk_run(walk, &run);
+		if (ret)
+			break;
+		cond_resched();
+	}
+	cmd->out_resume = walk->done_all ? U64_MAX : walk->next_start;
+	return ret;
+}
+
 /* UNMAP_RANGE and SYNC_DIRTY: one walk, two actions on each run. */
 static int vshadow_range_walk(struct vshadow_ctx *ctx,
 			      struct vshadow_ucmd *ucmd, bool sync)
@@ -732,10 +835,7 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 		.records = u64_to_user_ptr(cmd->records),
 		.record_size = cmd->record_size,
 		.dense = cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE,
-		.next_start = cmd->start,
 	};
-	struct vshadow_node *node, *next;
-	struct vshadow_run run;
 	int ret, resp;
 
 	cmd->out_flags = 0;
@@ -747,70 +847,22 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 	if (mutex_lock_killable(&ctx->lock))
 		return -EINTR;
 	ret = vshadow_check_caller(ctx);
-	if (ret)
-		goto out_unlock;
-	ret = vshadow_unmap_check(ctx, cmd, sync);
-	if (ret)
-		goto out_unlock;
-	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
-		walk.bitmap = u64_to_user_ptr(cmd->bitmap);
-		walk.bitmap_bits = cmd->bitmap_bytes / 8 * 64;
-		if (!ctx->run_bits)
-			ctx->run_bits = kmalloc(2 * VSHADOW_RUN_BYTES,
-						GFP_KERNEL_ACCOUNT);
-		if (!ctx->run_bits) {
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-	}
-
-	/* No mapping lies above the high-water mark: don't look there. */
-	if (cmd->last > ctx->high_water) {
-		cmd->out_last = ctx->high_water;
-		cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_CLAMPED;
-		ctx->nr_clamped++;
-	}
-
-	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_WHOLE) &&
-	    cmd->start <= cmd->out_last &&
-	    vshadow_range_cuts(ctx, cmd->start, cmd->out_last)) {
-		ctx->nr_bisect_refused++;
-		ret = -EINVAL;
-		goto out_unlock;
-	}
-
+	if (!ret)
+		ret = vshadow_unmap_check(ctx, cmd, sync);
+	if (!ret)
+		ret = vshadow_walk_bitmap(&walk, cmd);
+	if (!ret)
+		ret = vshadow_walk_bounds(ctx, cmd);
 	/*
 	 * From here on the out fields are the report; make sure they can be
 	 * written back before anything is unmapped.
 	 */
-	ret = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
+	if (!ret)
+		ret = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
 	if (ret)
 		goto out_unlock;
 
-	node = NULL;
-	if (cmd->start <= cmd->out_last)
-		node = vshadow_tree_first(ctx, cmd->start, cmd->out_last);
-	for (; node; node = next) {
-		if (signal_pending(current)) {
-			ret = vshadow_walk_stop(cmd, fatal_signal_pending(current) ?
-						-EINTR : -ERESTARTSYS);
-			break;
-		}
-		ret = vshadow_plan_run(&walk, node, &run);
-		if (ret == 1) {
-			ret = vshadow_walk_stop(cmd, -ENOSPC);
-			break;
-		}
-		if (ret)
-			break;
-		next = vshadow_tree_next(run.tail, cmd->start, cmd->out_last);
-		ret = vshadow_walk_run(&walk, &run);
-		if (ret)
-			break;
-		cond_resched();
-	}
-	cmd->out_resume = walk.done_all ? U64_MAX : walk.next_start;
-
+	ret = vshadow_walk_range(&walk);
 	resp = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
 	if (!ret)
 		ret = resp;
@@ -827,4 +879,114 @@ int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 int vshadow_sync_dirty(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 {
 	return vshadow_range_walk(ctx, ucmd, true);
+}
+
+/*
+ * Whether every mapping in [cmd->start, cmd->out_last] fits the room left
+ * in the caller's buffers, laid out as vshadow_plan_run() will.
+ */
+static bool vshadow_walk_fits(struct vshadow_walk *walk)
+{
+	struct viommu_shadow_unmap_range *cmd = walk->cmd;
+	u64 room = cmd->nr_records - cmd->out_nr_records;
+	u64 used = walk->bitmap_used, pages, at;
+	struct vshadow_node *node = NULL;
+
+	if (cmd->start <= cmd->out_last)
+		node = vshadow_tree_first(walk->ctx, cmd->start, cmd->out_last);
+	for (; node; node = vshadow_tree_next(node, cmd->start, cmd->out_last)) {
+		if (!room--)
+			return false;
+		if (!walk->bitmap)
+			continue;
+		pages = vshadow_pages(walk->ctx, node);
+		at = vshadow_bits_at(walk, &used, pages,
+				     pages > VSHADOW_RUN_BYTES * 8);
+		if (at > walk->bitmap_bits || pages > walk->bitmap_bits - at)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * UNMAP_BATCH: the ranges in order, each as one UNMAP_RANGE, their records
+ * and bits one after the other in the same buffers.  A range whose
+ * records or bits would not fit is not started: the call stops before it.
+ */
+int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
+{
+	struct viommu_shadow_unmap_batch *b = ucmd->cmd;
+	struct viommu_shadow_unmap_range sub = {
+		.flags = b->flags,
+		.records = b->records,
+		.nr_records = b->nr_records,
+		.record_size = b->record_size,
+		.bitmap = b->bitmap,
+		.bitmap_bytes = b->bitmap_bytes,
+		.bitmap_pgsize = b->bitmap_pgsize,
+	};
+	struct vshadow_walk walk = {
+		.ctx = ctx,
+		.cmd = &sub,
+		.records = u64_to_user_ptr(b->records),
+		.record_size = b->record_size,
+		.dense = b->flags & VIOMMU_SHADOW_UNMAP_DENSE,
+	};
+	u8 __user *uranges = u64_to_user_ptr(b->ranges);
+	struct viommu_shadow_range r;
+	int ret, resp;
+
+	b->out_done = 0;
+	b->out_nr_records = 0;
+	b->out_bytes = 0;
+	if (!b->nr_ranges ||
+	    b->nr_ranges > VIOMMU_SHADOW_BATCH_MAX ||
+	    b->range_size < sizeof(r) ||
+	    b->range_size > VIOMMU_SHADOW_RECORD_SIZE_MAX)
+		return -EINVAL;
+
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
+	ret = vshadow_check_caller(ctx);
+	if (!ret)
+		ret = vshadow_unmap_check(ctx, &sub, false);
+	if (!ret)
+		ret = vshadow_walk_bitmap(&walk, &sub);
+	if (!ret)
+		ret = vshadow_ucmd_respond(ucmd, sizeof(*b));
+	if (ret)
+		goto out_unlock;
+
+	for (; b->out_done < b->nr_ranges; b->out_done++) {
+		ret = copy_struct_from_user(&r, sizeof(r), uranges +
+					    (u64)b->out_done * b->range_size,
+					    b->range_size);
+		if (!ret && r.start > r.last)
+			ret = -EINVAL;
+		if (ret)
+			break;
+		sub.start = r.start;
+		sub.last = r.last;
+		sub.out_flags = 0;
+		sub.out_bytes = 0;
+		ret = vshadow_walk_bounds(ctx, &sub);
+		if (ret)
+			break;
+		if (!vshadow_walk_fits(&walk)) {
+			ret = b->out_done ? 0 : -ENOSPC;
+			break;
+		}
+		ret = vshadow_walk_range(&walk);
+		b->out_nr_records = sub.out_nr_records;
+		b->out_bytes += sub.out_bytes;
+		/* A signal stopped it part way: the caller goes on from it. */
+		if (ret || (sub.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE))
+			break;
+	}
+	resp = vshadow_ucmd_respond(ucmd, sizeof(*b));
+	if (!ret)
+		ret = resp;
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	return ret;
 }

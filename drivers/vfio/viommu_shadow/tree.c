@@ -46,20 +46,37 @@ long vshadow_live_nodes(void)
 	return atomic_long_read(&vshadow_nodes);
 }
 
-struct vshadow_node *vshadow_node_alloc(void)
+/*
+ * A node for a new mapping of @ctx: one the context freed lately if it
+ * kept one (a vIOMMU VMM maps and unmaps all the time, and a spare costs
+ * no allocation and no memory cgroup charge), else a new one.
+ */
+struct vshadow_node *vshadow_node_alloc(struct vshadow_ctx *ctx)
 {
 	struct vshadow_node *node;
 
-	node = kmem_cache_zalloc(vshadow_node_cache, GFP_KERNEL_ACCOUNT);
-	if (node)
-		atomic_long_inc(&vshadow_nodes);
+	lockdep_assert_held(&ctx->lock);
+	if (ctx->nr_spare) {
+		node = ctx->spare[--ctx->nr_spare];
+		memset(node, 0, sizeof(*node));
+	} else {
+		node = kmem_cache_zalloc(vshadow_node_cache, GFP_KERNEL_ACCOUNT);
+		if (!node)
+			return NULL;
+	}
+	atomic_long_inc(&vshadow_nodes);
 	return node;
 }
 
-void vshadow_node_free(struct vshadow_node *node)
+/* Keep @node as a spare of @ctx, or free it when it has enough. */
+void vshadow_node_free(struct vshadow_ctx *ctx, struct vshadow_node *node)
 {
-	kmem_cache_free(vshadow_node_cache, node);
+	lockdep_assert_held(&ctx->lock);
 	atomic_long_dec(&vshadow_nodes);
+	if (ctx->nr_spare < VSHADOW_SPARE_NODES)
+		ctx->spare[ctx->nr_spare++] = node;
+	else
+		kmem_cache_free(vshadow_node_cache, node);
 }
 
 /* The first node, in IOVA order, that intersects [start, last]. */
@@ -94,14 +111,14 @@ void vshadow_tree_remove(struct vshadow_ctx *ctx, struct vshadow_node *node)
 	vshadow_it_remove(node, &ctx->tree);
 	ctx->nr_mappings--;
 	ctx->mapped_bytes -= node->last - node->start + 1;
-	vshadow_node_free(node);
+	vshadow_node_free(ctx, node);
 }
 
 /*
  * Forget every node without touching the backend: the context is going
  * away and the mappings stay with the container, which owns them.  A
  * postorder walk frees each node without rebalancing: O(n), yielding as
- * it goes.
+ * it goes.  The spares go too.
  */
 void vshadow_tree_destroy(struct vshadow_ctx *ctx)
 {
@@ -109,9 +126,12 @@ void vshadow_tree_destroy(struct vshadow_ctx *ctx)
 
 	lockdep_assert_held(&ctx->lock);
 	rbtree_postorder_for_each_entry_safe(node, next, &ctx->tree.rb_root, rb) {
-		vshadow_node_free(node);
+		kmem_cache_free(vshadow_node_cache, node);
+		atomic_long_dec(&vshadow_nodes);
 		cond_resched();
 	}
+	while (ctx->nr_spare)
+		kmem_cache_free(vshadow_node_cache, ctx->spare[--ctx->nr_spare]);
 	ctx->tree = RB_ROOT_CACHED;
 	ctx->nr_mappings = 0;
 	ctx->mapped_bytes = 0;

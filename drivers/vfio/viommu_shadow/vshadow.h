@@ -168,6 +168,9 @@ struct vshadow_node {
 	u64 cookie;
 };
 
+/* Freed nodes a context keeps for its next maps, at most. */
+#define VSHADOW_SPARE_NODES	64
+
 /**
  * struct vshadow_ctx - one open of /dev/viommu_shadow
  * @lock: serialises every ioctl on the context and protects all the fields
@@ -181,6 +184,8 @@ struct vshadow_node {
  * @caps: what the backend said it can do, when last asked
  * @broken: the context no longer knows what the backend holds (see
  *	VSHADOW_BROKEN, and -ENODEV); every call but GET_INFO fails
+ * @spare: nodes of unmapped mappings kept for the next maps (tree.c)
+ * @nr_spare: how many
  * @run_bits: the dirty bits of a run, then room for one mapping's while a
  *	failed run is resolved: 2 * VSHADOW_RUN_BYTES, allocated by the first
  *	walk with dirty bits
@@ -204,6 +209,8 @@ struct vshadow_ctx {
 	struct vshadow_backend_caps caps;
 	bool broken;
 	u64 *run_bits;
+	struct vshadow_node *spare[VSHADOW_SPARE_NODES];
+	unsigned int nr_spare;
 	u64 max_mappings;
 	struct rb_root_cached tree;
 	u64 nr_mappings;
@@ -218,8 +225,8 @@ struct vshadow_ctx {
 /* tree.c: the shadow tree; callers hold vshadow_ctx::lock */
 int vshadow_tree_init(void);
 void vshadow_tree_exit(void);
-struct vshadow_node *vshadow_node_alloc(void);
-void vshadow_node_free(struct vshadow_node *node);
+struct vshadow_node *vshadow_node_alloc(struct vshadow_ctx *ctx);
+void vshadow_node_free(struct vshadow_ctx *ctx, struct vshadow_node *node);
 struct vshadow_node *vshadow_tree_first(struct vshadow_ctx *ctx, u64 start,
 					u64 last);
 struct vshadow_node *vshadow_tree_next(struct vshadow_node *node, u64 start,
@@ -248,5 +255,6 @@ int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_map_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_sync_dirty(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
+int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 
 #endif /* _VIOMMU_SHADOW_PRIV_H */

@@ -64,6 +64,7 @@ enum {
 	VIOMMU_SHADOW_CMD_UNMAP_RANGE,
 	VIOMMU_SHADOW_CMD_SYNC_DIRTY,
 	VIOMMU_SHADOW_CMD_MAP_BATCH,
+	VIOMMU_SHADOW_CMD_UNMAP_BATCH,
 };
 
 /**
@@ -470,5 +471,71 @@ struct viommu_shadow_unmap_range {
  */
 #define VIOMMU_SHADOW_SYNC_DIRTY \
 	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_SYNC_DIRTY)
+
+/**
+ * struct viommu_shadow_range - one range of VIOMMU_SHADOW_UNMAP_BATCH
+ * @start: first IOVA
+ * @last: last IOVA, inclusive, @start <= @last
+ */
+struct viommu_shadow_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct viommu_shadow_unmap_batch - ioctl(VIOMMU_SHADOW_UNMAP_BATCH)
+ * @size: sizeof(struct viommu_shadow_unmap_batch)
+ * @flags: as for VIOMMU_SHADOW_UNMAP_RANGE, for every range
+ * @ranges: user pointer to an array of struct viommu_shadow_range
+ * @nr_ranges: entries in @ranges, 1 to VIOMMU_SHADOW_BATCH_MAX
+ * @range_size: size of one entry as the caller knows it, 16 to 4096;
+ *	bytes the kernel does not know must be 0 (E2BIG otherwise)
+ * @records: as for VIOMMU_SHADOW_UNMAP_RANGE, for all ranges together
+ * @nr_records: likewise
+ * @record_size: likewise
+ * @bitmap: likewise; every range's bits follow the previous range's
+ * @bitmap_bytes: likewise
+ * @bitmap_pgsize: likewise
+ * @out_done: out, ranges unmapped whole, in order
+ * @out_nr_records: out, records written, for all ranges
+ * @out_bytes: out, bytes unmapped
+ *
+ * Unmaps the ranges in order, each exactly as VIOMMU_SHADOW_UNMAP_RANGE
+ * would (high-water clamp, bisect policy, runs), with one system call and
+ * one hold of the context for all: for a VMM that has several
+ * invalidations queued.  A range whose records or bits would not fit what
+ * is left of the buffers is not started: the call succeeds with @out_done
+ * short of @nr_ranges (ENOSPC if that is the first range), and the caller
+ * calls again from range @out_done.  A range that fails (a bisect
+ * refusal, an unreadable entry, a backend error) fails the call with that
+ * range's error and @out_done is its index; the records of the ranges
+ * before it, and of any mappings of it that were unmapped, are exact, as
+ * for UNMAP_RANGE, so calling again from range @out_done finishes the
+ * job.  A signal stops the call the same way, with success when something
+ * was unmapped.
+ *
+ * Errors before any range: EOPNOTSUPP, EINVAL (as for UNMAP_RANGE, and
+ * @nr_ranges 0 or too large, @range_size out of range),
+ * ENXIO, EPERM, EIO, EFAULT.
+ */
+struct viommu_shadow_unmap_batch {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 ranges;
+	__u32 nr_ranges;
+	__u32 range_size;
+	__aligned_u64 records;
+	__u32 nr_records;
+	__u32 record_size;
+	__aligned_u64 bitmap;
+	__aligned_u64 bitmap_bytes;
+	__aligned_u64 bitmap_pgsize;
+	__u32 out_done;
+	__u32 out_nr_records;
+	__aligned_u64 out_bytes;
+};
+
+#define VIOMMU_SHADOW_UNMAP_BATCH \
+	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_UNMAP_BATCH)
 
 #endif /* _UAPI_LINUX_VIOMMU_SHADOW_H */

@@ -2625,4 +2625,88 @@ TEST_F(range, map_batch)
 		EXPECT_EQ(100 + i, self->rec[i].cookie);
 }
 
+static int _vs_unmap_batch(int ctx, struct viommu_shadow_unmap_batch *b)
+{
+	return vs_ioctl(ctx, VIOMMU_SHADOW_UNMAP_BATCH, b);
+}
+
+/*
+ * UNMAP_BATCH: several ranges in one call, records and bits (dense) one
+ * after the other as if each range were its own UNMAP_RANGE; a range that
+ * does not fit the buffers is not started, one that fails stops the call
+ * with its index, and calling again from there finishes the job.
+ */
+TEST_F(range, unmap_batch)
+{
+	const bool mock = variant->backend == VSHADOW_MOCK_BACKEND;
+	struct viommu_shadow_range ranges[3] = {
+		{ SZ_1G, 2 * SZ_1G - 1 },
+		{ 2 * SZ_1G, 3 * SZ_1G - 1 },
+		{ 3 * SZ_1G, ~0ULL },
+	};
+	struct viommu_shadow_unmap_batch b = {
+		.size = sizeof(b),
+		.flags = VIOMMU_SHADOW_UNMAP_GET_DIRTY |
+			 VIOMMU_SHADOW_UNMAP_DENSE,
+		.ranges = (uintptr_t)ranges,
+		.nr_ranges = 3,
+		.range_size = sizeof(ranges[0]),
+		.records = (uintptr_t)self->rec,
+		.record_size = sizeof(*self->rec),
+		.bitmap = (uintptr_t)self->bitmap,
+		.bitmap_bytes = 64,
+		.bitmap_pgsize = PAGE_4K,
+	};
+	int g;
+
+	ASSERT_EQ(0, start_dirty(self->be, variant->backend));
+	for (g = 1; g <= 3; g++)
+		ASSERT_NE(0, run_layout(self->ctx, mock ? self->be : -1,
+					g * SZ_1G, g == 2, self->buf));
+
+	/* Room for one range's records only: it stops before the second. */
+	b.nr_records = RUN_N + 2;
+	ASSERT_EQ(0, _vs_unmap_batch(self->ctx, &b));
+	EXPECT_EQ(1, b.out_done);
+	ASSERT_EQ(RUN_N, b.out_nr_records);
+	EXPECT_EQ(2 * RUN_N, nr_mappings(self->ctx));
+	EXPECT_TRUE(run_bits_ok(self->rec, RUN_N, self->bitmap, mock));
+
+	/* The third range starts inside a mapping: EINVAL. */
+	ranges[2].start = 3 * SZ_1G + 2 * PAGE_4K;
+	b.ranges = (uintptr_t)(ranges + 1);
+	b.nr_ranges = 2;
+	b.nr_records = NR_REC;
+	memset(self->bitmap, 0, 64);
+	EXPECT_EQ(EINVAL, _vs_unmap_batch(self->ctx, &b));
+	EXPECT_EQ(1, b.out_done);
+	ASSERT_EQ(RUN_N, b.out_nr_records);
+	EXPECT_EQ(2 * SZ_1G, self->rec[0].iova);
+	EXPECT_TRUE(run_bits_ok(self->rec, RUN_N, self->bitmap, mock));
+	EXPECT_EQ(RUN_N, nr_mappings(self->ctx));
+
+	/* From there, with WHOLE: the rest, the cut mapping whole. */
+	b.flags |= VIOMMU_SHADOW_UNMAP_WHOLE;
+	b.ranges = (uintptr_t)(ranges + 2);
+	b.nr_ranges = 1;
+	memset(self->bitmap, 0, 64);
+	ASSERT_EQ(0, _vs_unmap_batch(self->ctx, &b));
+	EXPECT_EQ(1, b.out_done);
+	ASSERT_EQ(RUN_N - 1, b.out_nr_records);
+	EXPECT_EQ(3 * SZ_1G + PAGE_4K, self->rec[0].iova);
+	EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY | VIOMMU_SHADOW_RECORD_CUT,
+		  self->rec[0].flags);
+	EXPECT_TRUE(run_bits_ok(self->rec, RUN_N - 1, self->bitmap, mock));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+
+	/* Bad batches change nothing. */
+	b.nr_ranges = 0;
+	EXPECT_EQ(EINVAL, _vs_unmap_batch(self->ctx, &b));
+	b.nr_ranges = VIOMMU_SHADOW_BATCH_MAX + 1;
+	EXPECT_EQ(EINVAL, _vs_unmap_batch(self->ctx, &b));
+	b.nr_ranges = 1;
+	b.range_size = 8;
+	EXPECT_EQ(EINVAL, _vs_unmap_batch(self->ctx, &b));
+}
+
 TEST_HARNESS_MAIN

@@ -206,7 +206,7 @@ enum arm {
 	M_T1, M_VS, M_BATCH,		/* maps */
 	Y_VS, Y_LOOP,			/* sync */
 	S_T1, S_VS,			/* stream */
-	F_VS, F_T1,			/* floors */
+	F_VS, F_T1, F_VER,		/* floors */
 	NR_ARMS
 };
 
@@ -216,7 +216,7 @@ static const char *const arm_name[NR_ARMS] = {
 	"MAP_DMA", "MAP", "MAP_BATCH64",
 	"SYNC_DIRTY", "GET_BITMAP_loop",
 	"type1", "module",
-	"GET_INFO", "VFIO_IOMMU_GET_INFO",
+	"GET_INFO", "VFIO_IOMMU_GET_INFO", "VFIO_GET_API_VERSION",
 };
 
 #define SPARSE_N	16
@@ -491,6 +491,11 @@ static uint64_t run_floor(enum arm arm)
 			info.__reserved = 0;
 			if (ioctl(b.ctx, VIOMMU_SHADOW_GET_INFO, &info))
 				die("GET_INFO");
+		} else if (arm == F_VER) {
+			/* A VFIO ioctl that copies nothing. */
+			if (ioctl(b.box.container, VFIO_GET_API_VERSION) !=
+			    VFIO_API_VERSION)
+				die("VFIO_GET_API_VERSION");
 		} else {
 			vinfo.argsz = sizeof(vinfo);
 			if (ioctl(b.box.container, VFIO_IOMMU_GET_INFO, &vinfo))
@@ -619,7 +624,7 @@ int main(int argc, char **argv)
 	static const enum arm maps[] = { M_T1, M_VS, M_BATCH };
 	static const enum arm sync[] = { Y_VS, Y_LOOP };
 	static const enum arm stream[] = { S_T1, S_VS };
-	static const enum arm floor[] = { F_VS, F_T1 };
+	static const enum arm floor[] = { F_VS, F_T1, F_VER };
 	static const uint64_t ns[] = { 256, 4096, MAX_N };
 	double dense_med[3][NR_ARMS];
 	long s0, s1;
@@ -658,7 +663,7 @@ int main(int argc, char **argv)
 	cell("stream", stream, 2, 1, reps, run_stream_n);
 	printf("note stream: %llu pages mapped per run, times above are per run\n",
 	       (unsigned long long)stream_pages);
-	cell("floor", floor, 2, FLOOR_N, reps, run_floor_n);
+	cell("floor", floor, 3, FLOOR_N, reps, run_floor_n);
 
 	for (i = 0; i < 3; i++) {
 		double *m = dense_med[i];
@@ -679,6 +684,7 @@ int main(int argc, char **argv)
 	print_ratio("SYNC_DIRTY/GET_BITMAP_loop", med[Y_VS], med[Y_LOOP]);
 	print_ratio("stream_module/stream_type1", med[S_VS], med[S_T1]);
 	print_ratio("GET_INFO/VFIO_IOMMU_GET_INFO", med[F_VS], med[F_T1]);
+	print_ratio("GET_INFO/VFIO_GET_API_VERSION", med[F_VS], med[F_VER]);
 
 	/* Memory per shadow mapping: the slab object, and slab growth. */
 	s0 = slab_bytes();
