@@ -58,8 +58,9 @@ static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
 /*
  * What a backend's map or unmap answered, as the caller is told it; the
  * context's state follows the answer.  Each outcome has one report:
- * VSHADOW_BROKEN and VSHADOW_UNMAP_ABSENT (a mapping of the context that
- * the backend no longer had) break the context (EIO), -ENODEV too
+ * VSHADOW_BROKEN, VSHADOW_UNMAP_ABSENT (a mapping of the context that
+ * the backend no longer had) and the backend's own -EIO (its state is
+ * unknown) break the context (EIO), -ENODEV too
  * (ENODEV), and
  * -EINVAL makes the context ask the backend again what it is, since its
  * page size may have changed (GET_INFO then has the new one).
@@ -77,6 +78,7 @@ static int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
 			return -EINVAL;
 	}
 	switch (ret) {
+	case -EIO:
 	case VSHADOW_UNMAP_ABSENT:
 	case VSHADOW_BROKEN:
 		vshadow_break(ctx, "its answer did not fit the request, or it was out of reach");
@@ -346,6 +348,21 @@ static int vshadow_put_bits(u64 __user *dst, u64 dst_bit, const u64 *src,
 }
 
 /*
+ * Zero bits @from to @to (exclusive, a multiple of 64) of the caller's
+ * bitmap: the first word's bits before @from are another record's.
+ */
+static int vshadow_zero_bits(u64 __user *dst, u64 from, u64 to)
+{
+	u64 head = min(round_up(from, 64), to);
+
+	if (vshadow_put_bits(dst, from, NULL, 0, head - from))
+		return -EFAULT;
+	if (clear_user(dst + head / 64, (to - head) / 8))
+		return -EFAULT;
+	return 0;
+}
+
+/*
  * Zero the bits of a mapping's last bitmap word past its @nbits.  A backend
  * writes whole words, and type1 can leave stale bits there: its per-mapping
  * bitmap is shifted in place by a VFIO_IOMMU_DIRTY_PAGES read whose range
@@ -386,6 +403,9 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 				return run->nr ? 0 : -E2BIG;
 			span = (node->last - run->first->start) /
 			       ctx->caps.pgsize + 1;
+			if (run->nr && DIV_ROUND_UP_ULL(span, 64) * 8 >
+			    ctx->caps.dirty_bitmap_max)
+				break;
 			if (span > VSHADOW_RUN_BYTES * 8) {
 				if (run->nr)
 					break;
@@ -476,8 +496,8 @@ static int vshadow_run_records(struct vshadow_walk *walk,
 	 * here, before anything is unmapped, if it must.
 	 */
 	if (walk->bitmap)
-		return vshadow_put_bits(walk->bitmap, walk->bitmap_used, NULL, 0,
-					round_up(used, 64) - walk->bitmap_used);
+		return vshadow_zero_bits(walk->bitmap, walk->bitmap_used,
+					 round_up(used, 64));
 	return 0;
 }
 
@@ -487,11 +507,14 @@ static int vshadow_run_records(struct vshadow_walk *walk,
  * a time, unmapping those still there on their own (their bits go to the
  * second half of the buffer), and deliver each one's bits from where they
  * are.  *@done is how many of the run are gone and reported; the result
- * is that of the first mapping that could not be unmapped, or
- * VSHADOW_UNMAP_DIRTY_LOST for the last one counted.
+ * is 0, or the error of the first mapping that could not be unmapped.
+ * From *@lost on (run->nr: none), the reported mappings' bits could not
+ * be delivered: once that happens, the probing goes on only as far as it
+ * must to count what the failed call removed, and the first mapping still
+ * there, which its probe removes.
  */
 static int vshadow_run_resolve(struct vshadow_walk *walk,
-			       struct vshadow_run *run, u32 *done)
+			       struct vshadow_run *run, u32 *done, u32 *lost)
 {
 	struct vshadow_ctx *ctx = walk->ctx;
 	u64 *scratch = ctx->run_bits + VSHADOW_RUN_BYTES / 8;
@@ -506,6 +529,7 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 	u64 src_bit;
 	int ret;
 
+	*lost = run->nr;
 	for (*done = 0; *done < run->nr; (*done)++) {
 		pages = vshadow_pages(ctx, node);
 		bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
@@ -523,15 +547,18 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 			src_bit = 0;
 		} else {
 			/* A hole after a mapping still there: not the run's. */
-			if (ret == VSHADOW_UNMAP_ABSENT)
+			if (ret == VSHADOW_UNMAP_ABSENT ||
+			    ret == VSHADOW_UNMAP_DIRTY_LOST)
 				ret = VSHADOW_BROKEN;
 			return vshadow_backend_result(ctx, ret);
 		}
 		at = vshadow_bits_at(walk, &used, pages, false);
-		if (walk->bitmap &&
-		    vshadow_put_bits(walk->bitmap, at, src, src_bit, pages)) {
+		if (walk->bitmap && *lost == run->nr &&
+		    vshadow_put_bits(walk->bitmap, at, src, src_bit, pages))
+			*lost = *done;
+		if (*lost < run->nr && still_there) {
 			(*done)++;
-			return VSHADOW_UNMAP_DIRTY_LOST;
+			break;
 		}
 		node = vshadow_tree_next(node, walk->cmd->start,
 					 walk->cmd->out_last);
@@ -547,19 +574,20 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
 			    u32 to)
 {
-	const u32 flags = VIOMMU_SHADOW_RECORD_DIRTY |
-			  VIOMMU_SHADOW_RECORD_DIRTY_LOST;
-	u8 __user *urec;
+	u32 __user *uflags;
+	u32 flags;
 
 	for (; from < to; from++) {
-		urec = walk->records + (u64)(base + from) * walk->record_size;
+		uflags = (u32 __user *)(walk->records +
+			(u64)(base + from) * walk->record_size +
+			offsetof(struct viommu_shadow_unmap_record, flags));
 		/*
-		 * The record was written once already; should this write
-		 * fail, the caller made its records unwritable during the
-		 * call, and the EFAULT is all it can be told.
+		 * The record was written once already; should this fail,
+		 * the caller made its records unwritable during the call,
+		 * and the EFAULT is all it can be told.
 		 */
-		if (put_user(flags, (u32 __user *)(urec +
-			offsetof(struct viommu_shadow_unmap_record, flags))))
+		if (get_user(flags, uflags) ||
+		    put_user(flags | VIOMMU_SHADOW_RECORD_DIRTY_LOST, uflags))
 			break;
 	}
 	return -EFAULT;
@@ -622,7 +650,7 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	struct vshadow_bitmap bitmap = { .pgsize = ctx->caps.pgsize };
 	struct vshadow_node *node;
 	u64 start = run->first->start, used, pages, at;
-	u32 base = walk->cmd->out_nr_records, done = run->nr, i;
+	u32 base = walk->cmd->out_nr_records, done = run->nr, lost, i;
 	int ret;
 
 	ret = vshadow_run_records(walk, run);
@@ -639,10 +667,12 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	if (walk->sync) {
 		ret = ctx->ops->sync(ctx->backend, start,
 				     run->tail->last - start + 1, &bitmap);
-		ret = vshadow_backend_result(ctx, ret);
+		/* Only these come before anything was read. */
 		if (ret < 0 && ret != -EINVAL && ret != -ENODATA &&
-		    ret != -EIO && ret != -ENODEV)
-			return vshadow_sync_lost(walk, run, ret);
+		    ret != -ENODEV)
+			return vshadow_sync_lost(walk, run,
+						 vshadow_backend_result(ctx, ret));
+		ret = vshadow_backend_result(ctx, ret);
 		if (ret < 0)
 			return ret;
 		goto bits;
@@ -650,8 +680,11 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	ret = ctx->ops->unmap(ctx->backend, start, run->tail->last - start + 1,
 			      walk->bitmap ? &bitmap : NULL);
 	if (ret < 0 && ret != -ENODEV && run->nr > 1) {
-		ret = vshadow_run_resolve(walk, run, &done);
-		goto out;
+		ret = vshadow_run_resolve(walk, run, &done, &lost);
+		vshadow_run_done(walk, run, done);
+		if (lost < done)
+			return vshadow_run_lost(walk, base, lost, done);
+		return ret;
 	}
 	ret = vshadow_backend_result(ctx, ret);
 	if (ret < 0)
@@ -659,12 +692,22 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 
 bits:
 	if (run->direct) {
-		/* The bits are in place; keep the padding promise. */
+		/*
+		 * The bits are in place; keep the padding promise (should
+		 * that fail, the bits were delivered all the same: EFAULT).
+		 */
 		pages = vshadow_pages(ctx, run->first);
-		if (ret == VSHADOW_UNMAP_DIRTY_LOST ||
-		    (pages % 64 && vshadow_clear_tail(bitmap.data +
-				DIV_ROUND_UP_ULL(pages, 64) - 1, pages)))
-			ret = VSHADOW_UNMAP_DIRTY_LOST;
+		vshadow_run_done(walk, run, 1);
+		if (ret == VSHADOW_UNMAP_DIRTY_LOST)
+			return vshadow_run_lost(walk, base, 0, 1);
+		if (pages % 64 && vshadow_clear_tail(bitmap.data +
+				DIV_ROUND_UP_ULL(pages, 64) - 1, pages))
+			return -EFAULT;
+		return 0;
+	} else if (WARN_ON_ONCE(ret)) {
+		/* Only a bitmap in the caller's memory can lose bits. */
+		vshadow_run_done(walk, run, run->nr);
+		return vshadow_run_lost(walk, base, 0, run->nr);
 	} else if (walk->bitmap) {
 		used = walk->bitmap_used;
 		node = run->first;
@@ -681,11 +724,8 @@ bits:
 						 walk->cmd->out_last);
 		}
 	}
-out:
 	vshadow_run_done(walk, run, done);
-	if (ret == VSHADOW_UNMAP_DIRTY_LOST)
-		return vshadow_run_lost(walk, base, done - 1, done);
-	return ret;
+	return 0;
 }
 
 /*
@@ -973,6 +1013,9 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		if (ret)
 			break;
 		if (!vshadow_walk_fits(&walk)) {
+			/* Not started: the caller sends it again. */
+			if (sub.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED)
+				ctx->nr_clamped--;
 			ret = b->out_done ? 0 : -ENOSPC;
 			break;
 		}

@@ -358,8 +358,12 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 			return -EINVAL;
 		return -ENODATA;
 	}
-	if (ret)
+	if (ret) {
+		/* A failed run may have stored some first mappings' bits. */
+		if (bitmap && bitmap->kdata)
+			memcpy(bitmap->kdata, bounce, bitmap->bytes);
 		return ret;
+	}
 	if (!done)
 		return VSHADOW_UNMAP_ABSENT;
 	/* Another length than the run's: not what the context made. */

@@ -52,7 +52,8 @@
  * - EIO: the context is broken (viommu_shadow_info::out_flags says so):
  *   it lost track of what its container holds, and refuses every call but
  *   GET_INFO from then on, changing nothing.  The call that found it out
- *   failed with EIO, or ENODEV when the container lost its IOMMU.
+ *   failed with EIO (also when the backend itself answered EIO), or
+ *   ENODEV when the container lost its IOMMU.
  * - EPERM: a call that is forwarded to the container was made by a process
  *   other than the one that attached (the forwarded call needs that
  *   process's memory and accounting).
@@ -429,7 +430,8 @@ struct viommu_shadow_unmap_record {
  * would exceed the backend's limit, for type1 the max_dirty_bitmap_size of
  * its migration capability, 256 MB on 6.1 and 6.12), EINVAL also when the
  * backend refuses a mapping's unmap (its page size changed; GET_INFO has
- * the new one), or another backend error, unchanged.
+ * the new one), or another backend error, unchanged (but the backend's
+ * own EIO breaks the context: its state is then unknown).
  */
 struct viommu_shadow_unmap_range {
 	__u32 size;
@@ -505,7 +507,8 @@ struct viommu_shadow_range {
  * one hold of the context for all: for a VMM that has several
  * invalidations queued.  A range whose records or bits would not fit what
  * is left of the buffers is not started: the call succeeds with @out_done
- * short of @nr_ranges (ENOSPC if that is the first range), and the caller
+ * short of @nr_ranges (ENOSPC if that is the first range, so a range
+ * larger than the whole buffers is for UNMAP_RANGE), and the caller
  * calls again from range @out_done.  A range that fails (a bisect
  * refusal, an unreadable entry, a backend error) fails the call with that
  * range's error and @out_done is its index; the records of the ranges

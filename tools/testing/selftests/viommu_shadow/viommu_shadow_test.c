@@ -1947,14 +1947,14 @@ TEST_F(mock, failure_at_every_position)
 		for (i = 0; i < n; i++)
 			ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * SZ_2M,
 					     (i + 1) * PAGE_4K, self->buf, i));
-		ASSERT_EQ(0, mock_fail_nth(self->mock, k, EIO));
+		ASSERT_EQ(0, mock_fail_nth(self->mock, k, EBUSY));
 		r = vs_range(0, ~0ULL, 0, rec, 8);
 		if (k <= n) {
-			ASSERT_EQ(EIO, _vs_unmap(self->ctx, &r));
+			ASSERT_EQ(EBUSY, _vs_unmap(self->ctx, &r));
 		} else {
 			ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
 			ASSERT_EQ(n, r.out_nr_records);
-			ASSERT_EQ(0, mock_fail_nth(self->mock, 0, EIO));
+			ASSERT_EQ(0, mock_fail_nth(self->mock, 0, EBUSY));
 			continue;
 		}
 		ASSERT_EQ(k - 1, r.out_nr_records);
@@ -2707,6 +2707,70 @@ TEST_F(range, unmap_batch)
 	b.nr_ranges = 1;
 	b.range_size = 8;
 	EXPECT_EQ(EINVAL, _vs_unmap_batch(self->ctx, &b));
+}
+
+/*
+ * A run's bitmap stays within what the backend returns in one call: with
+ * a limit of one word, two back-to-back mappings of 64 pages go as two
+ * runs, and both unmap and sync work (each mapping alone is allowed).
+ */
+TEST_F(mock, runs_within_backend_bitmap_limit)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bits[4], calls;
+	int mock2, ctx2;
+
+	mock2 = open(VS_MOCK_DEV, O_RDWR);
+	ASSERT_LE(0, mock2);
+	ASSERT_EQ(0, mock_set_caps(mock2, PAGE_4K, 8));
+	ASSERT_EQ(0, mock_tracking(mock2, true));
+	ctx2 = vs_open();
+	ASSERT_EQ(0, _vs_attach(ctx2, VSHADOW_MOCK_BACKEND, mock2));
+	ASSERT_EQ(0, _vs_map(ctx2, SZ_1G, 64 * PAGE_4K, (void *)SZ_1G, 1));
+	ASSERT_EQ(0, _vs_map(ctx2, SZ_1G + 64 * PAGE_4K, 64 * PAGE_4K,
+			     (void *)SZ_1G, 2));
+	calls = mock_calls(mock2);
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	ASSERT_EQ(0, _vs_sync(ctx2, &r));
+	EXPECT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(2, mock_calls(mock2) - calls);
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	ASSERT_EQ(0, _vs_unmap(ctx2, &r));
+	EXPECT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(0, mock_mappings(mock2, NULL, 0));
+	close(ctx2);
+	close(mock2);
+}
+
+/*
+ * A sync that fails with the backend's own EIO after reading some bits:
+ * every record of the run says DIRTY_LOST, and EIO (the backend's state
+ * is unknown) breaks the context.
+ */
+TEST_F(mock, sync_eio_after_reading)
+{
+	struct viommu_shadow_unmap_record rec[RUN_N];
+	struct viommu_shadow_unmap_range r;
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .nth = 1, .error = EIO, .after = 1,
+	};
+	uint64_t bits[16];
+	int i;
+
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	ASSERT_NE(0, run_layout(self->ctx, self->mock, SZ_1G, false,
+				(void *)SZ_1G));
+	ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH, &f));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EIO, _vs_sync(self->ctx, &r));
+	ASSERT_EQ(RUN_N, r.out_nr_records);
+	for (i = 0; i < RUN_N; i++)
+		EXPECT_TRUE(rec[i].flags & VIOMMU_SHADOW_RECORD_DIRTY_LOST);
+	EXPECT_TRUE(vs_broken(self->ctx));
 }
 
 TEST_HARNESS_MAIN
