@@ -3,7 +3,8 @@
  * viommu_shadow: shadow DMA mappings over a VFIO container, with a range
  * unmap that visits only live mappings and returns each one's dirty bits.
  *
- * This file owns the character device, the per-open context and the ioctl
+ * This file owns the character device, the per-open context (and how
+ * what a backend call answers changes it: a broken context) and the ioctl
  * dispatch: one table keyed by ioctl number, each entry with its struct's
  * first-version size, user structs copied with copy_struct_from_user() so
  * older and newer callers both work.
@@ -48,6 +49,72 @@ static unsigned int max_mappings = 65535;
 module_param(max_mappings, uint, 0644);
 MODULE_PARM_DESC(max_mappings,
 		 "Shadow mappings one context may hold; read when it is opened (default 65535)");
+
+/*
+ * Calls that are forwarded to the backend need an attached context that
+ * still knows what its backend holds, and the memory and accounting of the
+ * process that attached it.
+ */
+int vshadow_check_caller(struct vshadow_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->lock);
+	if (!ctx->ops)
+		return -ENXIO;
+	if (ctx->broken)
+		return -EIO;
+	if (current->mm != ctx->mm)
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * The context can no longer know what its backend holds.  From now on it
+ * only answers GET_INFO and close, so that nothing it does can act on
+ * mappings it did not make; the VMM goes on with its container directly.
+ * This happens once per context, so the message is said once.
+ */
+static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
+{
+	ctx->broken = true;
+	pr_warn_ratelimited("viommu_shadow: %s[%d]: context on %s broken: %s; later calls fail with EIO\n",
+			    current->comm, task_tgid_nr(current),
+			    ctx->ops->name, why);
+}
+
+/*
+ * What a backend's map or unmap answered, as the caller is told it; the
+ * context's state follows the answer.  Each outcome has one report:
+ * VSHADOW_BROKEN, VSHADOW_UNMAP_ABSENT (a mapping of the context that
+ * the backend no longer had) and the backend's own -EIO (its state is
+ * unknown) break the context (EIO), -ENODEV too
+ * (ENODEV), and
+ * -EINVAL makes the context ask the backend again what it is, since its
+ * page size may have changed (GET_INFO then has the new one).
+ * VSHADOW_UNMAP_DIRTY_LOST, 0 and every other errno pass unchanged.
+ */
+int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
+{
+	struct vshadow_backend_caps caps;
+
+	if (ret == -EINVAL) {
+		ret = ctx->ops->query(ctx->backend, &caps);
+		if (!ret)
+			ctx->caps = caps;
+		if (ret != -ENODEV && ret != VSHADOW_BROKEN)
+			return -EINVAL;
+	}
+	switch (ret) {
+	case -EIO:
+	case VSHADOW_UNMAP_ABSENT:
+	case VSHADOW_BROKEN:
+		vshadow_break(ctx, "its answer did not fit the request, or it was out of reach");
+		return -EIO;
+	case -ENODEV:
+		vshadow_break(ctx, "the container lost its IOMMU, and every mapping");
+		return -ENODEV;
+	}
+	return ret;
+}
 
 static int vshadow_open(struct inode *inode, struct file *filp)
 {

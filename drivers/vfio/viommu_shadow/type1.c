@@ -273,6 +273,28 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 }
 
 /*
+ * type1 refused a call with dirty bits with EINVAL, though every argument
+ * it checks was checked: either its dirty tracking is off (ENODATA), or
+ * the container changed under the context (it lost its IOMMU, or its page
+ * size changed).
+ */
+static int vshadow_type1_explain_einval(struct vshadow_type1 *t, u64 iova,
+					u64 length,
+					const struct vshadow_bitmap *bitmap)
+{
+	struct vshadow_backend_caps caps;
+	int ret;
+
+	ret = vshadow_type1_query(t, &caps);
+	if (ret == -ENODEV || ret == VSHADOW_BROKEN)
+		return ret;
+	if (ret || caps.pgsize != bitmap->pgsize ||
+	    ((iova | length) & (caps.pgsize - 1)))
+		return -EINVAL;
+	return -ENODATA;
+}
+
+/*
  * type1 said EFAULT.  It may have failed before removing a mapping (its
  * write of the dirty bits faulted) or after (its write-back of the size
  * faulted).  Unmap again without a bitmap to find out: what this call
@@ -316,7 +338,6 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 			       const struct vshadow_bitmap *bitmap)
 {
 	struct vfio_bitmap vbitmap = {};
-	struct vshadow_backend_caps caps;
 	struct vshadow_type1 *t = priv;
 	void *bounce;
 	u64 done;
@@ -344,20 +365,8 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 	if (ret == -EFAULT)
 		return vshadow_type1_unmap_resolve(t, iova, length, bitmap,
 						   bounce);
-	/*
-	 * Every argument type1 checks was checked.  With a bitmap, either
-	 * its dirty tracking is off, or the container changed under the
-	 * context (it lost its IOMMU, or its page size changed).
-	 */
-	if (ret == -EINVAL && bitmap) {
-		ret = vshadow_type1_query(t, &caps);
-		if (ret == -ENODEV || ret == VSHADOW_BROKEN)
-			return ret;
-		if (ret || caps.pgsize != bitmap->pgsize ||
-		    ((iova | length) & (caps.pgsize - 1)))
-			return -EINVAL;
-		return -ENODATA;
-	}
+	if (ret == -EINVAL && bitmap)
+		return vshadow_type1_explain_einval(t, iova, length, bitmap);
 	if (ret) {
 		/* A failed run may have stored some first mappings' bits. */
 		if (bitmap && bitmap->kdata)
@@ -395,7 +404,6 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 		},
 	};
 	u8 args[sizeof(hdr) + sizeof(get)] __aligned(8);
-	struct vshadow_backend_caps caps;
 	struct vshadow_type1 *t = priv;
 	void *bounce;
 	long ret;
@@ -414,16 +422,8 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 	memcpy(args + sizeof(hdr), &get, sizeof(get));
 	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
 				   args, sizeof(args), 0);
-	/* As for an unmap: tracking off, or the container changed. */
-	if (ret == -EINVAL) {
-		ret = vshadow_type1_query(t, &caps);
-		if (ret == -ENODEV || ret == VSHADOW_BROKEN)
-			return ret;
-		if (ret || caps.pgsize != bitmap->pgsize ||
-		    ((iova | length) & (caps.pgsize - 1)))
-			return -EINVAL;
-		return -ENODATA;
-	}
+	if (ret == -EINVAL)
+		return vshadow_type1_explain_einval(t, iova, length, bitmap);
 	if (ret)
 		return ret;
 	if (bitmap->kdata)

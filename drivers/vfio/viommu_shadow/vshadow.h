@@ -250,7 +250,11 @@ struct vshadow_ucmd {
 
 int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len);
 
-/* range.c: the MAP and UNMAP_RANGE ioctls */
+/* main.c: the context's answer to what a backend call answered */
+int vshadow_check_caller(struct vshadow_ctx *ctx);
+int vshadow_backend_result(struct vshadow_ctx *ctx, int ret);
+
+/* map.c and walk.c: the ioctls that change the tree and the backend */
 int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_map_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
