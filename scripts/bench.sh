@@ -49,7 +49,8 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 {
 	echo "# viommu_shadow benchmark results"
 	echo
-	echo "Produced by \`make bench\` (scripts/bench.sh $REPS) on $(date -u '+%Y-%m-%d %H:%M UTC')."
+	echo "Produced by \`make bench\` (scripts/bench.sh $REPS) on $(date -u '+%Y-%m-%d %H:%M UTC'),"
+	echo "at commit $(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)."
 	echo "Guest kernel $kernel, $qemu, TCG, emulated VT-d (caching mode),"
 	echo "one edu device bound to vfio-pci, **booted without slab debugging**;"
 	echo "one process, one container, one guest boot.  Arms run in a random"
