@@ -116,6 +116,7 @@ long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 	/* As the ioctl syscalls do: never let the internal errno out. */
 	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
+EXPORT_SYMBOL_GPL(vshadow_forward_ioctl);
 
 /* vshadow_argpage::flags */
 enum {
@@ -293,6 +294,7 @@ err_free:
 	kfree(ap);
 	return ERR_PTR(ret);
 }
+EXPORT_SYMBOL_GPL(vshadow_argpage_create);
 
 /**
  * vshadow_forward_args - a forwarded ioctl whose argument is in user memory
@@ -336,6 +338,7 @@ long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 		memcpy(args, kaddr, out_len);
 	return ret;
 }
+EXPORT_SYMBOL_GPL(vshadow_forward_args);
 
 /*
  * The user and the kernel address of byte @offset of the page, for a
@@ -347,11 +350,13 @@ unsigned long vshadow_argpage_uaddr(struct vshadow_argpage *ap, size_t offset)
 {
 	return ap->uaddr + offset;
 }
+EXPORT_SYMBOL_GPL(vshadow_argpage_uaddr);
 
 void *vshadow_argpage_kaddr(struct vshadow_argpage *ap, size_t offset)
 {
 	return page_address(ap->page) + offset;
 }
+EXPORT_SYMBOL_GPL(vshadow_argpage_kaddr);
 
 /**
  * vshadow_argpage_destroy - unmap the page if it is still there, let it go
@@ -381,3 +386,4 @@ void vshadow_argpage_destroy(struct vshadow_argpage *ap)
 		vm_munmap(ap->uaddr, ap->npages * PAGE_SIZE);
 	fput(file);
 }
+EXPORT_SYMBOL_GPL(vshadow_argpage_destroy);

@@ -101,9 +101,9 @@ static void vshadow_mock_free(struct vshadow_mock_map *map)
 	kfree(map);
 }
 
-static int vshadow_mock_attach(struct file *file, void **priv)
+static int vshadow_mock_attach(struct file *file, u32 id, void **priv)
 {
-	if (file->f_op != &vshadow_mock_fops)
+	if (id || file->f_op != &vshadow_mock_fops)
 		return -EINVAL;
 	*priv = file->private_data;
 	return 0;

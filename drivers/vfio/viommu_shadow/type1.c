@@ -155,12 +155,12 @@ out_free:
 	return ret;
 }
 
-static int vshadow_type1_attach(struct file *file, void **priv)
+static int vshadow_type1_attach(struct file *file, u32 id, void **priv)
 {
 	struct vshadow_type1 *t;
 	long ret;
 
-	if (!vshadow_type1_is_container(file))
+	if (id || !vshadow_type1_is_container(file))
 		return -EINVAL;
 
 	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);

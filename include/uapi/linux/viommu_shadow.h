@@ -72,12 +72,16 @@ enum {
  * enum viommu_shadow_backend - what a context forwards to
  * @VIOMMU_SHADOW_BACKEND_VFIO_TYPE1: a VFIO container (``/dev/vfio/vfio``)
  *	with a type1 IOMMU (``VFIO_TYPE1v2_IOMMU``, or v1) already set
+ * @VIOMMU_SHADOW_BACKEND_IOMMUFD: an IOAS of an iommufd file
+ *	(``/dev/iommu``); needs the viommu_shadow_iommufd module, built for
+ *	kernels with IOMMUFD
  *
  * (The test-only mock backend's value is in its own test header.)
  */
 enum viommu_shadow_backend {
 	VIOMMU_SHADOW_BACKEND_NONE = 0,
 	VIOMMU_SHADOW_BACKEND_VFIO_TYPE1 = 1,
+	VIOMMU_SHADOW_BACKEND_IOMMUFD = 2,
 };
 
 /**
@@ -85,7 +89,11 @@ enum viommu_shadow_backend {
  * @size: sizeof(struct viommu_shadow_attach)
  * @flags: must be 0
  * @backend: enum viommu_shadow_backend
- * @fd: the backend's file descriptor, for VFIO_TYPE1 a VFIO container fd
+ * @fd: the backend's file descriptor: for VFIO_TYPE1 a VFIO container, for
+ *	IOMMUFD an iommufd file
+ * @backend_id: which object behind @fd: for IOMMUFD the IOAS id; 0 for
+ *	VFIO_TYPE1.  Added after the first version.
+ * @__reserved: must be 0
  *
  * Binds the context to a container for the rest of its life.  The context
  * holds a reference to the container file until it is closed.  Mappings
@@ -104,9 +112,11 @@ enum viommu_shadow_backend {
  * use, and the module only ever unmaps whole mappings, which both handle
  * alike (v1 cannot track dirty pages: GET_DIRTY then gives ENODATA).
  *
- * Errors: EOPNOTSUPP (non-zero @flags, unknown @backend), EBUSY (already
- * attached), EBADF (@fd is not an open file), EINVAL (@fd is not a VFIO
- * container), ENODEV (the container has no IOMMU set, or not type1),
+ * Errors: EOPNOTSUPP (non-zero @flags, unknown @backend, or its module is
+ * not loaded), EINVAL (non-zero @__reserved, a @backend_id the backend does
+ * not take), EBUSY (already attached), EBADF (@fd is not an open file),
+ * EINVAL (@fd is not the backend's kind of file), ENOENT (IOMMUFD: no such
+ * IOAS), ENODEV (the container has no IOMMU set, or not type1),
  * ENOMEM, or an error of the forwarded container ioctls (an LSM denial).
  */
 struct viommu_shadow_attach {
@@ -114,6 +124,8 @@ struct viommu_shadow_attach {
 	__u32 flags;
 	__u32 backend;
 	__s32 fd;
+	__u32 backend_id;
+	__u32 __reserved;
 };
 
 #define VIOMMU_SHADOW_ATTACH	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_ATTACH)

@@ -22,6 +22,7 @@
 
 #include "kselftest_harness.h"
 #include "vshadow_utils.h"
+#include <linux/iommufd.h>
 #include <linux/capability.h>
 
 /* Open /dev/viommu_shadow as a new context. */
@@ -167,8 +168,9 @@ TEST_F(attach, struct_sizes)
 		size_t size;
 		size_t first;
 	} cmds[] = {
+		/* The first version ended before backend_id. */
 		{ VIOMMU_SHADOW_ATTACH, sizeof(struct viommu_shadow_attach),
-		  sizeof(struct viommu_shadow_attach) },
+		  offsetof(struct viommu_shadow_attach, backend_id) },
 		/* The first version ended before mappings_avail. */
 		{ VIOMMU_SHADOW_GET_INFO, sizeof(struct viommu_shadow_info),
 		  offsetof(struct viommu_shadow_info, mappings_avail) },
@@ -2751,6 +2753,222 @@ TEST_F(mock, runs_within_backend_bitmap_limit)
 	EXPECT_EQ(0, mock_mappings(mock2, NULL, 0));
 	close(ctx2);
 	close(mock2);
+}
+
+/* ------------------------------------------------------------------ */
+/* The iommufd backend (kernels with IOMMUFD: the debug lane)          */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(iommufd) {
+	int ctx;
+	int fd;
+	uint32_t ioas;
+	uint8_t *buf;
+};
+
+static int _vs_attach_id(int ctx, uint32_t backend, int fd, uint32_t id)
+{
+	struct viommu_shadow_attach cmd = {
+		.size = sizeof(cmd), .backend = backend, .fd = fd,
+		.backend_id = id,
+	};
+
+	return vs_ioctl(ctx, VIOMMU_SHADOW_ATTACH, &cmd);
+}
+
+FIXTURE_SETUP(iommufd)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	int ret;
+
+	self->ctx = vs_open();
+	ASSERT_LE(0, self->ctx);
+	self->fd = open("/dev/iommu", O_RDWR);
+	if (self->fd < 0)
+		SKIP(return, "no /dev/iommu: a kernel without IOMMUFD");
+	ASSERT_EQ(0, vs_ioctl(self->fd, IOMMU_IOAS_ALLOC, &a));
+	self->ioas = a.out_ioas_id;
+	ret = _vs_attach_id(self->ctx, VIOMMU_SHADOW_BACKEND_IOMMUFD, self->fd,
+			    self->ioas);
+	if (ret == EOPNOTSUPP)
+		SKIP(return, "viommu_shadow_iommufd not loaded");
+	ASSERT_EQ(0, ret);
+	self->buf = mmap(NULL, 64 * PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(iommufd)
+{
+	close(self->ctx);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* The IOAS's own map and unmap, as the VMM would call them itself. */
+static int ioas_map(int fd, uint32_t ioas, uint64_t iova, uint64_t len,
+		    void *va)
+{
+	struct iommu_ioas_map m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas, .user_va = (uintptr_t)va, .length = len,
+		.iova = iova,
+	};
+
+	return vs_ioctl(fd, IOMMU_IOAS_MAP, &m);
+}
+
+static int ioas_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len,
+		      uint64_t *done)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len,
+	};
+	int ret = vs_ioctl(fd, IOMMU_IOAS_UNMAP, &u);
+
+	*done = u.length;
+	return ret;
+}
+
+/*
+ * ATTACH names the IOAS (backend_id); the backend says what it is: its
+ * page size, and no dirty bits yet.  A wrong IOAS, a file that is not
+ * iommufd's, or an id given to type1 are refused.
+ */
+TEST_F(iommufd, attach)
+{
+	struct viommu_shadow_info info;
+	int ctx2, null = open("/dev/null", O_RDWR);
+
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(VIOMMU_SHADOW_BACKEND_IOMMUFD, info.backend);
+	EXPECT_EQ(PAGE_4K, info.pgsize);
+	EXPECT_FALSE(info.features & VIOMMU_SHADOW_FEATURE_DIRTY);
+
+	ctx2 = vs_open();
+	EXPECT_EQ(ENOENT, _vs_attach_id(ctx2, VIOMMU_SHADOW_BACKEND_IOMMUFD,
+					self->fd, self->ioas + 100));
+	EXPECT_EQ(EINVAL, _vs_attach_id(ctx2, VIOMMU_SHADOW_BACKEND_IOMMUFD,
+					null, self->ioas));
+	EXPECT_EQ(EINVAL, _vs_attach_id(ctx2, VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+					self->fd, 1));
+	EXPECT_EQ(0, _vs_attach_id(ctx2, VIOMMU_SHADOW_BACKEND_IOMMUFD,
+				   self->fd, self->ioas));
+	close(ctx2);
+	close(null);
+}
+
+/*
+ * Runs and single mappings unmap through IOAS_UNMAP with exact records; a
+ * mapping the VMM made itself in the same IOAS stays; GET_DIRTY is not
+ * offered (EOPNOTSUPP) and changes nothing.
+ */
+TEST_F(iommufd, map_and_unmap_runs)
+{
+	struct viommu_shadow_unmap_record rec[16];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bits[4], done = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * PAGE_4K, PAGE_4K,
+				     self->buf + i * PAGE_4K, i));
+	for (i = 8; i < 12; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + i * SZ_2M, PAGE_4K,
+				     self->buf + i * PAGE_4K, i));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, 3 * SZ_1G, PAGE_4K,
+			      self->buf));
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 99));
+
+	r = vs_range(0, ~0ULL, 0, rec, 16);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EOPNOTSUPP, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(12, nr_mappings(self->ctx));
+
+	r = vs_range(0, ~0ULL, 0, rec, 16);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(12, r.out_nr_records);
+	for (i = 0; i < 12; i++)
+		EXPECT_EQ(i, rec[i].cookie);
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, 3 * SZ_1G, PAGE_4K,
+				&done));
+	EXPECT_EQ(PAGE_4K, done);
+}
+
+/*
+ * iommufd, unlike type1, can unmap a mapping that ends at 2^64 - 1: the
+ * context accepts it, and the walk over the whole space ends there.
+ */
+TEST_F(iommufd, top_of_iova_space)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, 0ULL - PAGE_4K, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, 0ULL - 2 * PAGE_4K, PAGE_4K,
+			     self->buf, 2));
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(~0ULL, r.out_resume);
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+}
+
+/*
+ * The seed scenario without dirty bits: thousands of 4K mappings over
+ * more than 16 TB, unmapped over [0, 2^64 - 1] in bounded, resumed calls.
+ */
+TEST_F(iommufd, whole_space_in_bounded_calls)
+{
+	const int n = 3000;
+	struct viommu_shadow_unmap_record rec[256];
+	struct viommu_shadow_unmap_range r;
+	uint64_t start = 0, total = 0;
+	int i, calls = 0;
+
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, SZ_1T + i * (6ULL << 30),
+				     PAGE_4K, self->buf + (i % 64) * PAGE_4K, i));
+	do {
+		r = vs_range(start, ~0ULL, 0, rec, 256);
+		ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+		for (i = 0; i < (int)r.out_nr_records; i++)
+			ASSERT_EQ(total + i, rec[i].cookie);
+		total += r.out_nr_records;
+		start = r.out_resume;
+		calls++;
+	} while (r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE);
+	EXPECT_EQ(n, total);
+	EXPECT_EQ((n + 255) / 256, calls);
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+}
+
+/*
+ * A mapping of the context removed directly from the IOAS: the walk finds
+ * it gone (iommufd's ENOENT), the context breaks, and a mapping the VMM
+ * made itself in its place is never touched.
+ */
+TEST_F(iommufd, changed_behind_the_context)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	uint64_t done = 0;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, 2 * SZ_1G, PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, SZ_1G, PAGE_4K, &done));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas, SZ_1G + SZ_2M, PAGE_4K,
+			      self->buf));
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_TRUE(vs_broken(self->ctx));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, SZ_1G + SZ_2M, PAGE_4K,
+				&done));
+	EXPECT_EQ(PAGE_4K, done);
 }
 
 TEST_HARNESS_MAIN
