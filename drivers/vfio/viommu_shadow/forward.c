@@ -15,8 +15,9 @@
  *
  * 2. Arguments go in an argument page that belongs to the module, never in
  *    memory of the caller's: at ATTACH the module maps into the attaching
- *    process one page it allocated itself (charged to the caller; a
- *    backend may briefly map a larger one while it attaches), through
+ *    process pages it allocated itself (charged to the caller; type1
+ *    keeps two, the second for a run's dirty bits; a backend may
+ *    briefly map more while it attaches), through
  *    a private anon-inode file ("anon_inode:[viommu_shadow-args]" in
  *    /proc/PID/maps).  The mapping is shared, never merges with a
  *    neighbour, is not inherited across fork() (VM_DONTCOPY, kept by
