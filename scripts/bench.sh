@@ -45,12 +45,14 @@ grep -q '^vshadow_bench: done' "$raw" ||
 	{ echo "bench.sh: FAIL: the benchmark did not finish, see $raw" >&2; exit 1; }
 
 kernel=$(sed -n 's/^guest-kernel //p' "$raw" | tr -d '\r' | head -n 1)
+# Before the results file is rewritten: it would make the tree look dirty.
+commit=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)
 qemu=$(qemu-system-x86_64 --version | head -n 1)
 {
 	echo "# viommu_shadow benchmark results"
 	echo
 	echo "Produced by \`make bench\` (scripts/bench.sh $REPS) on $(date -u '+%Y-%m-%d %H:%M UTC'),"
-	echo "at commit $(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)."
+	echo "at commit $commit."
 	echo "Guest kernel $kernel, $qemu, TCG, emulated VT-d (caching mode),"
 	echo "one edu device bound to vfio-pci, **booted without slab debugging**;"
 	echo "one process, one container, one guest boot.  Arms run in a random"
