@@ -273,6 +273,38 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 }
 
 /*
+ * Where type1 writes a call's dirty bits, in @vbitmap: the argument
+ * mapping's second page for the kernel buffer, or the caller's bitmap for
+ * one mapping too large for it.  Either is zeroed first; the caller's, so
+ * that an unwritable one faults before anything is done.
+ */
+static int vshadow_type1_bitmap(struct vshadow_type1 *t,
+				const struct vshadow_bitmap *bitmap,
+				struct vfio_bitmap *vbitmap)
+{
+	BUILD_BUG_ON(VSHADOW_RUN_BYTES > PAGE_SIZE);
+	vbitmap->pgsize = bitmap->pgsize;
+	vbitmap->size = bitmap->bytes;
+	if (!bitmap->kdata) {
+		vbitmap->data = (__u64 __user *)bitmap->data;
+		return clear_user(bitmap->data, bitmap->bytes) ? -EFAULT : 0;
+	}
+	vbitmap->data = (__u64 __user *)vshadow_argpage_uaddr(t->args,
+							       PAGE_SIZE);
+	memset(vshadow_argpage_kaddr(t->args, PAGE_SIZE), 0, bitmap->bytes);
+	return 0;
+}
+
+/* The bits type1 stored in the second page, to the kernel buffer. */
+static void vshadow_type1_bits_back(struct vshadow_type1 *t,
+				    const struct vshadow_bitmap *bitmap)
+{
+	if (bitmap && bitmap->kdata)
+		memcpy(bitmap->kdata, vshadow_argpage_kaddr(t->args, PAGE_SIZE),
+		       bitmap->bytes);
+}
+
+/*
  * type1 refused a call with dirty bits with EINVAL, though every argument
  * it checks was checked: either its dirty tracking is off (ENODATA), or
  * the container changed under the context (it lost its IOMMU, or its page
@@ -304,8 +336,7 @@ static int vshadow_type1_explain_einval(struct vshadow_type1 *t, u64 iova,
  */
 static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
 				       u64 length,
-				       const struct vshadow_bitmap *bitmap,
-				       const void *bounce)
+				       const struct vshadow_bitmap *bitmap)
 {
 	u64 i, done;
 
@@ -318,7 +349,7 @@ static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
 		if (done)
 			memset(bitmap->kdata, 0xff, bitmap->bytes);
 		else
-			memcpy(bitmap->kdata, bounce, bitmap->bytes);
+			vshadow_type1_bits_back(t, bitmap);
 		return 0;
 	}
 	if (!done)
@@ -337,49 +368,32 @@ static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
 static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 			       const struct vshadow_bitmap *bitmap)
 {
-	struct vfio_bitmap vbitmap = {};
+	struct vfio_bitmap vbitmap;
 	struct vshadow_type1 *t = priv;
-	void *bounce;
 	u64 done;
 	long ret;
 
-	BUILD_BUG_ON(VSHADOW_RUN_BYTES > PAGE_SIZE);
-	bounce = vshadow_argpage_kaddr(t->args, PAGE_SIZE);
 	if (bitmap) {
-		vbitmap.pgsize = bitmap->pgsize;
-		vbitmap.size = bitmap->bytes;
-		if (bitmap->kdata) {
-			vbitmap.data = (__u64 __user *)
-				vshadow_argpage_uaddr(t->args, PAGE_SIZE);
-			memset(bounce, 0, bitmap->bytes);
-		} else {
-			vbitmap.data = (__u64 __user *)bitmap->data;
-			/* Fault here, before anything is unmapped. */
-			if (clear_user(bitmap->data, bitmap->bytes))
-				return -EFAULT;
-		}
+		ret = vshadow_type1_bitmap(t, bitmap, &vbitmap);
+		if (ret)
+			return ret;
 	}
 
 	ret = vshadow_type1_unmap_call(t, iova, length,
 				       bitmap ? &vbitmap : NULL, &done);
 	if (ret == -EFAULT)
-		return vshadow_type1_unmap_resolve(t, iova, length, bitmap,
-						   bounce);
+		return vshadow_type1_unmap_resolve(t, iova, length, bitmap);
 	if (ret == -EINVAL && bitmap)
 		return vshadow_type1_explain_einval(t, iova, length, bitmap);
-	if (ret) {
-		/* A failed run may have stored some first mappings' bits. */
-		if (bitmap && bitmap->kdata)
-			memcpy(bitmap->kdata, bounce, bitmap->bytes);
+	/* A failed run may have stored some first mappings' bits too. */
+	vshadow_type1_bits_back(t, bitmap);
+	if (ret)
 		return ret;
-	}
 	if (!done)
 		return VSHADOW_UNMAP_ABSENT;
 	/* Another length than the run's: not what the context made. */
 	if (done != length)
 		return VSHADOW_BROKEN;
-	if (bitmap && bitmap->kdata)
-		memcpy(bitmap->kdata, bounce, bitmap->bytes);
 	return 0;
 }
 
@@ -398,26 +412,14 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 	struct vfio_iommu_type1_dirty_bitmap_get get = {
 		.iova = iova,
 		.size = length,
-		.bitmap = {
-			.pgsize = bitmap->pgsize,
-			.size = bitmap->bytes,
-		},
 	};
 	u8 args[sizeof(hdr) + sizeof(get)] __aligned(8);
 	struct vshadow_type1 *t = priv;
-	void *bounce;
 	long ret;
 
-	bounce = vshadow_argpage_kaddr(t->args, PAGE_SIZE);
-	if (bitmap->kdata) {
-		get.bitmap.data = (__u64 __user *)
-			vshadow_argpage_uaddr(t->args, PAGE_SIZE);
-		memset(bounce, 0, bitmap->bytes);
-	} else {
-		get.bitmap.data = (__u64 __user *)bitmap->data;
-		if (clear_user(bitmap->data, bitmap->bytes))
-			return -EFAULT;
-	}
+	ret = vshadow_type1_bitmap(t, bitmap, &get.bitmap);
+	if (ret)
+		return ret;
 	memcpy(args, &hdr, sizeof(hdr));
 	memcpy(args + sizeof(hdr), &get, sizeof(get));
 	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
@@ -426,8 +428,7 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 		return vshadow_type1_explain_einval(t, iova, length, bitmap);
 	if (ret)
 		return ret;
-	if (bitmap->kdata)
-		memcpy(bitmap->kdata, bounce, bitmap->bytes);
+	vshadow_type1_bits_back(t, bitmap);
 	return 0;
 }
 
