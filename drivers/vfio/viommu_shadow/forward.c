@@ -34,6 +34,16 @@
  *    writes nothing but its own page.  Only the backend uses the user
  *    address, as the process's own ioctl would (vshadow_forward_args()).
  *
+ *    A backend that pins the pages it is given (iommufd's dirty-bitmap
+ *    read pins its output with GUP, which refuses VM_IO, and then reports
+ *    success having written nothing) gets a page without VM_IO
+ *    (VSHADOW_ARGPAGE_PINNABLE).  Everything above holds for it, except
+ *    that MADV_DOFORK is then allowed: a child it is forked into maps
+ *    the same page (until it zaps it: the fault handler gives pages only
+ *    to the process that attached), and the VMM could also pin it itself
+ *    (say for DMA).  Either is the VMM's own process tree writing its own
+ *    bits page.
+ *
  * 3. The page is owned by its file, the file by the mapping and by the
  *    backend that made it, through their own references: close() of the
  *    context still releases the context, and no vm_operations callback
@@ -123,6 +133,7 @@ EXPORT_SYMBOL_GPL(vshadow_forward_ioctl);
 enum {
 	VSHADOW_ARGPAGE_MAPPED,		/* the one mmap happened */
 	VSHADOW_ARGPAGE_GONE,		/* the mapping at @uaddr was removed */
+	VSHADOW_ARGPAGE_PIN,		/* VSHADOW_ARGPAGE_PINNABLE */
 };
 
 /**
@@ -151,8 +162,11 @@ static vm_fault_t vshadow_argpage_fault(struct vm_fault *vmf)
 
 	unsigned long idx = (vmf->address - vmf->vma->vm_start) >> PAGE_SHIFT;
 
-	/* Only after MADV_DONTNEED: the mapping was set up whole. */
-	if (idx >= ap->npages)
+	/*
+	 * Only after MADV_DONTNEED: the mapping was set up whole.  A child
+	 * that inherited a pinnable page (MADV_DOFORK) never gets it back.
+	 */
+	if (idx >= ap->npages || vmf->vma->vm_mm != ap->mm)
 		return VM_FAULT_SIGBUS;
 	return vmf_insert_page(vmf->vma, vmf->address, ap->page + idx);
 }
@@ -208,8 +222,10 @@ static int vshadow_argpage_mmap(struct file *file, struct vm_area_struct *vma)
 	if (test_and_set_bit(VSHADOW_ARGPAGE_MAPPED, &ap->flags))
 		return -EBUSY;
 
-	vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP |
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP |
 		     VM_MIXEDMAP);
+	if (!test_bit(VSHADOW_ARGPAGE_PIN, &ap->flags))
+		vm_flags_set(vma, VM_IO);
 	/* READ_IMPLIES_EXEC may have asked for PROT_EXEC: never. */
 	vm_flags_clear(vma, VM_EXEC | VM_MAYEXEC);
 	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
@@ -245,11 +261,13 @@ static const struct file_operations vshadow_argpage_fops = {
  * vshadow_argpage_create - map a new argument page into the current process
  * @size: bytes it must hold, at most VSHADOW_ARGPAGE_MAX; PAGE_SIZE for
  *	the page a context keeps
+ * @flags: 0, or VSHADOW_ARGPAGE_PINNABLE for a page the backend pins
+ *	through its user address (see 2. above)
  *
  * Returns the page, or an ERR_PTR.  The caller holds a reference to its
  * file until vshadow_argpage_destroy().
  */
-struct vshadow_argpage *vshadow_argpage_create(size_t size)
+struct vshadow_argpage *vshadow_argpage_create(size_t size, unsigned int flags)
 {
 	struct vshadow_argpage *ap;
 	struct file *file;
@@ -257,11 +275,14 @@ struct vshadow_argpage *vshadow_argpage_create(size_t size)
 	void *kaddr;
 	int ret;
 
-	if (WARN_ON_ONCE(!size || size > VSHADOW_ARGPAGE_MAX))
+	if (WARN_ON_ONCE(!size || size > VSHADOW_ARGPAGE_MAX ||
+			 flags & ~VSHADOW_ARGPAGE_PINNABLE))
 		return ERR_PTR(-EINVAL);
 	ap = kzalloc(sizeof(*ap), GFP_KERNEL_ACCOUNT);
 	if (!ap)
 		return ERR_PTR(-ENOMEM);
+	if (flags & VSHADOW_ARGPAGE_PINNABLE)
+		__set_bit(VSHADOW_ARGPAGE_PIN, &ap->flags);
 	ap->npages = DIV_ROUND_UP(size, PAGE_SIZE);
 	/* Pages of their own, each mapped alone, contiguous in the kernel. */
 	kaddr = alloc_pages_exact(ap->npages * PAGE_SIZE,
@@ -358,6 +379,19 @@ void *vshadow_argpage_kaddr(struct vshadow_argpage *ap, size_t offset)
 	return page_address(ap->page) + offset;
 }
 EXPORT_SYMBOL_GPL(vshadow_argpage_kaddr);
+
+/**
+ * vshadow_argpage_gone - whether the process unmapped the page
+ * @ap: the page
+ *
+ * vshadow_forward_args() checks its own page; a backend that passes the
+ * user address of another page to a call checks that one with this.
+ */
+bool vshadow_argpage_gone(struct vshadow_argpage *ap)
+{
+	return test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags);
+}
+EXPORT_SYMBOL_GPL(vshadow_argpage_gone);
 
 /**
  * vshadow_argpage_destroy - unmap the page if it is still there, let it go

@@ -52,7 +52,7 @@ static int vshadow_iommufd_attach(struct file *file, u32 id, void **priv)
 		return -ENOMEM;
 	t->file = file;
 	t->ioas_id = id;
-	t->args = vshadow_argpage_create(PAGE_SIZE);
+	t->args = vshadow_argpage_create(PAGE_SIZE, 0);
 	if (IS_ERR(t->args)) {
 		int ret = PTR_ERR(t->args);
 

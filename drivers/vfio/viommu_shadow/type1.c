@@ -118,7 +118,7 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 		info = kvmalloc(len, GFP_KERNEL_ACCOUNT);
 		if (!info)
 			return -ENOMEM;
-		big = vshadow_argpage_create(len);
+		big = vshadow_argpage_create(len, 0);
 		if (IS_ERR(big)) {
 			ret = PTR_ERR(big);
 			goto out_free;
@@ -195,7 +195,7 @@ static int vshadow_type1_attach(struct file *file, u32 id, void **priv)
 	 * memory once it has acted: the first for arguments, the second for
 	 * the dirty bits of a run.
 	 */
-	t->args = vshadow_argpage_create(2 * PAGE_SIZE);
+	t->args = vshadow_argpage_create(2 * PAGE_SIZE, 0);
 	if (IS_ERR(t->args)) {
 		ret = PTR_ERR(t->args);
 		goto err_free;

@@ -138,12 +138,15 @@ struct vshadow_backend_ops {
 struct vshadow_argpage;
 long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg);
-struct vshadow_argpage *vshadow_argpage_create(size_t size);
+/* vshadow_argpage_create() flags: a page GUP can pin (no VM_IO) */
+#define VSHADOW_ARGPAGE_PINNABLE	BIT(0)
+struct vshadow_argpage *vshadow_argpage_create(size_t size, unsigned int flags);
 long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 			  unsigned int cmd, void *args, size_t in_len,
 			  size_t out_len);
 unsigned long vshadow_argpage_uaddr(struct vshadow_argpage *ap, size_t offset);
 void *vshadow_argpage_kaddr(struct vshadow_argpage *ap, size_t offset);
+bool vshadow_argpage_gone(struct vshadow_argpage *ap);
 void vshadow_argpage_destroy(struct vshadow_argpage *ap);
 
 int vshadow_backend_register(const struct vshadow_backend_ops *ops);
