@@ -11,10 +11,16 @@
  * _UNMAP), forwarded as forward.c says: the LSM checks and the accounting
  * are those of the VMM's own calls.
  *
- * A context attaches to one IOAS (backend_id of ATTACH).  This first step
- * maps and unmaps, in runs; it offers no dirty bits yet (dirty_bitmap_max
- * is 0, so GET_DIRTY fails with EOPNOTSUPP): reading them takes every HWPT
- * of the IOAS that tracks dirty pages, which is the next step.
+ * A context attaches to one IOAS (backend_id of ATTACH) and, for dirty
+ * bits, to the HWPTs of that IOAS on which the VMM tracks dirty pages
+ * (dirty_hwpts of ATTACH: an IOAS can back several, and reading one would
+ * miss the others' bits, so the bits of all are read and OR-ed).  An
+ * unmap with dirty bits reads them with IOMMU_HWPT_GET_DIRTY_BITMAP and
+ * NO_CLEAR (so that a failed unmap leaves them for the retry), into a
+ * zeroed buffer (iommufd only sets bits), then IOMMU_IOAS_UNMAP of
+ * exactly the same range.  Those are two calls: what a device writes
+ * between them is in no bitmap (see the documentation).  A sync reads
+ * them without NO_CLEAR.
  */
 #include <linux/file.h>
 #include <linux/iommufd.h>
@@ -25,23 +31,43 @@
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
 
+/*
+ * The most bits of one mapping: iommufd sets no limit (it walks the
+ * bitmap a page at a time, as does this backend); type1's 2^31 pages are
+ * kept, so that a VMM sees one limit on either backend.
+ */
+#define VSHADOW_IOMMUFD_BITMAP_MAX	(256ULL << 20)
+
 /**
  * struct vshadow_iommufd - a context's view of its IOAS
  * @file: the iommufd file (the context holds the reference)
  * @args: the argument page, in the attaching process
+ * @bits: with @nr_hwpts, a page of dirty bits iommufd can pin, in the
+ *	attaching process too
  * @ioas_id: the IOAS
+ * @nr_hwpts: entries of @hwpts
+ * @hwpts: the HWPTs whose dirty bits are read
  */
 struct vshadow_iommufd {
 	struct file *file;
 	struct vshadow_argpage *args;
+	struct vshadow_argpage *bits;
 	u32 ioas_id;
+	u32 nr_hwpts;
+	u32 hwpts[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
 };
 
-static int vshadow_iommufd_attach(struct file *file, u32 id, void **priv)
+static int vshadow_iommufd_attach(struct file *file,
+				  const struct viommu_shadow_attach *cmd,
+				  void **priv)
 {
 	struct vshadow_iommufd *t;
 	struct iommufd_ctx *ictx;
+	int ret;
 
+	if (cmd->nr_dirty_hwpts > VIOMMU_SHADOW_DIRTY_HWPTS_MAX ||
+	    (!cmd->nr_dirty_hwpts && cmd->dirty_hwpts))
+		return -EINVAL;
 	ictx = iommufd_ctx_from_file(file);
 	if (IS_ERR(ictx))
 		return -EINVAL;
@@ -51,24 +77,131 @@ static int vshadow_iommufd_attach(struct file *file, u32 id, void **priv)
 	if (!t)
 		return -ENOMEM;
 	t->file = file;
-	t->ioas_id = id;
+	t->ioas_id = cmd->backend_id;
+	t->nr_hwpts = cmd->nr_dirty_hwpts;
+	if (copy_from_user(t->hwpts, u64_to_user_ptr(cmd->dirty_hwpts),
+			   t->nr_hwpts * sizeof(t->hwpts[0]))) {
+		ret = -EFAULT;
+		goto err_free;
+	}
 	t->args = vshadow_argpage_create(PAGE_SIZE, 0);
 	if (IS_ERR(t->args)) {
-		int ret = PTR_ERR(t->args);
-
-		kfree(t);
-		return ret;
+		ret = PTR_ERR(t->args);
+		goto err_free;
+	}
+	if (t->nr_hwpts) {
+		t->bits = vshadow_argpage_create(PAGE_SIZE,
+						 VSHADOW_ARGPAGE_PINNABLE);
+		if (IS_ERR(t->bits)) {
+			ret = PTR_ERR(t->bits);
+			goto err_args;
+		}
 	}
 	*priv = t;
 	return 0;
+
+err_args:
+	vshadow_argpage_destroy(t->args);
+err_free:
+	kfree(t);
+	return ret;
 }
 
 static void vshadow_iommufd_detach(void *priv)
 {
 	struct vshadow_iommufd *t = priv;
 
+	if (t->bits)
+		vshadow_argpage_destroy(t->bits);
 	vshadow_argpage_destroy(t->args);
 	kfree(t);
+}
+
+/*
+ * Read the dirty bits of [iova, iova + length - 1], at most a page of
+ * them, from every HWPT into the bits page, OR-ed: iommufd only sets
+ * bits, so the page starts zeroed.
+ *
+ * iommufd pins the bitmap it writes (hence a bits page of its own, see
+ * forward.c), and the 6.12 kernels here report success when the read
+ * could not be done: when the pin fails, when the range crosses a hole,
+ * when the HWPT does not track.  The module asks only for runs of its
+ * live mappings, through its own page; the rest is the VMM's (see
+ * "iommufd backend" in the documentation).
+ *
+ * Returns 0, or the error of a read; *@read counts the reads that had
+ * succeeded before (a clearing read took bits that are then lost).
+ */
+static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
+				     u64 length, u64 pgsize, u32 flags,
+				     size_t bytes, u32 *read)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.iova = iova,
+		.length = length,
+		.page_size = pgsize,
+		.data = vshadow_argpage_uaddr(t->bits, 0),
+	};
+	long ret;
+	u32 i;
+
+	memset(vshadow_argpage_kaddr(t->bits, 0), 0, bytes);
+	for (i = 0; i < t->nr_hwpts; i++) {
+		cmd.hwpt_id = t->hwpts[i];
+		ret = vshadow_forward_args(t->args, t->file,
+					   IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd,
+					   sizeof(cmd), 0);
+		if (ret)
+			return ret;
+		(*read)++;
+	}
+	return 0;
+}
+
+/*
+ * The dirty bits of [iova, iova + length - 1] into @bitmap.  A run's fit
+ * the bits page; those of one larger mapping go through it a page at a
+ * time to the caller's buffer.  Returns as vshadow_iommufd_read_page(),
+ * or -EFAULT when the caller's buffer took no bits.
+ */
+static int vshadow_iommufd_dirty(struct vshadow_iommufd *t, u64 iova,
+				 u64 length, const struct vshadow_bitmap *bitmap,
+				 u32 flags, u32 *read)
+{
+	const u64 span = (u64)PAGE_SIZE * BITS_PER_BYTE * bitmap->pgsize;
+	void *bits = vshadow_argpage_kaddr(t->bits, 0);
+	u8 __user *to = (u8 __user *)bitmap->data;
+	u64 off, n;
+	size_t bytes;
+	int ret;
+
+	*read = 0;
+	/* Unmapped, its address may now be anything of the VMM's. */
+	if (vshadow_argpage_gone(t->bits))
+		return VSHADOW_BROKEN;
+	if (bitmap->kdata) {
+		if (WARN_ON_ONCE(bitmap->bytes > PAGE_SIZE))
+			return -EINVAL;
+		ret = vshadow_iommufd_read_page(t, iova, length, bitmap->pgsize,
+						flags, bitmap->bytes, read);
+		if (!ret)
+			memcpy(bitmap->kdata, bits, bitmap->bytes);
+		return ret;
+	}
+	for (off = 0; off < length; off += n, to += bytes) {
+		n = min(length - off, span);
+		bytes = DIV_ROUND_UP_ULL(n / bitmap->pgsize, 64) * 8;
+		ret = vshadow_iommufd_read_page(t, iova + off, n,
+						bitmap->pgsize, flags, bytes,
+						read);
+		if (ret)
+			return ret;
+		if (copy_to_user(to, bits, bytes))
+			return -EFAULT;
+	}
+	return 0;
 }
 
 /*
@@ -82,6 +215,7 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 {
 	const size_t off = ALIGN(sizeof(struct iommu_ioas_iova_ranges), 8);
 	struct vshadow_iommufd *t = priv;
+	u32 read = 0;
 	struct iommu_ioas_iova_ranges cmd = {
 		.size = sizeof(cmd),
 		.ioas_id = t->ioas_id,
@@ -101,8 +235,20 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 		return VSHADOW_BROKEN;
 	caps->pgsize = max_t(u64, cmd.out_iova_alignment, PAGE_SIZE);
 	caps->max_last = U64_MAX;
-	caps->dirty_bitmap_max = 0;
-	return 0;
+	caps->dirty_bitmap_max = t->nr_hwpts ? VSHADOW_IOMMUFD_BITMAP_MAX : 0;
+	if (!t->nr_hwpts)
+		return 0;
+	/*
+	 * Each HWPT must be one iommufd reads dirty bits of: ENOENT for no
+	 * such HWPT, EOPNOTSUPP for one whose IOMMU cannot track.  Whether
+	 * it tracks now, and whether it is one of this IOAS's, iommufd does
+	 * not say (see vshadow_iommufd_read_page()).
+	 */
+	if (vshadow_argpage_gone(t->bits))
+		return VSHADOW_BROKEN;
+	return vshadow_iommufd_read_page(t, 0, caps->pgsize, caps->pgsize,
+					 IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
+					 sizeof(u64), &read);
 }
 
 static int vshadow_iommufd_map(void *priv, u64 iova, u64 length, u64 vaddr,
@@ -142,10 +288,21 @@ static int vshadow_iommufd_unmap(void *priv, u64 iova, u64 length,
 		.iova = iova,
 		.length = length,
 	};
+	u32 read;
 	long ret;
 
-	if (bitmap)
-		return -EOPNOTSUPP;
+	/*
+	 * NO_CLEAR: should the unmap fail, the bits stay for the retry; and
+	 * should a run's unmap fail part way, the bits of the mappings it
+	 * removed are already in the run's buffer.
+	 */
+	if (bitmap) {
+		ret = vshadow_iommufd_dirty(t, iova, length, bitmap,
+					    IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
+					    &read);
+		if (ret)
+			return ret;
+	}
 	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_UNMAP, &cmd,
 				   sizeof(cmd), sizeof(cmd));
 	if (ret == -ENOENT)
@@ -156,10 +313,23 @@ static int vshadow_iommufd_unmap(void *priv, u64 iova, u64 length,
 	return cmd.length == length ? 0 : VSHADOW_BROKEN;
 }
 
+/*
+ * Read and clear the run's bits in every HWPT.  An error once a read has
+ * cleared bits must not look like one that came before anything was
+ * read (EINVAL, ENODATA, ENODEV, which the walk takes as "nothing lost").
+ */
 static int vshadow_iommufd_sync(void *priv, u64 iova, u64 length,
 				const struct vshadow_bitmap *bitmap)
 {
-	return -EOPNOTSUPP;
+	struct vshadow_iommufd *t = priv;
+	u32 read;
+	int ret;
+
+	ret = vshadow_iommufd_dirty(t, iova, length, bitmap, 0, &read);
+	if (ret && read &&
+	    (ret == -EINVAL || ret == -ENODATA || ret == -ENODEV))
+		ret = -EIO;
+	return ret;
 }
 
 static const struct vshadow_backend_ops vshadow_iommufd_ops = {

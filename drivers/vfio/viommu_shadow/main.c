@@ -160,8 +160,6 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
-	if (cmd->__reserved)
-		return -EINVAL;
 
 	if (mutex_lock_killable(&ctx->lock))
 		return -EINTR;
@@ -182,7 +180,7 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		goto err_put_ops;
 	}
 
-	ret = ops->attach(file, cmd->backend_id, &ctx->backend);
+	ret = ops->attach(file, cmd, &ctx->backend);
 	if (ret)
 		goto err_fput;
 	/* Ask it what it is and can do; never inferred from the file. */

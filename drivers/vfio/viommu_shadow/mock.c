@@ -101,9 +101,12 @@ static void vshadow_mock_free(struct vshadow_mock_map *map)
 	kfree(map);
 }
 
-static int vshadow_mock_attach(struct file *file, u32 id, void **priv)
+static int vshadow_mock_attach(struct file *file,
+			       const struct viommu_shadow_attach *cmd,
+			       void **priv)
 {
-	if (id || file->f_op != &vshadow_mock_fops)
+	if (cmd->backend_id || cmd->nr_dirty_hwpts || cmd->dirty_hwpts ||
+	    file->f_op != &vshadow_mock_fops)
 		return -EINVAL;
 	*priv = file->private_data;
 	return 0;

@@ -155,12 +155,15 @@ out_free:
 	return ret;
 }
 
-static int vshadow_type1_attach(struct file *file, u32 id, void **priv)
+static int vshadow_type1_attach(struct file *file,
+				const struct viommu_shadow_attach *cmd,
+				void **priv)
 {
 	struct vshadow_type1 *t;
 	long ret;
 
-	if (id || !vshadow_type1_is_container(file))
+	if (cmd->backend_id || cmd->nr_dirty_hwpts || cmd->dirty_hwpts ||
+	    !vshadow_type1_is_container(file))
 		return -EINVAL;
 
 	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);

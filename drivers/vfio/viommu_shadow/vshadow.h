@@ -20,6 +20,7 @@
 struct file;
 struct mm_struct;
 struct module;
+struct viommu_shadow_attach;
 
 /**
  * struct vshadow_backend_caps - what a backend says it is and can do
@@ -87,9 +88,9 @@ struct vshadow_bitmap {
  * @name: for messages
  * @owner: module providing the ops; pinned while a context uses them
  * @attach: check that @file is this backend's kind of file and set it up
- *	for its object @id (ATTACH's backend_id; backends without objects
- *	refuse any but 0 with -EINVAL), in the context of the attaching
- *	process; on success return the backend's private data in @priv
+ *	as ATTACH's @cmd says (its backend_id and HWPTs: a backend that has
+ *	none refuses any but 0 with -EINVAL), in the context of the
+ *	attaching process; on success return its private data in @priv
  * @detach: undo @attach; may run in any process, or none
  * @query: ask the backend what it is and can do now; at ATTACH, and again
  *	whenever a map or unmap answers -EINVAL (its page size may have
@@ -123,7 +124,8 @@ struct vshadow_backend_ops {
 	u32 id;
 	const char *name;
 	struct module *owner;
-	int (*attach)(struct file *file, u32 id, void **priv);
+	int (*attach)(struct file *file, const struct viommu_shadow_attach *cmd,
+		      void **priv);
 	void (*detach)(void *priv);
 	int (*query)(void *priv, struct vshadow_backend_caps *caps);
 	int (*map)(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot);

@@ -92,8 +92,23 @@ enum viommu_shadow_backend {
  * @fd: the backend's file descriptor: for VFIO_TYPE1 a VFIO container, for
  *	IOMMUFD an iommufd file
  * @backend_id: which object behind @fd: for IOMMUFD the IOAS id; 0 for
- *	VFIO_TYPE1.  Added after the first version.
- * @__reserved: must be 0
+ *	VFIO_TYPE1
+ * @nr_dirty_hwpts: IOMMUFD: entries in @dirty_hwpts, at most
+ *	VIOMMU_SHADOW_DIRTY_HWPTS_MAX; 0 for VFIO_TYPE1
+ * @dirty_hwpts: IOMMUFD: user pointer to an array of __u32 HWPT ids: every
+ *	HWPT of the IOAS on which the VMM tracks dirty pages (an IOAS can
+ *	back several; the bits of all are read and OR-ed, so name them all).
+ *	With none, the context offers no dirty bits.  0 for VFIO_TYPE1.
+ *
+ * @backend_id replaced a reserved field that had to be 0; @nr_dirty_hwpts
+ * and @dirty_hwpts were added later: a caller that passes the older,
+ * shorter struct gets a context without dirty bits.
+ *
+ * IOMMUFD: the VMM keeps the HWPTs it named tracking (and alive) for the
+ * context's life.  iommufd does not let the module check that a HWPT
+ * belongs to the IOAS or tracks now, and the kernels this was tested on
+ * (6.12) read no bits, yet report success, from a HWPT that does not
+ * track: such a context reports those pages clean.
  *
  * Binds the context to a container for the rest of its life.  The context
  * holds a reference to the container file until it is closed.  Mappings
@@ -113,11 +128,15 @@ enum viommu_shadow_backend {
  * alike (v1 cannot track dirty pages: GET_DIRTY then gives ENODATA).
  *
  * Errors: EOPNOTSUPP (non-zero @flags, unknown @backend, or its module is
- * not loaded), EINVAL (non-zero @__reserved, a @backend_id the backend does
- * not take), EBUSY (already attached), EBADF (@fd is not an open file),
- * EINVAL (@fd is not the backend's kind of file), ENOENT (IOMMUFD: no such
- * IOAS), ENODEV (the container has no IOMMU set, or not type1),
- * ENOMEM, or an error of the forwarded container ioctls (an LSM denial).
+ * not loaded), EINVAL (a @backend_id the backend does not take; HWPTs for
+ * VFIO_TYPE1, more than VIOMMU_SHADOW_DIRTY_HWPTS_MAX of them, or a
+ * non-zero @dirty_hwpts with none), EFAULT (@dirty_hwpts unreadable),
+ * EBUSY (already attached), EBADF (@fd is not an open file), EINVAL (@fd
+ * is not the backend's kind of file), ENOENT (IOMMUFD: no such IOAS, or a
+ * named HWPT is not one), EOPNOTSUPP (IOMMUFD: a named HWPT's IOMMU cannot
+ * track dirty pages), ENODEV (the container has no IOMMU set, or not
+ * type1), ENOMEM, or an error of the forwarded container ioctls (an LSM
+ * denial).
  */
 struct viommu_shadow_attach {
 	__u32 size;
@@ -125,8 +144,12 @@ struct viommu_shadow_attach {
 	__u32 backend;
 	__s32 fd;
 	__u32 backend_id;
-	__u32 __reserved;
+	__u32 nr_dirty_hwpts;
+	__aligned_u64 dirty_hwpts;
 };
+
+/* The most HWPTs one iommufd context reads dirty bits from. */
+#define VIOMMU_SHADOW_DIRTY_HWPTS_MAX	8
 
 #define VIOMMU_SHADOW_ATTACH	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_ATTACH)
 

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
+#include <linux/viommu_shadow.h>
 #include "iommufd_test.h"
 #include "kselftest_harness.h"
 
@@ -473,6 +475,392 @@ TEST_F(mock, dirty_read_needs_aligned_range)
 
 	get.data = (uintptr_t)&bits;
 	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &get));
+}
+
+/* ---- viommu_shadow's iommufd backend over this IOAS ---- */
+
+#define VS_BASE		(MOCK_IOVA + MOCK_LEN)
+/* The module reads one page of bits per call: 32768 4 KiB pages. */
+#define VS_RUN_PAGES	32768ULL
+
+/*
+ * Mark 4 KiB pages of [base, base + 64 pages) dirty in the HWPT: bit i of
+ * @pattern is page i.  The mock keys its IOPTEs by 2 KiB page, so each
+ * 4 KiB page is two of its bits; pages with nothing mapped stay clean.
+ */
+static int vs_set_dirty(int fd, __u32 hwpt_id, __u64 base, __u64 pattern)
+{
+	__u64 mock_bits[2] = { 0, 0 };
+	struct iommu_test_cmd dirty = {
+		.op = IOMMU_TEST_OP_DIRTY,
+		.id = hwpt_id,
+		.dirty = {
+			.iova = base,
+			.length = 64 * PAGE_4K,
+			.page_size = MOCK_PAGE,
+			.uptr = (uintptr_t)mock_bits,
+		},
+	};
+	unsigned int p;
+
+	for (p = 0; p < 64; p++)
+		if (pattern & (1ULL << p))
+			mock_bits[p / 32] |= 3ULL << (2 * (p % 32));
+	return test_cmd(fd, &dirty);
+}
+
+/*
+ * Each record's bits are those of @pattern for its pages, page 0 of the
+ * pattern being @base; pages outside the pattern's 64 must be clean.
+ */
+static bool vs_bits_match(const struct viommu_shadow_unmap_record *rec,
+			  unsigned int n, const __u64 *bits, __u64 base,
+			  __u64 pattern)
+{
+	__u64 p, page, bit;
+	bool want;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		for (p = 0; p < rec[i].bitmap_bits; p++) {
+			page = (rec[i].iova - base) / PAGE_4K + p;
+			want = rec[i].iova + p * PAGE_4K >= base && page < 64 &&
+			       pattern & (1ULL << page);
+			bit = rec[i].bitmap_offset + p;
+			if (!!(bits[bit / 64] & (1ULL << (bit % 64))) != want)
+				return false;
+		}
+	}
+	return true;
+}
+
+static int vs_attach(int ctx, int fd, __u32 ioas_id, const __u32 *hwpts,
+		     __u32 nr)
+{
+	struct viommu_shadow_attach at = {
+		.size = sizeof(at),
+		.backend = VIOMMU_SHADOW_BACKEND_IOMMUFD,
+		.fd = fd,
+		.backend_id = ioas_id,
+		.nr_dirty_hwpts = nr,
+		.dirty_hwpts = (uintptr_t)hwpts,
+	};
+
+	return ioctl_errno(ctx, VIOMMU_SHADOW_ATTACH, &at);
+}
+
+static int vs_map(int ctx, __u64 iova, __u64 length, void *vaddr,
+		  __u64 cookie)
+{
+	struct viommu_shadow_map m = {
+		.size = sizeof(m),
+		.flags = VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE,
+		.iova = iova,
+		.length = length,
+		.vaddr = (uintptr_t)vaddr,
+		.cookie = cookie,
+	};
+
+	return ioctl_errno(ctx, VIOMMU_SHADOW_MAP, &m);
+}
+
+static __u64 vs_features(int ctx)
+{
+	struct viommu_shadow_info info = { .size = sizeof(info) };
+
+	return ioctl_errno(ctx, VIOMMU_SHADOW_GET_INFO, &info) ? 0 :
+	       info.features;
+}
+
+/*
+ * A context attached to @ioas_id with @hwpt_id; -1 with *@why when the
+ * modules are not loaded (a skip), -2 when ATTACH failed.
+ */
+static int vs_open(int fd, __u32 ioas_id, __u32 hwpt_id, const char **why)
+{
+	int ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC), ret;
+
+	*why = "viommu_shadow not loaded";
+	if (ctx < 0)
+		return -1;
+	ret = vs_attach(ctx, fd, ioas_id, &hwpt_id, 1);
+	if (!ret)
+		return ctx;
+	close(ctx);
+	*why = "viommu_shadow_iommufd not loaded";
+	return ret == EOPNOTSUPP ? -1 : -2;
+}
+
+/* An UNMAP_RANGE (or SYNC_DIRTY) of [start, last] with dirty bits. */
+static struct viommu_shadow_unmap_range
+vs_range(__u64 start, __u64 last, __u32 flags,
+	 struct viommu_shadow_unmap_record *rec, __u32 nr, __u64 *bits,
+	 __u64 bytes)
+{
+	return (struct viommu_shadow_unmap_range) {
+		.size = sizeof(struct viommu_shadow_unmap_range),
+		.flags = VIOMMU_SHADOW_UNMAP_GET_DIRTY | flags,
+		.start = start, .last = last,
+		.records = (uintptr_t)rec, .nr_records = nr,
+		.record_size = sizeof(rec[0]),
+		.bitmap = (uintptr_t)bits, .bitmap_bytes = bytes,
+		.bitmap_pgsize = PAGE_4K,
+	};
+}
+
+/*
+ * A run of four back-to-back mappings and one alone: each record gets its
+ * own pages' bits (set in the mock domain), by SYNC_DIRTY (dense layout)
+ * and then by UNMAP_RANGE (padded), which reads with NO_CLEAR and then
+ * unmaps.  The sync cleared what it read: the unmap sees only new bits.
+ */
+TEST_F(mock, viommu_shadow_dirty_bits)
+{
+	static const unsigned int pages[] = { 1, 3, 1, 2 };
+	const __u64 pat1 = 0x30052ULL, pat2 = 0x1000bULL;
+	struct viommu_shadow_unmap_record rec[8];
+	struct viommu_shadow_unmap_range r;
+	__u64 bits[8], off = 0;
+	unsigned int i;
+	const char *why;
+	int ctx;
+
+	ctx = vs_open(self->fd, self->ioas_id, self->hwpt_id, &why);
+	if (ctx == -1)
+		SKIP(return, "%s", why);
+	ASSERT_LE(0, ctx);
+	ASSERT_TRUE(vs_features(ctx) & VIOMMU_SHADOW_FEATURE_DIRTY);
+	/* Pages 0..6 back to back, then two pages at 16. */
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, vs_map(ctx, VS_BASE + off * PAGE_4K,
+				    pages[i] * PAGE_4K, self->buf, i));
+		off += pages[i];
+	}
+	ASSERT_EQ(0, vs_map(ctx, VS_BASE + 16 * PAGE_4K, 2 * PAGE_4K,
+			    self->buf, 4));
+
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, VS_BASE, pat1));
+	r = vs_range(VS_BASE, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, 8,
+		     bits, sizeof(bits));
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r));
+	ASSERT_EQ(5, r.out_nr_records);
+	EXPECT_EQ(7, rec[4].bitmap_offset);
+	EXPECT_TRUE(vs_bits_match(rec, 5, bits, VS_BASE, pat1))
+		TH_LOG("bits %llx", (unsigned long long)bits[0]);
+
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, VS_BASE, pat2));
+	r = vs_range(VS_BASE, ~0ULL, 0, rec, 8, bits, sizeof(bits));
+	memset(bits, 0xff, sizeof(bits));
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(5, r.out_nr_records);
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(i, rec[i].cookie);
+	EXPECT_EQ(4 * 64, rec[4].bitmap_offset);
+	EXPECT_TRUE(vs_bits_match(rec, 5, bits, VS_BASE, pat2))
+		TH_LOG("bits %llx %llx %llx %llx %llx",
+		       (unsigned long long)bits[0], (unsigned long long)bits[1],
+		       (unsigned long long)bits[2], (unsigned long long)bits[3],
+		       (unsigned long long)bits[4]);
+	/* Gone from the IOAS too: the range unmaps nothing more. */
+	EXPECT_EQ(ENOENT, ioas_unmap(self->fd, self->ioas_id, VS_BASE,
+				     18 * PAGE_4K, NULL));
+	close(ctx);
+}
+
+/*
+ * An IOAS can back several HWPTs, each recording only its own devices'
+ * writes: a context that names both reports the union, one that names
+ * one reports that one's bits only (which is why ATTACH asks for all).
+ */
+TEST_F(mock, viommu_shadow_two_hwpts)
+{
+	struct iommu_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
+	struct iommu_test_cmd rep = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc),
+		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+	};
+	struct iommu_hwpt_set_dirty_tracking track = {
+		.size = sizeof(track),
+		.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+	};
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	__u32 hwpts[2] = { self->hwpt_id };
+	__u64 bits[2];
+	int ctx, one;
+
+	md.id = self->ioas_id;
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	alloc.dev_id = md.mock_domain.out_idev_id;
+	alloc.pt_id = self->ioas_id;
+	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_HWPT_ALLOC, &alloc));
+	hwpts[1] = alloc.out_hwpt_id;
+	rep.id = md.mock_domain.out_stdev_id;
+	rep.mock_domain_replace.pt_id = hwpts[1];
+	ASSERT_EQ(0, test_cmd(self->fd, &rep));
+	track.hwpt_id = hwpts[1];
+	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_HWPT_SET_DIRTY_TRACKING,
+				 &track));
+
+	ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+	one = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+	if (ctx < 0 || one < 0)
+		SKIP(return, "viommu_shadow not loaded");
+	if (vs_attach(ctx, self->fd, self->ioas_id, hwpts, 2) == EOPNOTSUPP)
+		SKIP(return, "viommu_shadow_iommufd not loaded");
+	ASSERT_EQ(0, vs_attach(one, self->fd, self->ioas_id, hwpts, 1));
+	ASSERT_EQ(0, vs_map(ctx, VS_BASE, 8 * PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, vs_map(one, VS_BASE + 8 * PAGE_4K, 8 * PAGE_4K,
+			    self->buf, 2));
+
+	/* Both mappings are in both HWPTs; each HWPT dirties its own pages. */
+	ASSERT_EQ(0, vs_set_dirty(self->fd, hwpts[0], VS_BASE, 0x0303));
+	ASSERT_EQ(0, vs_set_dirty(self->fd, hwpts[1], VS_BASE, 0xc0c0));
+
+	r = vs_range(0, ~0ULL, 0, rec, 2, bits, sizeof(bits));
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_TRUE(vs_bits_match(rec, 1, bits, VS_BASE, 0xc3c3))
+		TH_LOG("bits %llx", (unsigned long long)bits[0]);
+
+	r = vs_range(0, ~0ULL, 0, rec, 2, bits, sizeof(bits));
+	ASSERT_EQ(0, ioctl_errno(one, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_TRUE(vs_bits_match(rec, 1, bits, VS_BASE, 0x0300))
+		TH_LOG("bits %llx", (unsigned long long)bits[0]);
+	close(one);
+	close(ctx);
+}
+
+/* ATTACH's HWPT list: each error, and nothing attached after it. */
+TEST_F(mock, viommu_shadow_attach_hwpts)
+{
+	__u32 many[VIOMMU_SHADOW_DIRTY_HWPTS_MAX + 1];
+	struct viommu_shadow_attach old = {
+		.size = offsetof(struct viommu_shadow_attach, nr_dirty_hwpts),
+		.backend = VIOMMU_SHADOW_BACKEND_IOMMUFD,
+		.fd = self->fd,
+		.backend_id = self->ioas_id,
+	};
+	__u32 bogus = 9999;
+	unsigned int i;
+	int ctx;
+
+	for (i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = self->hwpt_id;
+	ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+	if (ctx < 0)
+		SKIP(return, "viommu_shadow not loaded");
+	if (vs_attach(ctx, self->fd, self->ioas_id, NULL, 0) == EOPNOTSUPP)
+		SKIP(return, "viommu_shadow_iommufd not loaded");
+	close(ctx);
+
+	ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ctx);
+	EXPECT_EQ(EINVAL, vs_attach(ctx, self->fd, self->ioas_id, many,
+				    ARRAY_SIZE(many)));
+	EXPECT_EQ(EINVAL, vs_attach(ctx, self->fd, self->ioas_id, many, 0));
+	EXPECT_EQ(EFAULT, vs_attach(ctx, self->fd, self->ioas_id,
+				    (__u32 *)8, 1));
+	EXPECT_EQ(ENOENT, vs_attach(ctx, self->fd, self->ioas_id, &bogus, 1));
+	/* The IOAS is not a HWPT. */
+	EXPECT_EQ(ENOENT, vs_attach(ctx, self->fd, self->ioas_id,
+				    &self->ioas_id, 1));
+	/* Still unattached. */
+	EXPECT_EQ(ENXIO, vs_map(ctx, VS_BASE, PAGE_4K, self->buf, 0));
+	/* The struct of before the HWPTs: a context without dirty bits. */
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_ATTACH, &old));
+	EXPECT_FALSE(vs_features(ctx) & VIOMMU_SHADOW_FEATURE_DIRTY);
+	close(ctx);
+
+	ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ctx);
+	ASSERT_EQ(0, vs_attach(ctx, self->fd, self->ioas_id, many,
+			       VIOMMU_SHADOW_DIRTY_HWPTS_MAX));
+	EXPECT_TRUE(vs_features(ctx) & VIOMMU_SHADOW_FEATURE_DIRTY);
+	close(ctx);
+}
+
+/*
+ * The last pages of the mock's aperture: a run of two mappings ending at
+ * its last byte, bits on its very last page, unmapped by a request for
+ * the whole space.
+ */
+TEST_F(mock, viommu_shadow_aperture_end)
+{
+	const __u64 end = (__u64)MOCK_APERTURE_LAST + 1;
+	const __u64 base = end - 64 * PAGE_4K;
+	const __u64 pat = (1ULL << 63) | (1ULL << 61) | (1ULL << 60);
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	__u64 bits[4];
+	const char *why;
+	int ctx;
+
+	ctx = vs_open(self->fd, self->ioas_id, self->hwpt_id, &why);
+	if (ctx == -1)
+		SKIP(return, "%s", why);
+	ASSERT_LE(0, ctx);
+	ASSERT_EQ(0, vs_map(ctx, end - 4 * PAGE_4K, 2 * PAGE_4K, self->buf,
+			    1));
+	ASSERT_EQ(0, vs_map(ctx, end - 2 * PAGE_4K, 2 * PAGE_4K, self->buf,
+			    2));
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, base, pat));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, 4, bits,
+		     sizeof(bits));
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(end - 1, r.out_last);
+	EXPECT_EQ(end - 4 * PAGE_4K, rec[0].iova);
+	EXPECT_TRUE(vs_bits_match(rec, 2, bits, base, pat))
+		TH_LOG("bits %llx", (unsigned long long)bits[0]);
+	close(ctx);
+}
+
+/*
+ * One mapping of more pages than the module's bits page holds (32769):
+ * its bits are read a page of bitmap at a time into the caller's buffer,
+ * with the pages on both sides of each boundary dirty.
+ */
+TEST_F(mock, viommu_shadow_large_mapping)
+{
+	const __u64 npages = VS_RUN_PAGES + 1, len = npages * PAGE_4K;
+	const __u64 iova = MOCK_IOVA + 0x1000000;
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	__u64 *bits, nwords = (npages + 63) / 64, i;
+	char *va;
+	const char *why;
+	int ctx;
+
+	ctx = vs_open(self->fd, self->ioas_id, self->hwpt_id, &why);
+	if (ctx == -1)
+		SKIP(return, "%s", why);
+	ASSERT_LE(0, ctx);
+	va = buffer(len);
+	ASSERT_NE(NULL, va);
+	bits = calloc(nwords, 8);
+	ASSERT_NE(NULL, bits);
+	ASSERT_EQ(0, vs_map(ctx, iova, len, va, 7));
+	/* Pages 0, 1, 32767 (last of the first read), 32768 (the next). */
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, iova, 3));
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id,
+				  iova + (VS_RUN_PAGES - 1) * PAGE_4K, 3));
+	memset(bits, 0xff, nwords * 8);
+	r = vs_range(0, ~0ULL, 0, rec, 2, bits, nwords * 8);
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(npages, rec[0].bitmap_bits);
+	EXPECT_EQ(0, rec[0].bitmap_offset);
+	EXPECT_EQ(3, bits[0]);
+	for (i = 1; i < nwords - 2; i++)
+		EXPECT_EQ(0, bits[i]);
+	EXPECT_EQ(1ULL << 63, bits[nwords - 2]);
+	EXPECT_EQ(1, bits[nwords - 1]);
+	free(bits);
+	munmap(va, len);
+	close(ctx);
 }
 
 TEST_HARNESS_MAIN

@@ -156,6 +156,23 @@ TEST_F(attach, unknown_flags_and_backend)
 	EXPECT_EQ(0, _vs_attach(self->ctx, 1, self->box.container));
 }
 
+/* HWPTs are iommufd's: type1 refuses any, and stays unattached. */
+TEST_F(attach, hwpts_are_for_iommufd)
+{
+	__u32 hwpt = 1;
+	struct viommu_shadow_attach cmd = {
+		.size = sizeof(cmd), .backend = 1,
+		.fd = self->box.container,
+		.nr_dirty_hwpts = 1, .dirty_hwpts = (uintptr_t)&hwpt,
+	};
+
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
+	cmd.nr_dirty_hwpts = 0;
+	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
+	cmd.dirty_hwpts = 0;
+	EXPECT_EQ(0, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
+}
+
 /*
  * The size rules for every ioctl at once: below the first version EINVAL,
  * a longer struct with a non-zero tail E2BIG, with a zero tail accepted.
