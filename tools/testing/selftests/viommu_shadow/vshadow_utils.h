@@ -131,6 +131,35 @@ static inline int edu_find(int idx, char *bdf, size_t len, int *group)
 	return ret;
 }
 
+/*
+ * The idx-th edu device's VFIO cdev (/dev/vfio/devices/vfioN, on kernels
+ * with VFIO_DEVICE_CDEV), opened; -1 if there is none.
+ */
+static inline int edu_cdev_open(int idx)
+{
+	char bdf[32], path[PATH_MAX];
+	struct dirent *de;
+	int grp, fd = -1;
+	DIR *d;
+
+	if (edu_find(idx, bdf, sizeof(bdf), &grp))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path), "/dev/vfio/devices/%s",
+			 de->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		break;
+	}
+	closedir(d);
+	return fd;
+}
+
 struct vfio_box {
 	int container;
 	int group;
@@ -227,13 +256,20 @@ static inline int t1_dirty(int container, uint32_t flag)
 
 /* ---- viommu_shadow ---- */
 
-static inline int _vs_attach(int ctx, uint32_t backend, int fd)
+static inline int _vs_attach_id(int ctx, uint32_t backend, int fd,
+				uint32_t id)
 {
 	struct viommu_shadow_attach cmd = {
 		.size = sizeof(cmd), .backend = backend, .fd = fd,
+		.backend_id = id,
 	};
 
 	return vs_ioctl(ctx, VIOMMU_SHADOW_ATTACH, &cmd);
+}
+
+static inline int _vs_attach(int ctx, uint32_t backend, int fd)
+{
+	return _vs_attach_id(ctx, backend, fd, 0);
 }
 
 static inline int _vs_info(int ctx, struct viommu_shadow_info *info)
