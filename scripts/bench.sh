@@ -6,6 +6,9 @@
 # (emulated VT-d, one edu device, *without* slab debugging), run every
 # benchmark cell in that one guest, and write the figures side by side to
 # bench/results.md (replaced each run: git keeps the earlier results).
+# When the debug kernel is in the cache (make debug-kernel), a second guest
+# on it, with no emulated IOMMU, runs vshadow_bench_iommufd on iommufd's
+# mock domain (half the repetitions) and its figures follow.
 #
 #   scripts/bench.sh [REPS]      REPS: repetitions per cell, 1 to 10
 #                                (default 10; N = 65535 gets half)
@@ -43,6 +46,29 @@ scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
 	-- "echo guest-kernel \$(uname -r); vshadow_bench $REPS" | tee "$raw"
 grep -q '^vshadow_bench: done' "$raw" ||
 	{ echo "bench.sh: FAIL: the benchmark did not finish, see $raw" >&2; exit 1; }
+
+# The iommufd arms: only the debug kernel has IOMMUFD.
+raw_i=$OUTDIR/raw-iommufd.txt
+: >"$raw_i"
+if "$TOP/scripts/debug-kernel.sh" --cached >/dev/null 2>&1; then
+	echo "==> vshadow_bench_iommufd on the debug kernel, mock domain"
+	(
+		# shellcheck disable=SC1091
+		. "$CACHE/env-debug.sh"
+		make -C "$TOP" KDIR="$KDIR" modules
+		make -C "$TOP" selftests-iommufd
+		KSERIES=debug scripts/vm.sh --no-slab-debug --iommu none --edu 0 \
+			--timeout 3000 --log "$OUTDIR/console-iommufd.log" \
+			--module "$MODULE" \
+			--module drivers/vfio/viommu_shadow/viommu_shadow_iommufd.ko \
+			--file "$BENCH"_iommufd \
+			-- "vshadow_bench_iommufd $(((REPS + 1) / 2))"
+	) | tee "$raw_i"
+	grep -q '^vshadow_bench_iommufd: done' "$raw_i" ||
+		{ echo "bench.sh: FAIL: the iommufd benchmark did not finish, see $raw_i" >&2; exit 1; }
+else
+	echo "==> no debug kernel in the cache: no iommufd arms (make debug-kernel)"
+fi
 
 kernel=$(sed -n 's/^guest-kernel //p' "$raw" | tr -d '\r' | head -n 1)
 # Before the results file is rewritten: it would make the tree look dirty.
@@ -86,6 +112,30 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo "| memory per shadow mapping | bytes |"
 	echo "| --- | ---: |"
 	awk '$1 == "mem" && NF == 3 { printf "| %s | %s |\n", $2, $3 }' "$raw"
+	if [ -s "$raw_i" ]; then
+		echo
+		echo "## iommufd (debug kernel, mock domain)"
+		echo
+		echo "Produced by the same run: vshadow_bench_iommufd $(((REPS + 1) / 2)) in a"
+		echo "second guest on the debug kernel (KASAN, lockdep, kmemleak: the only"
+		echo "kernel here with IOMMUFD), no emulated IOMMU, iommufd's mock domain"
+		echo "with dirty tracking, slab debugging off.  The debug kernel inflates"
+		echo "every absolute figure several times over: **only the ratios count**."
+		echo "N = 4096 4 KiB mappings, back to back (dense: one run for the module)"
+		echo "or one page apart (sparse: one run per mapping).  Arms: module ="
+		echo "UNMAP_RANGE over [0, 2^64-1] with dirty bits, module0 = without,"
+		echo "loop = GET_DIRTY_BITMAP then IOAS_UNMAP per mapping (what a VMM"
+		echo "does today), floor = one IOAS_UNMAP of the whole window, no bits."
+		echo "ns per mapping."
+		echo
+		echo "| cell | arm | n | median | p5 | p95 |"
+		echo "| --- | --- | ---: | ---: | ---: | ---: |"
+		awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$raw_i"
+		echo
+		echo "| ratios (medians) | value |"
+		echo "| --- | ---: |"
+		awk '$1 == "ratio-n" { n = $2 " " $3 } $1 == "ratio" { printf "| %s (%s) | %s |\n", $2, n, $3 }' "$raw_i"
+	fi
 } >"$RESULTS"
 echo "==> results written to $RESULTS"
 cat "$RESULTS"

@@ -15,13 +15,14 @@
  * then "ratio NAME value" lines, then "mem ..." lines; scripts/bench.sh
  * turns them into bench/results.md.
  */
-#include <time.h>
+#include <assert.h>
 
+#include "bench_driver.h"
 #include "vshadow_utils.h"
 
 #define BASE		SZ_1T
 #define MAX_N		65535
-#define MAX_REPS	10
+#define MAX_REPS	BENCH_MAX_REPS
 
 static int reps = MAX_REPS;
 
@@ -39,21 +40,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "vshadow_bench: FAIL: %s (%s)\n", what, strerror(errno));
 	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b2)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b2;
-
-	return x < y ? -1 : x > y;
 }
 
 /* ---- the container, directly ---- */
@@ -210,6 +196,8 @@ enum arm {
 	NR_ARMS
 };
 
+static_assert(NR_ARMS <= BENCH_MAX_ARMS, "too many arms");
+
 static const char *const arm_name[NR_ARMS] = {
 	"A", "A0", "A1", "B1", "B2", "C", "E",
 	"A", "B1", "D",
@@ -227,7 +215,7 @@ static const char *const arm_name[NR_ARMS] = {
 #define STREAM_EVENTS	4000
 
 /* One timed run of @arm with @n mappings; returns its time in ns. */
-static uint64_t run_dense(enum arm arm, uint64_t n)
+static uint64_t run_dense(int arm, uint64_t n)
 {
 	uint64_t t0, t, i, done = 0;
 	const uint64_t bytes = (n + 63) / 64 * 8;
@@ -274,7 +262,7 @@ static uint64_t run_dense(enum arm arm, uint64_t n)
 	return t;
 }
 
-static uint64_t run_sparse(enum arm arm)
+static uint64_t run_sparse(int arm)
 {
 	const uint64_t stride = SPARSE_WINDOW / SPARSE_N;
 	const uint64_t words = SPARSE_WINDOW / PAGE_4K / 64;
@@ -325,7 +313,7 @@ static uint64_t run_sparse(enum arm arm)
 	return t;
 }
 
-static uint64_t run_maps(enum arm arm)
+static uint64_t run_maps(int arm)
 {
 	struct viommu_shadow_map_batch mb = {
 		.size = sizeof(mb), .entries = (uintptr_t)b.ent,
@@ -370,7 +358,7 @@ static uint64_t run_maps(enum arm arm)
 	return t;
 }
 
-static uint64_t run_sync(enum arm arm)
+static uint64_t run_sync(int arm)
 {
 	uint64_t t0, t, i;
 
@@ -399,7 +387,7 @@ static uint64_t run_sync(enum arm arm)
  * run.  Returns the time; *@pages is the number of pages mapped.
  */
 #define STREAM_SLOTS	512
-static uint64_t run_stream(enum arm arm, uint64_t *pages)
+static uint64_t run_stream(int arm, uint64_t *pages)
 {
 	static uint8_t live[STREAM_SLOTS];
 	struct viommu_shadow_map_batch mb = {
@@ -477,7 +465,7 @@ static uint64_t run_stream(enum arm arm, uint64_t *pages)
 	return t0;
 }
 
-static uint64_t run_floor(enum arm arm)
+static uint64_t run_floor(int arm)
 {
 	struct vfio_iommu_type1_info vinfo;
 	struct viommu_shadow_info info;
@@ -505,81 +493,31 @@ static uint64_t run_floor(enum arm arm)
 	return now_ns() - t0;
 }
 
-/* ---- the driver: arms in random order, medians ---- */
+/* ---- cells with a fixed N ---- */
 
-static double med[NR_ARMS];
-
-static void report(const char *cell, enum arm arm, uint64_t n,
-		   uint64_t *t, int nt)
-{
-	double p5, p50, p95;
-
-	qsort(t, nt, sizeof(*t), cmp_u64);
-	p5 = (double)t[nt * 5 / 100] / n;
-	p50 = (double)t[nt / 2] / n;
-	p95 = (double)t[(nt * 95 + 99) / 100 - 1] / n;
-	med[arm] = p50;
-	printf("cell %s %s %llu %.0f %.0f %.0f\n", cell, arm_name[arm],
-	       (unsigned long long)n, p50, p5, p95);
-	fflush(stdout);
-}
-
-static void shuffle(enum arm *a, int n, unsigned int *seed)
-{
-	enum arm x;
-	int i, j;
-
-	for (i = n - 1; i > 0; i--) {
-		j = rand_r(seed) % (i + 1);
-		x = a[i];
-		a[i] = a[j];
-		a[j] = x;
-	}
-}
-
-static void cell(const char *name, const enum arm *arms, int narms,
-		 uint64_t n, int nreps, uint64_t (*run)(enum arm, uint64_t))
-{
-	static uint64_t t[NR_ARMS][MAX_REPS];
-	unsigned int seed = 42;
-	enum arm order[8];
-	int i, k;
-
-	memcpy(order, arms, narms * sizeof(*arms));
-	for (i = 0; i < narms; i++)
-		run(arms[i], n);		/* warm-up */
-	for (k = 0; k < nreps; k++) {
-		shuffle(order, narms, &seed);
-		for (i = 0; i < narms; i++)
-			t[order[i]][k] = run(order[i], n);
-	}
-	for (i = 0; i < narms; i++)
-		report(name, arms[i], n, t[arms[i]], nreps);
-}
-
-static uint64_t run_sparse_n(enum arm arm, uint64_t n)
+static uint64_t run_sparse_n(int arm, uint64_t n)
 {
 	return run_sparse(arm);
 }
 
-static uint64_t run_maps_n(enum arm arm, uint64_t n)
+static uint64_t run_maps_n(int arm, uint64_t n)
 {
 	return run_maps(arm);
 }
 
-static uint64_t run_sync_n(enum arm arm, uint64_t n)
+static uint64_t run_sync_n(int arm, uint64_t n)
 {
 	return run_sync(arm);
 }
 
-static uint64_t run_floor_n(enum arm arm, uint64_t n)
+static uint64_t run_floor_n(int arm, uint64_t n)
 {
 	return run_floor(arm);
 }
 
 static uint64_t stream_pages;
 
-static uint64_t run_stream_n(enum arm arm, uint64_t n)
+static uint64_t run_stream_n(int arm, uint64_t n)
 {
 	return run_stream(arm, &stream_pages);
 }
@@ -612,25 +550,21 @@ static long slab_bytes(void)
 	return slabs < 0 || order < 0 ? -1 : slabs * (4096L << order);
 }
 
-static void print_ratio(const char *name, double num, double den)
-{
-	printf("ratio %s %.3f\n", name, num / den);
-}
-
 int main(int argc, char **argv)
 {
-	static const enum arm dense[] = { A, A0, A1, B1, B2, C, E };
-	static const enum arm sparse[] = { SA, SB1, SD };
-	static const enum arm maps[] = { M_T1, M_VS, M_BATCH };
-	static const enum arm sync[] = { Y_VS, Y_LOOP };
-	static const enum arm stream[] = { S_T1, S_VS };
-	static const enum arm floor[] = { F_VS, F_T1, F_VER };
+	static const int dense[] = { A, A0, A1, B1, B2, C, E };
+	static const int sparse[] = { SA, SB1, SD };
+	static const int maps[] = { M_T1, M_VS, M_BATCH };
+	static const int sync[] = { Y_VS, Y_LOOP };
+	static const int stream[] = { S_T1, S_VS };
+	static const int floor[] = { F_VS, F_T1, F_VER };
 	static const uint64_t ns[] = { 256, 4096, MAX_N };
-	double dense_med[3][NR_ARMS];
+	double dense_med[3][BENCH_MAX_ARMS];
 	long s0, s1;
 	unsigned int i;
 	char name[32];
 
+	bench_arm_name = arm_name;
 	if (argc > 1)
 		reps = atoi(argv[1]) > 0 && atoi(argv[1]) <= MAX_REPS ?
 		       atoi(argv[1]) : MAX_REPS;
@@ -653,38 +587,38 @@ int main(int argc, char **argv)
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "dense-%llu",
 			 (unsigned long long)ns[i]);
-		cell(name, dense, 7, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
+		bench_cell(name, dense, 7, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
 		     reps, run_dense);
-		memcpy(dense_med[i], med, sizeof(med));
+		memcpy(dense_med[i], bench_med, sizeof(dense_med[i]));
 	}
-	cell("sparse-16-in-8TB", sparse, 3, SPARSE_N, reps, run_sparse_n);
-	cell("maps-4096", maps, 3, MAPS_N, reps, run_maps_n);
-	cell("sync-4096", sync, 2, MAPS_N, reps, run_sync_n);
-	cell("stream", stream, 2, 1, reps, run_stream_n);
+	bench_cell("sparse-16-in-8TB", sparse, 3, SPARSE_N, reps, run_sparse_n);
+	bench_cell("maps-4096", maps, 3, MAPS_N, reps, run_maps_n);
+	bench_cell("sync-4096", sync, 2, MAPS_N, reps, run_sync_n);
+	bench_cell("stream", stream, 2, 1, reps, run_stream_n);
 	printf("note stream: %llu pages mapped per run, times above are per run\n",
 	       (unsigned long long)stream_pages);
-	cell("floor", floor, 3, FLOOR_N, reps, run_floor_n);
+	bench_cell("floor", floor, 3, FLOOR_N, reps, run_floor_n);
 
 	for (i = 0; i < 3; i++) {
 		double *m = dense_med[i];
 
 		printf("ratio-n %llu\n", (unsigned long long)ns[i]);
-		print_ratio("A/E", m[A], m[E]);
-		print_ratio("A/B1", m[A], m[B1]);
-		print_ratio("A/C", m[A], m[C]);
-		print_ratio("A0/C", m[A0], m[C]);
-		print_ratio("A1/A", m[A1], m[A]);
+		bench_ratio("A/E", m[A], m[E]);
+		bench_ratio("A/B1", m[A], m[B1]);
+		bench_ratio("A/C", m[A], m[C]);
+		bench_ratio("A0/C", m[A0], m[C]);
+		bench_ratio("A1/A", m[A1], m[A]);
 	}
 	printf("ratio-n sparse\n");
-	print_ratio("D/A", med[SD], med[SA]);
-	print_ratio("A/B1", med[SA], med[SB1]);
+	bench_ratio("D/A", bench_med[SD], bench_med[SA]);
+	bench_ratio("A/B1", bench_med[SA], bench_med[SB1]);
 	printf("ratio-n other\n");
-	print_ratio("MAP/MAP_DMA", med[M_VS], med[M_T1]);
-	print_ratio("MAP_BATCH64/MAP_DMA", med[M_BATCH], med[M_T1]);
-	print_ratio("SYNC_DIRTY/GET_BITMAP_loop", med[Y_VS], med[Y_LOOP]);
-	print_ratio("stream_module/stream_type1", med[S_VS], med[S_T1]);
-	print_ratio("GET_INFO/VFIO_IOMMU_GET_INFO", med[F_VS], med[F_T1]);
-	print_ratio("GET_INFO/VFIO_GET_API_VERSION", med[F_VS], med[F_VER]);
+	bench_ratio("MAP/MAP_DMA", bench_med[M_VS], bench_med[M_T1]);
+	bench_ratio("MAP_BATCH64/MAP_DMA", bench_med[M_BATCH], bench_med[M_T1]);
+	bench_ratio("SYNC_DIRTY/GET_BITMAP_loop", bench_med[Y_VS], bench_med[Y_LOOP]);
+	bench_ratio("stream_module/stream_type1", bench_med[S_VS], bench_med[S_T1]);
+	bench_ratio("GET_INFO/VFIO_IOMMU_GET_INFO", bench_med[F_VS], bench_med[F_T1]);
+	bench_ratio("GET_INFO/VFIO_GET_API_VERSION", bench_med[F_VS], bench_med[F_VER]);
 
 	/* Memory per shadow mapping: the slab object, and slab growth. */
 	s0 = slab_bytes();
