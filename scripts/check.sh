@@ -31,7 +31,9 @@
 #                is one result and every kselftest test case it reports
 #                ("ok N", "not ok N", "# SKIP") is one
 #
-# Each lane prints its results and its own "LANE: N passed, M failed"
+# Each lane prints its results, their counts per VM run, binary and
+# fixture variant (so per backend mode: range.type1, range.mock,
+# range.iommufd, iommufd.cdev, ...), and its own "LANE: N passed, M failed"
 # line; the very last line, "N passed, M failed" (", K skipped" when K > 0),
 # sums them.  It exits non-zero when anything failed or when no test case
 # ran.  Logs go to build/check/LANE/ (host checks to build/check/host/),
@@ -252,6 +254,32 @@ vm_check() {
 # summarize LABEL: print the results recorded since the last call and the
 # line "LABEL: N passed, M failed[, K skipped]", add them to the totals and
 # start afresh.  Test cases are named LANE/RUN/BINARY/CASE.
+# by_variant: the recorded test cases counted per backend mode, that is
+# per binary and fixture, with its variant where it has them (a case
+# "range.iommufd.map_and_info" of viommu_shadow_test counts under
+# "viommu_shadow_test range.iommufd"), per VM run.
+by_variant() {
+	printf '%s\n' ${results[@]+"${results[@]}"} | awk -F'\t' '
+	split($2, p, "/") == 4 {
+		n = split(p[4], c, ".")
+		key = p[2] " " p[3] " " c[1] (n > 2 ? "." c[2] : "")
+		if (!(key in seen)) { seen[key] = 1; order[++k] = key }
+		count[key, $1]++
+	}
+	END {
+		if (k)
+			print "  by variant (run, binary, fixture[.variant]):"
+		for (i = 1; i <= k; i++) {
+			key = order[i]
+			line = (count[key, "PASS"] + 0) " passed, " \
+			       (count[key, "FAIL"] + 0) " failed"
+			if (count[key, "SKIP"])
+				line = line ", " count[key, "SKIP"] " skipped"
+			printf "    %-50s %s\n", key, line
+		}
+	}'
+}
+
 total_passed=0 total_failed=0 total_skipped=0 total_cases=0
 summarize() {
 	local passed=0 failed=0 skipped=0 r status item detail line
@@ -269,6 +297,7 @@ summarize() {
 		esac
 		printf '%s %s%s\n' "$status" "$item" "${detail:+: $detail}"
 	done
+	by_variant
 	line="$passed passed, $failed failed"
 	[ "$skipped" -eq 0 ] || line="$line, $skipped skipped"
 	echo "$1: $line" | tee -a "$OUT/lanes"
