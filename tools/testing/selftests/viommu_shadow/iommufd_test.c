@@ -28,6 +28,7 @@
 #include <linux/vfio.h>
 #include <linux/viommu_shadow.h>
 #include "iommufd_test.h"
+#include "iommufd_mock.h"
 #include "kselftest_harness.h"
 
 #define PAGE_4K		4096ULL
@@ -335,12 +336,6 @@ FIXTURE(mock) {
 #define MOCK_LEN	(16 * PAGE_4K)
 #define MOCK_IOVA	((__u64)MOCK_APERTURE_START)
 
-static int test_cmd(int fd, struct iommu_test_cmd *cmd)
-{
-	cmd->size = sizeof(*cmd);
-	return ioctl_errno(fd, IOMMU_TEST_CMD, cmd);
-}
-
 /*
  * A mock device on the IOAS, then a dirty-tracking HWPT for it, swapped in
  * with MOCK_DOMAIN_REPLACE, tracking on, and MOCK_LEN mapped at the start
@@ -348,39 +343,18 @@ static int test_cmd(int fd, struct iommu_test_cmd *cmd)
  */
 FIXTURE_SETUP(mock)
 {
-	struct iommu_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
-	struct iommu_test_cmd rep = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
-	struct iommu_hwpt_alloc alloc = {
-		.size = sizeof(alloc),
-		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-	};
-	struct iommu_hwpt_set_dirty_tracking track = {
-		.size = sizeof(track),
-		.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
-	};
 	int ret;
 
 	self->buf = NULL;
 	self->fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas_id));
-	md.id = self->ioas_id;
-	ret = test_cmd(self->fd, &md);
+	ret = mock_dirty_device(self->fd, self->ioas_id, &self->hwpt_id,
+				&self->stdev_id);
 	if (ret && !iommu_is("none"))
 		SKIP(return, "mock domain refused (%s) beside an emulated IOMMU",
 		     strerror(ret));
 	ASSERT_EQ(0, ret);
-	self->stdev_id = md.mock_domain.out_stdev_id;
-
-	alloc.dev_id = md.mock_domain.out_idev_id;
-	alloc.pt_id = self->ioas_id;
-	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_HWPT_ALLOC, &alloc));
-	self->hwpt_id = alloc.out_hwpt_id;
-	rep.id = self->stdev_id;
-	rep.mock_domain_replace.pt_id = self->hwpt_id;
-	ASSERT_EQ(0, test_cmd(self->fd, &rep));
-	track.hwpt_id = self->hwpt_id;
-	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &track));
 
 	self->buf = buffer(MOCK_LEN);
 	ASSERT_NE(NULL, self->buf);
@@ -449,7 +423,7 @@ TEST_F(mock, dirty_bits_round_trip)
 	ASSERT_EQ(0, mock_read_dirty(self->fd, self->hwpt_id, 0, &bits));
 	EXPECT_EQ(0, bits);
 
-	ASSERT_EQ(0, test_cmd(self->fd, &dirty));
+	ASSERT_EQ(0, mock_cmd(self->fd, &dirty));
 	EXPECT_EQ(__builtin_popcountll(pattern), dirty.dirty.out_nr_dirty);
 
 	ASSERT_EQ(0, mock_read_dirty(self->fd, self->hwpt_id,
@@ -506,7 +480,7 @@ static int vs_set_dirty(int fd, __u32 hwpt_id, __u64 base, __u64 pattern)
 	for (p = 0; p < 64; p++)
 		if (pattern & (1ULL << p))
 			mock_bits[p / 32] |= 3ULL << (2 * (p % 32));
-	return test_cmd(fd, &dirty);
+	return mock_cmd(fd, &dirty);
 }
 
 /*
@@ -674,34 +648,14 @@ TEST_F(mock, viommu_shadow_dirty_bits)
  */
 TEST_F(mock, viommu_shadow_two_hwpts)
 {
-	struct iommu_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
-	struct iommu_test_cmd rep = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
-	struct iommu_hwpt_alloc alloc = {
-		.size = sizeof(alloc),
-		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-	};
-	struct iommu_hwpt_set_dirty_tracking track = {
-		.size = sizeof(track),
-		.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
-	};
 	struct viommu_shadow_unmap_record rec[2];
 	struct viommu_shadow_unmap_range r;
-	__u32 hwpts[2] = { self->hwpt_id };
+	__u32 hwpts[2] = { self->hwpt_id }, stdev;
 	__u64 bits[2];
 	int ctx, one;
 
-	md.id = self->ioas_id;
-	ASSERT_EQ(0, test_cmd(self->fd, &md));
-	alloc.dev_id = md.mock_domain.out_idev_id;
-	alloc.pt_id = self->ioas_id;
-	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_HWPT_ALLOC, &alloc));
-	hwpts[1] = alloc.out_hwpt_id;
-	rep.id = md.mock_domain.out_stdev_id;
-	rep.mock_domain_replace.pt_id = hwpts[1];
-	ASSERT_EQ(0, test_cmd(self->fd, &rep));
-	track.hwpt_id = hwpts[1];
-	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_HWPT_SET_DIRTY_TRACKING,
-				 &track));
+	ASSERT_EQ(0, mock_dirty_device(self->fd, self->ioas_id, &hwpts[1],
+				       &stdev));
 
 	ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
 	one = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);

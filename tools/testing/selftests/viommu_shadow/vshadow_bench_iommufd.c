@@ -25,6 +25,7 @@
 
 #include "bench_driver.h"
 #include "iommufd_test.h"
+#include "iommufd_mock.h"
 #include "vshadow_utils.h"
 
 #define N		4096
@@ -55,45 +56,19 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int test_cmd(struct iommu_test_cmd *cmd)
-{
-	cmd->size = sizeof(*cmd);
-	return vs_ioctl(b.fd, IOMMU_TEST_CMD, cmd);
-}
-
 /* The IOAS, a mock device on a dirty-tracking HWPT, tracking on. */
 static void setup_mock(void)
 {
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
-	struct iommu_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
-	struct iommu_test_cmd rep = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
-	struct iommu_hwpt_alloc alloc = {
-		.size = sizeof(alloc),
-		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-	};
-	struct iommu_hwpt_set_dirty_tracking track = {
-		.size = sizeof(track),
-		.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
-	};
+	uint32_t stdev;
 
 	b.fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (b.fd < 0 || vs_ioctl(b.fd, IOMMU_IOAS_ALLOC, &ioas))
 		die("no /dev/iommu");
 	b.ioas = ioas.out_ioas_id;
-	md.id = b.ioas;
-	if (test_cmd(&md))
-		die("mock domain (a guest without an IOMMU is needed)");
-	alloc.dev_id = md.mock_domain.out_idev_id;
-	alloc.pt_id = b.ioas;
-	if (vs_ioctl(b.fd, IOMMU_HWPT_ALLOC, &alloc))
-		die("dirty-tracking HWPT");
-	b.hwpt = alloc.out_hwpt_id;
-	rep.id = md.mock_domain.out_stdev_id;
-	rep.mock_domain_replace.pt_id = b.hwpt;
-	track.hwpt_id = b.hwpt;
-	if (test_cmd(&rep) ||
-	    vs_ioctl(b.fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &track))
-		die("dirty tracking");
+	errno = mock_dirty_device(b.fd, b.ioas, &b.hwpt, &stdev);
+	if (errno)
+		die("mock domain with dirty tracking (a guest without an IOMMU is needed)");
 }
 
 static void map_n(bool module)
