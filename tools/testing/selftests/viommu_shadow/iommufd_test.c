@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * iommufd groundwork: what the debug kernel's iommufd does, checked, so
- * that the iommufd backend starts from facts rather than from memory.  Runs
- * only on the debug lane (the only kernel here with IOMMUFD), built against
- * that kernel's uapi headers and its drivers/iommu/iommufd/iommufd_test.h.
+ * that the iommufd backend starts from facts rather than from memory; and,
+ * on iommufd's mock domain, the iommufd backend's dirty bits, which only
+ * that mock can show.  Runs only on the debug lane (the only kernel here
+ * with IOMMUFD), built against that kernel's uapi headers and its
+ * drivers/iommu/iommufd/iommufd_test.h.
  *
  * Fixtures:
  *   ioas   an IOAS with no device: map, unmap, the whole-space unmap and

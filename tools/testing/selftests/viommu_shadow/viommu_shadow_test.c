@@ -2946,8 +2946,8 @@ static int ioas_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len,
 
 /*
  * ATTACH names the IOAS (backend_id); the backend says what it is: its
- * page size, and no dirty bits yet.  A wrong IOAS, a file that is not
- * iommufd's, or an id given to type1 are refused.
+ * page size, and no dirty bits when no HWPT is named.  A wrong IOAS, a
+ * file that is not iommufd's, or an id given to type1 are refused.
  */
 TEST_F(iommufd, attach)
 {
