@@ -519,15 +519,16 @@ static int vshadow_walk_stop(struct viommu_shadow_unmap_range *cmd, int err)
 	return 0;
 }
 
+/* The flags of UNMAP_RANGE, SYNC_DIRTY and UNMAP_BATCH. */
+#define VSHADOW_UNMAP_FLAGS	(VIOMMU_SHADOW_UNMAP_GET_DIRTY |	\
+				 VIOMMU_SHADOW_UNMAP_WHOLE |		\
+				 VIOMMU_SHADOW_UNMAP_DENSE)
+
 /* Validate everything that does not need the tree. */
 static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 			       struct viommu_shadow_unmap_range *cmd, bool sync)
 {
-	const u32 known = VIOMMU_SHADOW_UNMAP_GET_DIRTY |
-			  VIOMMU_SHADOW_UNMAP_WHOLE |
-			  VIOMMU_SHADOW_UNMAP_DENSE;
-
-	if (cmd->flags & ~known)
+	if (cmd->flags & ~VSHADOW_UNMAP_FLAGS)
 		return -EOPNOTSUPP;
 	if ((cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE || sync) &&
 	    !(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
@@ -757,6 +758,9 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	b->out_done = 0;
 	b->out_nr_records = 0;
 	b->out_bytes = 0;
+	/* Unknown flags first, as every other ioctl refuses them. */
+	if (b->flags & ~VSHADOW_UNMAP_FLAGS)
+		return -EOPNOTSUPP;
 	if (!b->nr_ranges ||
 	    b->nr_ranges > VIOMMU_SHADOW_BATCH_MAX ||
 	    b->range_size < sizeof(r) ||
