@@ -1956,6 +1956,113 @@ FIXTURE_TEARDOWN(mock)
 		close(self->mock);
 }
 
+/*
+ * The ABI of every ioctl, one table row each, so that an ioctl added later
+ * is swept by adding a row: below the first version's size EINVAL, a
+ * longer struct with a non-zero tail E2BIG, a NULL argument EFAULT, each
+ * unknown flag bit alone EOPNOTSUPP, each reserved field non-zero EINVAL.
+ * Nothing any of them is refused for may change anything: the context's
+ * counters and the mock's own list of mappings are compared after.
+ */
+struct abi_row {
+	const char *name;
+	unsigned long req;
+	size_t size;
+	size_t first;		/* the first version's size */
+	uint32_t known;		/* flags it takes */
+	size_t reserved[2];	/* offsets of reserved fields, 0 for none */
+};
+
+#define ABI_ROW(_req, _struct, _first, _known, ...) {			\
+	.name = #_req, .req = VIOMMU_SHADOW_##_req,			\
+	.size = sizeof(_struct), .first = _first,			\
+	.known = _known, .reserved = { __VA_ARGS__ } }
+
+#define UNMAP_FLAGS	(VIOMMU_SHADOW_UNMAP_GET_DIRTY |		\
+			 VIOMMU_SHADOW_UNMAP_WHOLE | VIOMMU_SHADOW_UNMAP_DENSE)
+
+static const struct abi_row abi_rows[] = {
+	ABI_ROW(ATTACH, struct viommu_shadow_attach,
+		offsetof(struct viommu_shadow_attach, backend_id), 0, 0),
+	ABI_ROW(GET_INFO, struct viommu_shadow_info,
+		offsetof(struct viommu_shadow_info, mappings_avail), 0,
+		offsetof(struct viommu_shadow_info, __reserved)),
+	ABI_ROW(MAP, struct viommu_shadow_map, sizeof(struct viommu_shadow_map),
+		VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE, 0),
+	ABI_ROW(UNMAP_RANGE, struct viommu_shadow_unmap_range,
+		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS, 0),
+	ABI_ROW(SYNC_DIRTY, struct viommu_shadow_unmap_range,
+		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS, 0),
+	ABI_ROW(MAP_BATCH, struct viommu_shadow_map_batch,
+		offsetof(struct viommu_shadow_map_batch, __reserved), 0,
+		offsetof(struct viommu_shadow_map_batch, __reserved)),
+	ABI_ROW(UNMAP_BATCH, struct viommu_shadow_unmap_batch,
+		sizeof(struct viommu_shadow_unmap_batch), UNMAP_FLAGS, 0),
+};
+
+TEST_F(mock, abi_sweep)
+{
+	struct viommu_shadow_info before, after;
+	unsigned int i, bit, r, cases = 0;
+	unsigned char buf[512];
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + SZ_2M, PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, _vs_info(self->ctx, &before));
+
+	for (i = 0; i < ARRAY_SIZE(abi_rows); i++) {
+		const struct abi_row *row = &abi_rows[i];
+
+		memset(buf, 0, sizeof(buf));
+		*(uint32_t *)buf = row->first - 1;
+		EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
+			TH_LOG("%s: size %zu", row->name, row->first - 1);
+		memset(buf, 0, sizeof(buf));
+		*(uint32_t *)buf = row->size + 8;
+		buf[row->size + 7] = 1;
+		EXPECT_EQ(E2BIG, vs_ioctl(self->ctx, row->req, buf))
+			TH_LOG("%s: non-zero tail", row->name);
+		EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, row->req, NULL))
+			TH_LOG("%s: NULL", row->name);
+		cases += 3;
+		for (bit = 0; bit < 32; bit++) {
+			if (row->known & (1U << bit))
+				continue;
+			memset(buf, 0, sizeof(buf));
+			((uint32_t *)buf)[0] = row->size;
+			((uint32_t *)buf)[1] = 1U << bit;
+			EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, row->req, buf))
+				TH_LOG("%s: flag bit %u", row->name, bit);
+			cases++;
+		}
+		for (r = 0; r < ARRAY_SIZE(row->reserved) && row->reserved[r];
+		     r++) {
+			memset(buf, 0, sizeof(buf));
+			((uint32_t *)buf)[0] = row->size;
+			buf[row->reserved[r]] = 1;
+			EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
+				TH_LOG("%s: reserved field at %zu", row->name,
+				       row->reserved[r]);
+			cases++;
+		}
+	}
+	/* Numbers next to the table's, and a known number with a size. */
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx, _IO(VIOMMU_SHADOW_TYPE,
+						  VIOMMU_SHADOW_BASE - 1), buf));
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx,
+				   _IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_BASE +
+				       ARRAY_SIZE(abi_rows)), buf));
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx,
+				   _IOW(VIOMMU_SHADOW_TYPE,
+					VIOMMU_SHADOW_CMD_MAP, uint64_t), buf));
+	cases += 3;
+
+	ASSERT_EQ(0, _vs_info(self->ctx, &after));
+	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
+	EXPECT_EQ(2, mock_mappings(self->mock, NULL, 0));
+	TH_LOG("%u refused calls, nothing changed", cases);
+}
+
 static bool pattern_bit(int m, uint64_t page)
 {
 	return ((page * 7 + m) % 3) == 0 || page == 0;
