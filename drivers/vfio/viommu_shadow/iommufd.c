@@ -25,6 +25,7 @@
 #include <linux/file.h>
 #include <linux/iommufd.h>
 #include <linux/module.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include <uapi/linux/iommufd.h>
@@ -164,7 +165,9 @@ static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
  * The dirty bits of [iova, iova + length - 1] into @bitmap.  A run's fit
  * the bits page; those of one larger mapping go through it a page at a
  * time to the caller's buffer.  Returns as vshadow_iommufd_read_page(),
- * or -EFAULT when the caller's buffer took no bits.
+ * -EFAULT when the caller's buffer took no bits, or -EINTR for a fatal
+ * signal between two reads (for a sync, its reads so far are lost, and
+ * the walk reports that).
  */
 static int vshadow_iommufd_dirty(struct vshadow_iommufd *t, u64 iova,
 				 u64 length, const struct vshadow_bitmap *bitmap,
@@ -191,6 +194,10 @@ static int vshadow_iommufd_dirty(struct vshadow_iommufd *t, u64 iova,
 		return ret;
 	}
 	for (off = 0; off < length; off += n, to += bytes) {
+		/* Up to 65536 reads for one mapping: yield, and stop if killed. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 		n = min(length - off, span);
 		bytes = DIV_ROUND_UP_ULL(n / bitmap->pgsize, 64) * 8;
 		ret = vshadow_iommufd_read_page(t, iova + off, n,
