@@ -777,7 +777,8 @@ TEST_F(mock, viommu_shadow_aperture_end)
 /*
  * One mapping of more pages than the module's bits page holds (32769):
  * its bits are read a page of bitmap at a time into the caller's buffer,
- * with the pages on both sides of each boundary dirty.
+ * with the pages on both sides of each boundary dirty, by SYNC_DIRTY
+ * (which clears them) and then by UNMAP_RANGE.
  */
 TEST_F(mock, viommu_shadow_large_mapping)
 {
@@ -803,9 +804,11 @@ TEST_F(mock, viommu_shadow_large_mapping)
 	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, iova, 3));
 	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id,
 				  iova + (VS_RUN_PAGES - 1) * PAGE_4K, 3));
+
+	/* A sync reads (and clears) them a page of bitmap at a time too. */
 	memset(bits, 0xff, nwords * 8);
 	r = vs_range(0, ~0ULL, 0, rec, 2, bits, nwords * 8);
-	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r));
 	ASSERT_EQ(1, r.out_nr_records);
 	EXPECT_EQ(npages, rec[0].bitmap_bits);
 	EXPECT_EQ(0, rec[0].bitmap_offset);
@@ -813,6 +816,18 @@ TEST_F(mock, viommu_shadow_large_mapping)
 	for (i = 1; i < nwords - 2; i++)
 		EXPECT_EQ(0, bits[i]);
 	EXPECT_EQ(1ULL << 63, bits[nwords - 2]);
+	EXPECT_EQ(1, bits[nwords - 1]);
+
+	/* Cleared by the sync: the unmap finds only what came since. */
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id,
+				  iova + (VS_RUN_PAGES - 1) * PAGE_4K, 2));
+	memset(bits, 0xff, nwords * 8);
+	r = vs_range(0, ~0ULL, 0, rec, 2, bits, nwords * 8);
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(npages, rec[0].bitmap_bits);
+	for (i = 0; i < nwords - 1; i++)
+		EXPECT_EQ(0, bits[i]);
 	EXPECT_EQ(1, bits[nwords - 1]);
 	free(bits);
 	munmap(va, len);
