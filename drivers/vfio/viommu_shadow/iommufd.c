@@ -130,8 +130,10 @@ static void vshadow_iommufd_detach(void *priv)
  * live mappings, through its own page; the rest is the VMM's (see
  * "iommufd backend" in the documentation).
  *
- * Returns 0, or the error of a read; *@read counts the reads that had
- * succeeded before (a clearing read took bits that are then lost).
+ * Returns 0, VSHADOW_BROKEN when the VMM unmapped the bits page (its
+ * address may now be anything of the VMM's), or the error of a read;
+ * *@read counts the reads that had succeeded before (a clearing read took
+ * bits that are then lost).
  */
 static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
 				     u64 length, u64 pgsize, u32 flags,
@@ -148,6 +150,8 @@ static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
 	long ret;
 	u32 i;
 
+	if (vshadow_argpage_gone(t->bits))
+		return VSHADOW_BROKEN;
 	memset(vshadow_argpage_kaddr(t->bits, 0), 0, bytes);
 	for (i = 0; i < t->nr_hwpts; i++) {
 		cmd.hwpt_id = t->hwpts[i];
@@ -181,9 +185,6 @@ static int vshadow_iommufd_dirty(struct vshadow_iommufd *t, u64 iova,
 	int ret;
 
 	*read = 0;
-	/* Unmapped, its address may now be anything of the VMM's. */
-	if (vshadow_argpage_gone(t->bits))
-		return VSHADOW_BROKEN;
 	if (bitmap->kdata) {
 		if (WARN_ON_ONCE(bitmap->bytes > PAGE_SIZE))
 			return -EINVAL;
@@ -251,8 +252,6 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 	 * it tracks now, and whether it is one of this IOAS's, iommufd does
 	 * not say (see vshadow_iommufd_read_page()).
 	 */
-	if (vshadow_argpage_gone(t->bits))
-		return VSHADOW_BROKEN;
 	return vshadow_iommufd_read_page(t, 0, caps->pgsize, caps->pgsize,
 					 IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
 					 sizeof(u64), &read);
