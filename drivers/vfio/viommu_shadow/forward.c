@@ -278,6 +278,8 @@ struct vshadow_argpage *vshadow_argpage_create(size_t size, unsigned int flags)
 	if (WARN_ON_ONCE(!size || size > VSHADOW_ARGPAGE_MAX ||
 			 flags & ~VSHADOW_ARGPAGE_PINNABLE))
 		return ERR_PTR(-EINVAL);
+	if (vshadow_fail(VSHADOW_FAULT_ALLOC))
+		return ERR_PTR(-ENOMEM);
 	ap = kzalloc(sizeof(*ap), GFP_KERNEL_ACCOUNT);
 	if (!ap)
 		return ERR_PTR(-ENOMEM);
@@ -354,8 +356,13 @@ long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 	if (in_compat_syscall() &&
 	    (unsigned long)compat_ptr((compat_uptr_t)ap->uaddr) != ap->uaddr)
 		return -EOVERFLOW;
+	if (vshadow_fail(VSHADOW_FAULT_CALL))
+		return -ENOMEM;
 	memcpy(kaddr, args, in_len);
 	ret = vshadow_forward_ioctl(file, cmd, ap->uaddr);
+	/* Only a call that writes an answer back can lose it. */
+	if (!ret && out_len && vshadow_fail(VSHADOW_FAULT_ANSWER))
+		ret = -EFAULT;
 	if (!ret)
 		memcpy(args, kaddr, out_len);
 	return ret;

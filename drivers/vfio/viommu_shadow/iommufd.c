@@ -74,13 +74,15 @@ static int vshadow_iommufd_attach(struct file *file,
 		return -EINVAL;
 	iommufd_ctx_put(ictx);
 
-	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	t = vshadow_fail(VSHADOW_FAULT_ALLOC) ? NULL :
+	    kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
 	t->file = file;
 	t->ioas_id = cmd->backend_id;
 	t->nr_hwpts = cmd->nr_dirty_hwpts;
-	if (copy_from_user(t->hwpts, u64_to_user_ptr(cmd->dirty_hwpts),
+	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+	    copy_from_user(t->hwpts, u64_to_user_ptr(cmd->dirty_hwpts),
 			   t->nr_hwpts * sizeof(t->hwpts[0]))) {
 		ret = -EFAULT;
 		goto err_free;
@@ -206,7 +208,8 @@ static int vshadow_iommufd_dirty(struct vshadow_iommufd *t, u64 iova,
 						read);
 		if (ret)
 			return ret;
-		if (copy_to_user(to, bits, bytes))
+		if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+		    copy_to_user(to, bits, bytes))
 			return -EFAULT;
 	}
 	return 0;

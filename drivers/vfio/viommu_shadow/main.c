@@ -33,7 +33,8 @@ static struct dentry *vshadow_debugfs;
 
 int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len)
 {
-	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
+	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+	    copy_to_user(ucmd->ubuffer, ucmd->cmd,
 			 min_t(size_t, ucmd->user_size, cmd_len)))
 		return -EFAULT;
 	return 0;
@@ -120,6 +121,8 @@ static int vshadow_open(struct inode *inode, struct file *filp)
 {
 	struct vshadow_ctx *ctx;
 
+	if (vshadow_fail(VSHADOW_FAULT_ALLOC))
+		return -ENOMEM;
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
@@ -300,6 +303,8 @@ static long vshadow_ioctl(struct file *filp, unsigned int cmd,
 	if (op->ioctl_num != cmd)
 		return -ENOTTY;
 
+	if (vshadow_fail(VSHADOW_FAULT_COPY))
+		return -EFAULT;
 	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
 	if (ret)
 		return ret;
@@ -352,6 +357,7 @@ static int __init vshadow_init(void)
 	vshadow_debugfs = debugfs_create_dir("viommu_shadow", NULL);
 	debugfs_create_file("objects", 0444, vshadow_debugfs, NULL,
 			    &vshadow_objects_fops);
+	vshadow_inject_init(vshadow_debugfs);
 	return 0;
 }
 

@@ -145,7 +145,8 @@ int vshadow_map_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 			ret = -EINTR;
 			break;
 		}
-		ret = copy_struct_from_user(&e, sizeof(e), uentries +
+		ret = vshadow_fail(VSHADOW_FAULT_COPY) ? -EFAULT :
+		      copy_struct_from_user(&e, sizeof(e), uentries +
 					    (u64)cmd->out_done * cmd->entry_size,
 					    cmd->entry_size);
 		if (!ret && e.__reserved)

@@ -60,6 +60,8 @@ struct vshadow_node *vshadow_node_alloc(struct vshadow_ctx *ctx)
 		node = ctx->spare[--ctx->nr_spare];
 		memset(node, 0, sizeof(*node));
 	} else {
+		if (vshadow_fail(VSHADOW_FAULT_ALLOC))
+			return NULL;
 		node = kmem_cache_zalloc(vshadow_node_cache, GFP_KERNEL_ACCOUNT);
 		if (!node)
 			return NULL;

@@ -99,7 +99,8 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 	u64 pgsize;
 	long ret;
 
-	info = kvmalloc(len, GFP_KERNEL_ACCOUNT);
+	info = vshadow_fail(VSHADOW_FAULT_ALLOC) ? NULL :
+	       kvmalloc(len, GFP_KERNEL_ACCOUNT);
 	if (!info)
 		return -ENOMEM;
 	ret = vshadow_type1_get_info(t, t->args, info, len);
@@ -166,7 +167,8 @@ static int vshadow_type1_attach(struct file *file,
 	    !vshadow_type1_is_container(file))
 		return -EINVAL;
 
-	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	t = vshadow_fail(VSHADOW_FAULT_ALLOC) ? NULL :
+	    kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
 	t->file = file;
@@ -290,7 +292,8 @@ static int vshadow_type1_bitmap(struct vshadow_type1 *t,
 	vbitmap->size = bitmap->bytes;
 	if (!bitmap->kdata) {
 		vbitmap->data = (__u64 __user *)bitmap->data;
-		return clear_user(bitmap->data, bitmap->bytes) ? -EFAULT : 0;
+		return vshadow_fail(VSHADOW_FAULT_COPY) ||
+		       clear_user(bitmap->data, bitmap->bytes) ? -EFAULT : 0;
 	}
 	vbitmap->data = (__u64 __user *)vshadow_argpage_uaddr(t->args,
 							       PAGE_SIZE);
@@ -358,7 +361,8 @@ static int vshadow_type1_unmap_resolve(struct vshadow_type1 *t, u64 iova,
 	if (!done)
 		return 0;
 	for (i = 0; i < bitmap->bytes / 8; i++)
-		if (put_user(~0ULL, bitmap->data + i))
+		if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+		    put_user(~0ULL, bitmap->data + i))
 			return VSHADOW_UNMAP_DIRTY_LOST;
 	return 0;
 }

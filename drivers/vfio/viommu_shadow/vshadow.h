@@ -135,6 +135,45 @@ struct vshadow_backend_ops {
 		    const struct vshadow_bitmap *bitmap);
 };
 
+/*
+ * inject.c: a fault point, one of the module's places that can fail for a
+ * reason of its own, where the reliability sweeps make it fail.  Each
+ * point fails as the real failure would:
+ *
+ * VSHADOW_FAULT_ALLOC: an allocation of the module's (as -ENOMEM).
+ * VSHADOW_FAULT_COPY: a copy to or from the caller's memory (as -EFAULT).
+ * VSHADOW_FAULT_CALL: a call into a container, refused before it acts
+ *	(as -ENOMEM from the container).
+ * VSHADOW_FAULT_ANSWER: a call into a container that acted, whose answer
+ *	written back to the argument page is lost (as -EFAULT): a write-back
+ *	a thread of the caller can make fail by unmapping the page.
+ *
+ * Only the test build (VSHADOW_FAULT_INJECT) has the injector; in any
+ * other, vshadow_fail() is constant false and compiles away.
+ */
+enum vshadow_fault {
+	VSHADOW_FAULT_ALLOC,
+	VSHADOW_FAULT_COPY,
+	VSHADOW_FAULT_CALL,
+	VSHADOW_FAULT_ANSWER,
+};
+
+struct dentry;
+#ifdef VSHADOW_FAULT_INJECT
+bool __vshadow_fail(enum vshadow_fault kind, const char *site);
+void vshadow_inject_init(struct dentry *dir);
+#else
+static inline bool __vshadow_fail(enum vshadow_fault kind, const char *site)
+{
+	return false;
+}
+
+static inline void vshadow_inject_init(struct dentry *dir)
+{
+}
+#endif
+#define vshadow_fail(kind)	__vshadow_fail(kind, __func__)
+
 /* forward.c: calling a backend whose ioctls take user memory */
 #define VSHADOW_ARGPAGE_MAX	(64 * 1024)
 struct vshadow_argpage;

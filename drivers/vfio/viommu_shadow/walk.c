@@ -105,6 +105,8 @@ static int vshadow_put_bits(u64 __user *dst, u64 dst_bit, const u64 *src,
 	unsigned int off, n;
 	u64 val, bits, mask;
 
+	if (vshadow_fail(VSHADOW_FAULT_COPY))
+		return -EFAULT;
 	while (nbits) {
 		off = dst_bit % 64;
 		n = min_t(u64, 64 - off, nbits);
@@ -135,7 +137,8 @@ static int vshadow_zero_bits(u64 __user *dst, u64 from, u64 to)
 
 	if (vshadow_put_bits(dst, from, NULL, 0, head - from))
 		return -EFAULT;
-	if (clear_user(dst + head / 64, (to - head) / 8))
+	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+	    clear_user(dst + head / 64, (to - head) / 8))
 		return -EFAULT;
 	return 0;
 }
@@ -150,7 +153,7 @@ static int vshadow_clear_tail(u64 __user *word, u64 nbits)
 {
 	u64 val;
 
-	if (get_user(val, word))
+	if (vshadow_fail(VSHADOW_FAULT_COPY) || get_user(val, word))
 		return -EFAULT;
 	val &= GENMASK_ULL((nbits - 1) % 64, 0);
 	return put_user(val, word);
@@ -217,7 +220,8 @@ static int vshadow_put_record(u8 __user *urec, u32 record_size,
 {
 	struct viommu_shadow_unmap_record __user *u = (void __user *)urec;
 
-	if (!user_access_begin(u, sizeof(*u)))
+	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+	    !user_access_begin(u, sizeof(*u)))
 		return -EFAULT;
 	unsafe_put_user(rec->iova, &u->iova, efault);
 	unsafe_put_user(rec->length, &u->length, efault);
@@ -364,7 +368,8 @@ static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
 		 * the caller made its records unwritable during the call,
 		 * and the EFAULT is all it can be told.
 		 */
-		if (get_user(flags, uflags) ||
+		if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+		    get_user(flags, uflags) ||
 		    put_user(flags | VIOMMU_SHADOW_RECORD_DIRTY_LOST, uflags))
 			break;
 	}
@@ -576,7 +581,7 @@ static int vshadow_walk_bitmap(struct vshadow_walk *walk,
 		return 0;
 	walk->bitmap = u64_to_user_ptr(cmd->bitmap);
 	walk->bitmap_bits = cmd->bitmap_bytes / 8 * 64;
-	if (!ctx->run_bits)
+	if (!ctx->run_bits && !vshadow_fail(VSHADOW_FAULT_ALLOC))
 		ctx->run_bits = kmalloc(2 * VSHADOW_RUN_BYTES, GFP_KERNEL_ACCOUNT);
 	return ctx->run_bits ? 0 : -ENOMEM;
 }
@@ -780,7 +785,8 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		goto out_unlock;
 
 	for (; b->out_done < b->nr_ranges; b->out_done++) {
-		ret = copy_struct_from_user(&r, sizeof(r), uranges +
+		ret = vshadow_fail(VSHADOW_FAULT_COPY) ? -EFAULT :
+		      copy_struct_from_user(&r, sizeof(r), uranges +
 					    (u64)b->out_done * b->range_size,
 					    b->range_size);
 		if (!ret && r.start > r.last)
