@@ -260,6 +260,47 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 					 sizeof(u64), &read);
 }
 
+/* One IOMMU_IOAS_UNMAP of [@iova, @iova + @length - 1]; *@done: its length. */
+static long vshadow_iommufd_unmap_call(struct vshadow_iommufd *t, u64 iova,
+				       u64 length, u64 *done)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = t->ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+	long ret;
+
+	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_UNMAP, &cmd,
+				   sizeof(cmd), sizeof(cmd));
+	*done = cmd.length;
+	return ret;
+}
+
+/*
+ * A map or an unmap said EFAULT: iommufd could not read its arguments
+ * (it did nothing), or could not write its answer back (it acted; a
+ * thread of the caller unmapped the argument page).  Unmap the range
+ * again to find out, which leaves nothing of it mapped either way: 0 when
+ * that call unmapped it or found it gone (ENOENT), VSHADOW_BROKEN when it
+ * has no answer either.  The range is the context's: the map found the
+ * tree empty there (a VMM that also maps inside it directly, racing its
+ * own call, can lose that mapping: it harms only itself).
+ */
+static int vshadow_iommufd_unmap_again(struct vshadow_iommufd *t, u64 iova,
+				       u64 length)
+{
+	u64 done;
+	long ret;
+
+	ret = vshadow_iommufd_unmap_call(t, iova, length, &done);
+	if (ret == -ENOENT || (!ret && done <= length))
+		return 0;
+	return VSHADOW_BROKEN;
+}
+
+/* IOMMU_IOAS_MAP at exactly @iova, which iommufd writes back. */
 static int vshadow_iommufd_map(void *priv, u64 iova, u64 length, u64 vaddr,
 			       u32 prot)
 {
@@ -272,13 +313,21 @@ static int vshadow_iommufd_map(void *priv, u64 iova, u64 length, u64 vaddr,
 		.length = length,
 		.iova = iova,
 	};
+	long ret;
 
 	if (prot & VIOMMU_SHADOW_MAP_READ)
 		cmd.flags |= IOMMU_IOAS_MAP_READABLE;
 	if (prot & VIOMMU_SHADOW_MAP_WRITE)
 		cmd.flags |= IOMMU_IOAS_MAP_WRITEABLE;
-	return vshadow_forward_args(t->args, t->file, IOMMU_IOAS_MAP, &cmd,
-				    sizeof(cmd), 0);
+	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_MAP, &cmd,
+				   sizeof(cmd), sizeof(cmd));
+	if (ret == -EFAULT)
+		return vshadow_iommufd_unmap_again(t, iova, length) ?:
+		       -EFAULT;
+	if (ret)
+		return ret;
+	/* Another IOVA than the one asked for: not what the context made. */
+	return cmd.iova == iova ? 0 : VSHADOW_BROKEN;
 }
 
 /*
@@ -291,19 +340,15 @@ static int vshadow_iommufd_unmap(void *priv, u64 iova, u64 length,
 				 const struct vshadow_bitmap *bitmap)
 {
 	struct vshadow_iommufd *t = priv;
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = t->ioas_id,
-		.iova = iova,
-		.length = length,
-	};
+	u64 done;
 	u32 read;
 	long ret;
 
 	/*
 	 * NO_CLEAR: should the unmap fail, the bits stay for the retry; and
 	 * should a run's unmap fail part way, the bits of the mappings it
-	 * removed are already in the run's buffer.
+	 * removed are already in the run's buffer.  They stand too when the
+	 * unmap's answer is lost and the run is unmapped again.
 	 */
 	if (bitmap) {
 		ret = vshadow_iommufd_dirty(t, iova, length, bitmap,
@@ -312,14 +357,15 @@ static int vshadow_iommufd_unmap(void *priv, u64 iova, u64 length,
 		if (ret)
 			return ret;
 	}
-	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_UNMAP, &cmd,
-				   sizeof(cmd), sizeof(cmd));
+	ret = vshadow_iommufd_unmap_call(t, iova, length, &done);
+	if (ret == -EFAULT)
+		return vshadow_iommufd_unmap_again(t, iova, length);
 	if (ret == -ENOENT)
 		return VSHADOW_UNMAP_ABSENT;
 	if (ret)
 		return ret;
 	/* Another length than the run's: not what the context made. */
-	return cmd.length == length ? 0 : VSHADOW_BROKEN;
+	return done == length ? 0 : VSHADOW_BROKEN;
 }
 
 /*
