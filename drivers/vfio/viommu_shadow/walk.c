@@ -462,7 +462,12 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	}
 	ret = ctx->ops->unmap(ctx->backend, start, run->tail->last - start + 1,
 			      walk->bitmap ? &bitmap : NULL);
-	if (ret < 0 && ret != -ENODEV && run->nr > 1) {
+	/*
+	 * A failed run is resolved mapping by mapping, unless the backend's
+	 * own answer says its state is unknown (EIO) or gone (ENODEV): that
+	 * breaks the context as for one mapping.
+	 */
+	if (ret < 0 && ret != -ENODEV && ret != -EIO && run->nr > 1) {
 		ret = vshadow_run_resolve(walk, run, &done, &lost);
 		vshadow_run_done(walk, run, done);
 		if (lost < done)
