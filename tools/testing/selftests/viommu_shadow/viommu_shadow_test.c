@@ -26,13 +26,8 @@
 #include "kselftest_harness.h"
 #include "vshadow_utils.h"
 #include <linux/iommufd.h>
+#include "vshadow_fixtures.h"
 #include <linux/capability.h>
-
-/* Open /dev/viommu_shadow as a new context. */
-static int vs_open(void)
-{
-	return open(VS_DEV, O_RDWR | O_CLOEXEC);
-}
 
 /* ------------------------------------------------------------------ */
 /* The context: attach, info, ioctl format, lifetime                   */
@@ -364,10 +359,8 @@ TEST(process_exit_leaks_nothing)
 
 FIXTURE(range) {
 	int ctx;
-	int be;			/* container, mock device, or iommufd */
-	uint32_t be_id;		/* iommufd: the IOAS */
-	int dev;		/* iommufd: the edu device's VFIO cdev */
-	struct vfio_box box;
+	struct vs_backend b;
+	int be;			/* b.fd: container, mock device, or iommufd */
 	uint8_t *buf;		/* memory to map: 128 pages */
 	struct viommu_shadow_unmap_record *rec;
 	uint64_t *bitmap;	/* NR_REC * 8 words */
@@ -390,71 +383,13 @@ FIXTURE_VARIANT_ADD(range, iommufd) {
 	.backend = VIOMMU_SHADOW_BACKEND_IOMMUFD,
 };
 
-/*
- * A SKIP in a FIXTURE_SETUP that also skips the test body, which 6.1's
- * harness would run: as a failed ASSERT does, jump out (the test runs in
- * a child process of its own; the teardown is not run).
- */
-#define SETUP_SKIP(fmt, ...) do {					\
-	SKIP(, fmt, ##__VA_ARGS__);					\
-	longjmp(_metadata->env, 1);					\
-} while (0)
-
-/*
- * An iommufd in *@fd and a new IOAS in *@ioas; with @dev, the first edu
- * device bound to that IOAS through its VFIO cdev, in *@dev.  Skips the
- * test on kernels without IOMMUFD, and without such a device.
- */
-static void iommufd_open_ioas(struct __test_metadata *_metadata, int *fd,
-			      uint32_t *ioas, int *dev)
-{
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt pt = { .argsz = sizeof(pt) };
-	struct iommu_ioas_alloc a = { .size = sizeof(a) };
-
-	*fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	if (*fd < 0)
-		SETUP_SKIP("no /dev/iommu: a kernel without IOMMUFD");
-	ASSERT_EQ(0, vs_ioctl(*fd, IOMMU_IOAS_ALLOC, &a));
-	*ioas = a.out_ioas_id;
-	if (!dev)
-		return;
-	*dev = edu_cdev_open(0);
-	if (*dev < 0)
-		SETUP_SKIP("no edu device with a VFIO cdev");
-	bind.iommufd = *fd;
-	ASSERT_EQ(0, vs_ioctl(*dev, VFIO_DEVICE_BIND_IOMMUFD, &bind));
-	pt.pt_id = *ioas;
-	ASSERT_EQ(0, vs_ioctl(*dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &pt));
-}
-
 FIXTURE_SETUP(range)
 {
-	int ret;
-
-	self->box.container = -1;
-	self->box.group = -1;
-	self->dev = -1;
 	self->ctx = vs_open();
 	ASSERT_LE(0, self->ctx);
-	if (variant->backend == VSHADOW_MOCK_BACKEND) {
-		self->be = open(VS_MOCK_DEV, O_RDWR);
-		if (self->be < 0)
-			SETUP_SKIP("mock backend not loaded");
-	} else if (variant->backend == VIOMMU_SHADOW_BACKEND_IOMMUFD) {
-		iommufd_open_ioas(_metadata, &self->be, &self->be_id,
-				  &self->dev);
-	} else {
-		if (vfio_box_open(&self->box, 0, true))
-			SETUP_SKIP("no edu device bound to vfio-pci");
-		self->be = self->box.container;
-	}
-	ret = _vs_attach_id(self->ctx, variant->backend, self->be,
-			    self->be_id);
-	if (ret == EOPNOTSUPP &&
-	    variant->backend == VIOMMU_SHADOW_BACKEND_IOMMUFD)
-		SETUP_SKIP("viommu_shadow_iommufd not loaded");
-	ASSERT_EQ(0, ret);
+	vs_backend_open(_metadata, &self->b, variant->backend);
+	self->be = self->b.fd;
+	ASSERT_EQ(0, vs_backend_attach(_metadata, self->ctx, &self->b));
 	self->buf = mmap(NULL, 128 * PAGE_4K, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buf);
@@ -484,12 +419,7 @@ FIXTURE_TEARDOWN(range)
 {
 	set_max_mappings(65535);	/* whatever the test did */
 	close(self->ctx);
-	if (self->box.container >= 0)
-		vfio_box_close(&self->box);
-	else if (self->be >= 0)
-		close(self->be);
-	if (self->dev >= 0)
-		close(self->dev);
+	vs_backend_close(&self->b);
 	free(self->rec);
 	free(self->bitmap);
 }
@@ -658,8 +588,7 @@ TEST_F(range, mapping_limit)
 	ASSERT_EQ(0, set_max_mappings(16));
 	ctx = vs_open();
 	ASSERT_LE(0, ctx);
-	ASSERT_EQ(0, _vs_attach_id(ctx, variant->backend, self->be,
-				   self->be_id));
+	ASSERT_EQ(0, vs_backend_attach(_metadata, ctx, &self->b));
 	ASSERT_EQ(0, _vs_info(ctx, &info));
 	EXPECT_EQ(16, info.mappings_avail);
 	for (i = 0; i < 16; i++)

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fixture helpers shared by the selftest binaries that run against every
+ * backend: opening a context, and a backend of each kind to attach it to.
+ * Include after kselftest_harness.h, vshadow_utils.h and linux/iommufd.h.
+ */
+#ifndef _VSHADOW_FIXTURES_H
+#define _VSHADOW_FIXTURES_H
+
+#include <setjmp.h>
+
+/* Open /dev/viommu_shadow as a new context. */
+static int vs_open(void)
+{
+	return open(VS_DEV, O_RDWR | O_CLOEXEC);
+}
+
+/*
+ * A SKIP in a FIXTURE_SETUP that also skips the test body, which 6.1's
+ * harness would run: as a failed ASSERT does, jump out (the test runs in
+ * a child process of its own; the teardown is not run).
+ */
+#define SETUP_SKIP(fmt, ...) do {					\
+	SKIP(, fmt, ##__VA_ARGS__);					\
+	longjmp(_metadata->env, 1);					\
+} while (0)
+
+/*
+ * An iommufd in *@fd and a new IOAS in *@ioas; with @dev, the first edu
+ * device bound to that IOAS through its VFIO cdev, in *@dev.  Skips the
+ * test on kernels without IOMMUFD, and without such a device.
+ */
+static void iommufd_open_ioas(struct __test_metadata *_metadata, int *fd,
+			      uint32_t *ioas, int *dev)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt pt = { .argsz = sizeof(pt) };
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+
+	*fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		SETUP_SKIP("no /dev/iommu: a kernel without IOMMUFD");
+	ASSERT_EQ(0, vs_ioctl(*fd, IOMMU_IOAS_ALLOC, &a));
+	*ioas = a.out_ioas_id;
+	if (!dev)
+		return;
+	*dev = edu_cdev_open(0);
+	if (*dev < 0)
+		SETUP_SKIP("no edu device with a VFIO cdev");
+	bind.iommufd = *fd;
+	ASSERT_EQ(0, vs_ioctl(*dev, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	pt.pt_id = *ioas;
+	ASSERT_EQ(0, vs_ioctl(*dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &pt));
+}
+
+/**
+ * struct vs_backend - a backend of one kind, opened for a fixture
+ * @kind: enum viommu_shadow_backend, or VSHADOW_MOCK_BACKEND
+ * @fd: what ATTACH is given: the container, the mock, the iommufd
+ * @id: ATTACH's backend_id (iommufd: the IOAS)
+ * @dev: iommufd: the edu device, bound to the IOAS through its cdev
+ * @box: type1: the container with the first edu device's group, type1v2
+ */
+struct vs_backend {
+	uint32_t kind;
+	int fd;
+	uint32_t id;
+	int dev;
+	struct vfio_box box;
+};
+
+/* Open a backend of @kind in @b, or skip when this guest has none. */
+static void vs_backend_open(struct __test_metadata *_metadata,
+			    struct vs_backend *b, uint32_t kind)
+{
+	memset(b, 0, sizeof(*b));
+	b->kind = kind;
+	b->fd = -1;
+	b->dev = -1;
+	b->box.container = -1;
+	b->box.group = -1;
+	if (kind == VSHADOW_MOCK_BACKEND) {
+		b->fd = open(VS_MOCK_DEV, O_RDWR | O_CLOEXEC);
+		if (b->fd < 0)
+			SETUP_SKIP("mock backend not loaded");
+	} else if (kind == VIOMMU_SHADOW_BACKEND_IOMMUFD) {
+		iommufd_open_ioas(_metadata, &b->fd, &b->id, &b->dev);
+	} else {
+		if (vfio_box_open(&b->box, 0, true))
+			SETUP_SKIP("no edu device bound to vfio-pci");
+		b->fd = b->box.container;
+	}
+}
+
+static void vs_backend_close(struct vs_backend *b)
+{
+	if (b->kind == VIOMMU_SHADOW_BACKEND_VFIO_TYPE1) {
+		vfio_box_close(&b->box);
+		return;
+	}
+	if (b->dev >= 0)
+		close(b->dev);
+	if (b->fd >= 0)
+		close(b->fd);
+}
+
+/* ATTACH @ctx to @b: 0 or the errno; skips when its module is not loaded. */
+static int vs_backend_attach(struct __test_metadata *_metadata, int ctx,
+			     const struct vs_backend *b)
+{
+	int ret = _vs_attach_id(ctx, b->kind, b->fd, b->id);
+
+	if (ret == EOPNOTSUPP && b->kind == VIOMMU_SHADOW_BACKEND_IOMMUFD)
+		SETUP_SKIP("viommu_shadow_iommufd not loaded");
+	return ret;
+}
+
+#endif /* _VSHADOW_FIXTURES_H */
