@@ -63,15 +63,15 @@ TESTDIR=tools/testing/selftests/viommu_shadow
 # options".  The test binaries are copied into the guest and run in turn;
 # inside the guest VSHADOW_IOMMU tells them which IOMMU they run on.
 VM_RUNS_DEBIAN=(
-	"intel|viommu_shadow_test compat_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test reliability_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test reliability_test|--iommu amd"
 )
 # The debug kernel also has iommufd: its groundwork test runs beside the
 # suite, and alone in a guest without an IOMMU, where iommufd's mock domain
 # (with dirty tracking) works.
 VM_RUNS_DEBUG=(
-	"intel|viommu_shadow_test compat_test iommufd_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test iommufd_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test reliability_test iommufd_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test reliability_test iommufd_test|--iommu amd"
 	"none|iommufd_test|--iommu none --edu 0"
 )
 
@@ -122,9 +122,10 @@ make_modules_from_clean() {
 
 # guest_command TESTS: the guest command of a VM run: each test binary in
 # turn, bracketed by markers for parse_tests.  Exit status 4 is kselftest's
-# "skipped".
+# "skipped".  VSHADOW_SWEEP tells the reliability sweeps how much to do.
 guest_command() {
 	cat <<EOF
+export VSHADOW_SWEEP=$([ "$CHECK_FULL" = 1 ] && echo full || echo sampled)
 failed=0
 for t in $1; do
 	echo "VSHADOW-TEST-BEGIN \$t"
@@ -359,6 +360,41 @@ lane() {
 	summarize "$lane"
 }
 
+# reliability: one line of what the reliability tests did, over every VM
+# run of this check: the counts their "VSHADOW-RELIABILITY key=value ..."
+# lines report (the ABI sweep, the fault-injection sweeps, ...), added up,
+# and the kernel problems vm.sh found in the guests' logs (KASAN, lockdep,
+# WARN, oops, kmemleak: "vm.sh: kernel reports: N").  The lines
+# themselves are in build/check/reliability.
+reliability() {
+	local logs=() outs=() l reports
+	for l in $LANES; do
+		compgen -G "$OUT/$l/vm-*.out" >/dev/null || continue
+		logs+=("$OUT/$l"/vm-*.console.log)
+		outs+=("$OUT/$l"/vm-*.out)
+	done
+	[ ${#logs[@]} -gt 0 ] || return 0
+	grep -ah '^VSHADOW-RELIABILITY ' "${logs[@]}" | tr -d '\r' >"$OUT/reliability" || true
+	reports=$(cat "${outs[@]}" |
+		sed -n 's/^vm\.sh: kernel reports: //p' | awk '{ n += $1 } END { print n + 0 }')
+	awk -v sweep="$([ "$CHECK_FULL" = 1 ] && echo full || echo sampled)" \
+	    -v reports="$reports" '
+		{
+			for (i = 2; i <= NF; i++) {
+				split($i, kv, "=")
+				if (kv[2] ~ /^[0-9]+$/)
+					n[kv[1]] += kv[2]
+			}
+		}
+		END {
+			printf "reliability (%s sweeps): %d ABI cases, %d fault points swept, " \
+			       "%d fuzz calls, %d concurrent ops, %d inconsistencies, " \
+			       "%d leaks, %d sanitizer reports\n", sweep, n["abi"], n["faults"],
+			       n["fuzz"], n["concurrent"], n["inconsistencies"], n["leaks"],
+			       reports
+		}' "$OUT/reliability" | tee -a "$OUT/lanes"
+}
+
 check_start=$SECONDS
 : >"$OUT/lanes"
 # The host checks use the default series' checkpatch and kselftest headers.
@@ -376,6 +412,7 @@ for l in $LANES; do
 done
 
 echo "==> all lanes ($((SECONDS - check_start))s)"
+reliability
 cat "$OUT/lanes"
 if [ "$total_cases" -eq 0 ]; then
 	echo "FAIL tests: no test case ran"

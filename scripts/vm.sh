@@ -260,10 +260,20 @@ if [ -w "$KMEMLEAK" ]; then
 fi
 say "checkers:${checkers:- none}"
 
+# Leaks in other people's code that the fault-injection sweeps reach, as
+# an extended regex over one kmemleak report's backtrace (its lines joined
+# by spaces).  Each is shown and counted, but fails nothing:
+# - type1's VFIO_IOMMU_GET_INFO (vfio_iommu_type1_get_info(), 6.12.95)
+#   returns an error from building its capability chain without freeing
+#   the chain built so far (caps.buf): an allocation that fails there
+#   leaks the capabilities added before it.
+KNOWN_LEAKS='vfio_info_cap_add.* vfio_iommu_type1_ioctl'
+
 # check_leaks WHEN: have kmemleak scan (it reports objects unreferenced
-# for at least 5 s, hence the wait) and fail on what it finds, then forget
-# it.  Once while the modules are still loaded, so that the backtraces
-# name their functions, and once after they are unloaded.
+# for at least 5 s, hence the wait) and fail on what it finds, less the
+# known leaks above, then forget it.  Once while the modules are still
+# loaded, so that the backtraces name their functions, and once after
+# they are unloaded.
 check_leaks() {
 	[ -w "$KMEMLEAK" ] || return 0
 	sleep 5
@@ -271,11 +281,16 @@ check_leaks() {
 	echo scan >"$KMEMLEAK"
 	n=$(grep -c '^unreferenced object' "$KMEMLEAK")
 	[ "$n" -ne 0 ] || return 0
+	known=$(awk -v re="$KNOWN_LEAKS" '
+		/^unreferenced object/ { if (r ~ re) k++; r = "" }
+		{ r = r " " $1 }
+		END { if (r ~ re) k++; print k + 0 }' "$KMEMLEAK")
 	echo VSHADOW-KMEMLEAK-BEGIN
 	cat "$KMEMLEAK"
 	echo VSHADOW-KMEMLEAK-END
 	echo clear >"$KMEMLEAK"
-	fail "kmemleak: $n suspected leaks $1"
+	[ "$known" -eq 0 ] || say "kmemleak: $known known leaks of others' code $1 (KNOWN_LEAKS)"
+	[ "$n" -eq "$known" ] || fail "kmemleak: $((n - known)) suspected leaks $1"
 }
 
 # After the run: lockdep still on.
@@ -496,6 +511,9 @@ for bad in "${BAD_LOG[@]}" "$BAD_TRACE"; do
 	fi
 done
 
+# For scripts/check.sh's reliability line.
+leaks=$(grep -ac '^vshadow-init: FAIL: kmemleak' "$log" || true)
+say "kernel reports: $(($(wc -l <"$bad_lines") + leaks))"
 if [ "$rc" -eq 0 ]; then
 	say "PASS (${elapsed}s)"
 	exit 0

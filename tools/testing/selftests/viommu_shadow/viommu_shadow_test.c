@@ -1990,6 +1990,8 @@ TEST_F(mock, abi_sweep)
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 	EXPECT_EQ(2, mock_mappings(self->mock, NULL, 0));
 	TH_LOG("%u refused calls, nothing changed", cases);
+	printf("VSHADOW-RELIABILITY abi=%u\n", cases);
+	fflush(stdout);
 }
 
 static bool pattern_bit(int m, uint64_t page)

@@ -1,0 +1,905 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * viommu_shadow reliability sweeps: whole sequences of calls, run again
+ * and again with one failure injected at the 1st, 2nd, 3rd ... fault point
+ * until a run reaches none, in the manner of iommufd's fail_nth test.
+ * After every run the shadow tree, the backend's real state and what the
+ * calls reported must agree: nothing is lost, nothing is left behind.
+ *
+ * Two injectors, each a fixture variant per backend (type1, mock,
+ * iommufd):
+ *
+ * - the module's own (debugfs viommu_shadow/fail_nth, in the test build
+ *   only): its allocations, its user copies, and its calls into the
+ *   container, refused before they act or with their answer lost after
+ *   they acted; on every lane;
+ * - the kernel's (/proc/thread-self/fail-nth with FAILSLAB,
+ *   FAIL_PAGE_ALLOC and FAIL_USERCOPY): any allocation or user copy the
+ *   sequence makes, in type1, iommufd, the IOMMU drivers and mm as well;
+ *   on the debug kernel only (the Debian kernels have no fault injection).
+ *   A WARN or an oops anywhere fails the VM run (scripts/vm.sh).
+ *
+ * VSHADOW_SWEEP=full (make check-full) sweeps every point; otherwise
+ * (make check) every point of the module's injector and every
+ * SAMPLE_STRIDE-th of the kernel's.  Each sweep prints its count on a
+ * "VSHADOW-RELIABILITY" line that scripts/check.sh adds up.
+ */
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "vshadow_utils.h"
+#include <linux/iommufd.h>
+#include "vshadow_fixtures.h"
+
+#define FAIL_NTH_MODULE	"/sys/kernel/debug/viommu_shadow/fail_nth"
+#define SAMPLE_STRIDE	7
+/* A bound on a sweep, far above any count seen: a runaway is a failure. */
+#define MAX_POINTS	5000
+
+/* ------------------------------------------------------------------ */
+/* The injectors                                                       */
+/* ------------------------------------------------------------------ */
+
+struct injector {
+	bool kernel;		/* the kernel's fail-nth, else the module's */
+	int fd;			/* its control file, for this thread */
+};
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+/*
+ * The kernel's fault injection set so that fail-nth reaches every
+ * allocation (GFP_KERNEL ones and order 0 pages too) and user copy, and
+ * quietly: its default report is a stack dump, which vm.sh would take
+ * for a kernel problem.
+ */
+static int kernel_injection_setup(void)
+{
+	static const char * const settings[][2] = {
+		{ "failslab/ignore-gfp-wait", "N" },
+		{ "failslab/verbose", "0" },
+		{ "fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-highmem", "N" },
+		{ "fail_page_alloc/min-order", "0" },
+		{ "fail_page_alloc/verbose", "0" },
+		{ "fail_usercopy/verbose", "0" },
+	};
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(settings); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s",
+			 settings[i][0]);
+		if (write_str(path, settings[i][1]))
+			return -1;
+	}
+	/* iommufd's own points, in kernels with IOMMUFD_TEST. */
+	write_str("/sys/kernel/debug/fail_iommufd/verbose", "0");
+	return 0;
+}
+
+/*
+ * The control files are read and written whole, from their start: the
+ * kernel's with pread and pwrite (it cannot seek), the module's (a
+ * seq_file, which takes no pread or pwrite) after a seek.
+ */
+static ssize_t ctl_write(int fd, const char *buf, size_t len)
+{
+	ssize_t n = pwrite(fd, buf, len, 0);
+
+	if (n < 0 && errno == ESPIPE)
+		n = lseek(fd, 0, SEEK_SET) ? -1 : write(fd, buf, len);
+	return n;
+}
+
+static ssize_t ctl_read(int fd, char *buf, size_t len)
+{
+	ssize_t n = pread(fd, buf, len, 0);
+
+	if (n < 0 && errno == ESPIPE)
+		n = lseek(fd, 0, SEEK_SET) ? -1 : read(fd, buf, len);
+	return n;
+}
+
+/* Open @inj's control file; -1 when this kernel or build has none. */
+static int injector_open(struct injector *inj, bool kernel)
+{
+	inj->kernel = kernel;
+	if (kernel) {
+		if (access("/proc/thread-self/fail-nth", F_OK) ||
+		    kernel_injection_setup())
+			return -1;
+		inj->fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	} else {
+		inj->fd = open(FAIL_NTH_MODULE, O_RDWR | O_CLOEXEC);
+	}
+	return inj->fd < 0 ? -1 : 0;
+}
+
+/* Fail the @nth fault point this thread reaches from now on. */
+static int injector_arm(struct injector *inj, unsigned int nth)
+{
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%u", nth);
+
+	return ctl_write(inj->fd, buf, n) == n ? 0 : -1;
+}
+
+/*
+ * Disarm; whether the armed point was reached (and failed).  @site gets
+ * the module's "kind function" of it.  The kernel's file is itself read
+ * and written with user copies that an armed fail-nth can fail: that
+ * too means it was reached.
+ */
+static bool injector_disarm(struct injector *inj, char *site, size_t len)
+{
+	char buf[96] = "";
+	unsigned long left;
+	bool fired;
+	ssize_t n;
+
+	n = ctl_read(inj->fd, buf, sizeof(buf) - 1);
+	if (n < 0 && errno == EFAULT)
+		buf[0] = '0';
+	else if (n > 0)
+		buf[n] = 0;
+	left = strtoul(buf, NULL, 10);
+	fired = !left;
+	while (ctl_write(inj->fd, "0", 1) != 1 && errno == EFAULT)
+		fired = true;
+	site[0] = 0;
+	if (!inj->kernel && fired) {
+		char *p = strchr(buf, ' ');
+
+		snprintf(site, len, "%s", p ? p + 1 : "?");
+		site[strcspn(site, "\n")] = 0;
+	}
+	return fired;
+}
+
+static bool sweep_full(void)
+{
+	const char *s = getenv("VSHADOW_SWEEP");
+
+	return s && !strcmp(s, "full");
+}
+
+/* ------------------------------------------------------------------ */
+/* The sequence and what it should leave                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Its mappings: a run of RUN_MAPS one-page mappings made by MAP, back to
+ * back (one backend call unmaps them), then BATCH_MAPS two-page mappings
+ * with gaps between them, made by one MAP_BATCH.  UNMAP_RANGE then takes
+ * all but the last, RECS_PER_CALL records at a time (resumed), with dirty
+ * bits; the last stays for the check.
+ */
+#define RUN_MAPS	4
+#define BATCH_MAPS	4
+#define NR_MAPS		(RUN_MAPS + BATCH_MAPS)
+#define RUN_BASE	0x100000ULL
+#define BATCH_BASE	0x200000ULL
+#define BATCH_STEP	0x10000ULL
+#define RECS_PER_CALL	5
+
+enum { ABSENT, PRESENT, UNKNOWN };
+
+struct mapping {
+	uint64_t iova;
+	uint64_t length;
+	int state;
+};
+
+/* One run of the sequence: what the calls said, the model built from it. */
+struct seq {
+	struct mapping m[NR_MAPS];
+	int ctx;
+	bool attached;
+	bool dirty;		/* the context has dirty bits */
+	int err;		/* the errno that stopped the sequence */
+	const char *failed;	/* the call that returned it */
+	int dirty_lost;		/* records with DIRTY_LOST */
+	int bad_bits;		/* records whose bits are not what was set */
+	int lost_without_error;	/* DIRTY_LOST in a call that succeeded */
+	int report_from;	/* an EFAULT call's mappings, whose out */
+	int report_to;		/* fields may be stale (see walk()) */
+};
+
+static uint64_t map_iova(int i)
+{
+	return i < RUN_MAPS ? RUN_BASE + i * PAGE_4K :
+	       BATCH_BASE + (i - RUN_MAPS) * BATCH_STEP;
+}
+
+static uint64_t map_length(int i)
+{
+	return i < RUN_MAPS ? PAGE_4K : 2 * PAGE_4K;
+}
+
+static int map_index(uint64_t iova)
+{
+	int i;
+
+	for (i = 0; i < NR_MAPS; i++)
+		if (map_iova(i) == iova)
+			return i;
+	return -1;
+}
+
+/*
+ * The dirty pages the mock is given: the odd pages, and the first of the
+ * run's third mapping; type1 with a vfio-pci device reports every page.
+ */
+static uint64_t expected_bits(const struct vs_backend *b, int i)
+{
+	uint64_t all = (1ULL << (map_length(i) / PAGE_4K)) - 1;
+
+	if (b->kind != VSHADOW_MOCK_BACKEND)
+		return all;
+	return (i % 2 || i == 2) ? 1 : 0;
+}
+
+static int mock_mark_dirty(const struct vs_backend *b, const struct seq *s)
+{
+	uint64_t bits;
+	int i, ret;
+
+	for (i = 0; i < NR_MAPS; i++) {
+		if (s->m[i].state != PRESENT)
+			continue;
+		bits = expected_bits(b, i);
+		ret = mock_set_dirty(b->fd, map_iova(i), map_length(i), &bits);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static bool stop(struct seq *s, const char *call, int err)
+{
+	if (!err)
+		return false;
+	s->err = err;
+	s->failed = call;
+	return true;
+}
+
+/*
+ * After a call failed with an error that broke the context (EIO, ENODEV),
+ * the model can no longer say what the backend holds of @from .. @to.
+ */
+static void unknown_if_broken(struct seq *s, int err, int from, int to)
+{
+	int i;
+
+	if (err != EIO && err != ENODEV)
+		return;
+	for (i = from; i < to; i++)
+		if (s->m[i].state != ABSENT)
+			s->m[i].state = UNKNOWN;
+}
+
+/*
+ * The records of one UNMAP_RANGE or SYNC_DIRTY call: each names a
+ * mapping of the sequence, and its dirty bits are exactly those set,
+ * unless DIRTY_LOST says they could not be written (only in a call that
+ * fails).  An unmap's records leave the model.
+ */
+static void check_records(const struct vs_backend *b, struct seq *s,
+			  const struct viommu_shadow_unmap_range *cmd,
+			  const struct viommu_shadow_unmap_record *rec,
+			  const uint64_t *bitmap, bool unmap, int ret)
+{
+	uint32_t r;
+	uint64_t bits;
+	int i;
+
+	for (r = 0; r < cmd->out_nr_records && r < RECS_PER_CALL; r++) {
+		i = map_index(rec[r].iova);
+		if (i < 0 || rec[r].length != map_length(i) ||
+		    rec[r].cookie != (uint64_t)i) {
+			s->bad_bits++;
+			continue;
+		}
+		if (unmap)
+			s->m[i].state = ABSENT;
+		if (rec[r].flags & VIOMMU_SHADOW_RECORD_DIRTY_LOST) {
+			s->dirty_lost++;
+			if (!ret)
+				s->lost_without_error++;
+			continue;
+		}
+		if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
+			continue;
+		bits = bitmap[rec[r].bitmap_offset / 64] >>
+		       (rec[r].bitmap_offset % 64);
+		bits &= (1ULL << rec[r].bitmap_bits) - 1;
+		if (!(rec[r].flags & VIOMMU_SHADOW_RECORD_DIRTY) ||
+		    bits != expected_bits(b, i))
+			s->bad_bits++;
+	}
+}
+
+/*
+ * A call that changes mappings @from .. @to - 1 failed with @err.  Its
+ * out fields are the report, written before it acts and again at the
+ * end; EFAULT may be the end's write failing, and then the report read
+ * back is the first one.  Whether it was is only known once the injector
+ * says which point failed (lost_report()).
+ */
+static void note_report(struct seq *s, int err, int from, int to)
+{
+	if (err == EFAULT) {
+		s->report_from = from;
+		s->report_to = to;
+	}
+}
+
+/*
+ * The failed point was the last write of a call's struct (the module's
+ * vshadow_ucmd_respond(); any user copy under the kernel's injector): the
+ * mappings that call could have changed may or may not be mapped.
+ */
+static void lost_report(struct seq *s, bool kernel, const char *site)
+{
+	int i;
+
+	if (!kernel && !strstr(site, "vshadow_ucmd_respond"))
+		return;
+	for (i = s->report_from; i < s->report_to; i++)
+		if (s->m[i].state == PRESENT || s->m[i].state == ABSENT)
+			s->m[i].state = UNKNOWN;
+}
+
+/*
+ * UNMAP_RANGE (or SYNC_DIRTY) of [@start, @last] with dirty bits when the
+ * context has them, RECS_PER_CALL records a call, resumed until done.
+ * Progress is exact whatever a call returns, so its records count even
+ * when it fails.
+ */
+static int walk(const struct vs_backend *b, struct seq *s, unsigned long req,
+		uint64_t start, uint64_t last, int from, int to)
+{
+	struct viommu_shadow_unmap_record rec[RECS_PER_CALL];
+	uint64_t bitmap[RECS_PER_CALL];
+	struct viommu_shadow_unmap_range cmd;
+	int ret;
+
+	do {
+		memset(rec, 0, sizeof(rec));
+		memset(bitmap, 0, sizeof(bitmap));
+		cmd = vs_range(start, last, 0, rec, RECS_PER_CALL);
+		if (s->dirty)
+			vs_range_dirty(&cmd, bitmap, sizeof(bitmap));
+		ret = vs_ioctl(s->ctx, req, &cmd);
+		if (req == VIOMMU_SHADOW_UNMAP_RANGE)
+			note_report(s, ret, from, to);
+		check_records(b, s, &cmd, rec, bitmap,
+			      req == VIOMMU_SHADOW_UNMAP_RANGE, ret);
+		if (ret) {
+			unknown_if_broken(s, ret, from, to);
+			return ret;
+		}
+		start = cmd.out_resume;
+	} while (cmd.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE);
+	return 0;
+}
+
+/*
+ * The whole sequence, stopping at the first call that fails: open,
+ * attach, map a run one by one, a batch, sync, unmap with dirty bits and
+ * resume.  The context stays open for the check.
+ */
+static void run_sequence(const struct vs_backend *b, struct seq *s,
+			 uint8_t *buf)
+{
+	struct viommu_shadow_map_entry e[BATCH_MAPS];
+	struct viommu_shadow_map_batch batch = {
+		.size = sizeof(batch),
+		.entries = (uintptr_t)e,
+		.nr_entries = BATCH_MAPS,
+		.entry_size = sizeof(e[0]),
+	};
+	struct viommu_shadow_info info;
+	uint64_t last_kept;
+	int i, ret;
+
+	s->ctx = vs_open();
+	if (stop(s, "open", s->ctx < 0 ? errno : 0))
+		return;
+	if (stop(s, "attach", _vs_attach_id(s->ctx, b->kind, b->fd, b->id)))
+		return;
+	s->attached = true;
+	if (stop(s, "get_info", _vs_info(s->ctx, &info)))
+		return;
+	s->dirty = info.features & VIOMMU_SHADOW_FEATURE_DIRTY;
+
+	for (i = 0; i < RUN_MAPS; i++) {
+		ret = _vs_map(s->ctx, map_iova(i), map_length(i),
+			      buf + i * PAGE_4K, i);
+		if (!ret)
+			s->m[i].state = PRESENT;
+		unknown_if_broken(s, ret, i, i + 1);
+		if (stop(s, "map", ret))
+			return;
+	}
+
+	for (i = 0; i < BATCH_MAPS; i++)
+		e[i] = (struct viommu_shadow_map_entry) {
+			.flags = VIOMMU_SHADOW_MAP_READ |
+				 VIOMMU_SHADOW_MAP_WRITE,
+			.iova = map_iova(RUN_MAPS + i),
+			.length = map_length(RUN_MAPS + i),
+			.vaddr = (uintptr_t)buf + (RUN_MAPS + 2 * i) * PAGE_4K,
+			.cookie = RUN_MAPS + i,
+		};
+	ret = vs_ioctl(s->ctx, VIOMMU_SHADOW_MAP_BATCH, &batch);
+	for (i = 0; i < BATCH_MAPS && i < (int)batch.out_done; i++)
+		s->m[RUN_MAPS + i].state = PRESENT;
+	if (batch.out_done < BATCH_MAPS)
+		unknown_if_broken(s, ret, RUN_MAPS + batch.out_done,
+				  RUN_MAPS + batch.out_done + 1);
+	note_report(s, ret, RUN_MAPS, NR_MAPS);
+	if (stop(s, "map_batch", ret))
+		return;
+
+	if (s->dirty) {
+		if (b->kind == VSHADOW_MOCK_BACKEND &&
+		    stop(s, "mock_set_dirty", mock_mark_dirty(b, s)))
+			return;
+		if (stop(s, "sync_dirty",
+			 walk(b, s, VIOMMU_SHADOW_SYNC_DIRTY, 0, UINT64_MAX, 0,
+			      NR_MAPS)))
+			return;
+		/* The sync cleared them: the same bits again for the unmap. */
+		if (b->kind == VSHADOW_MOCK_BACKEND &&
+		    stop(s, "mock_set_dirty", mock_mark_dirty(b, s)))
+			return;
+	}
+
+	last_kept = map_iova(NR_MAPS - 1);
+	stop(s, "unmap_range",
+	     walk(b, s, VIOMMU_SHADOW_UNMAP_RANGE, 0, last_kept - 1, 0,
+		  NR_MAPS - 1));
+}
+
+/* ------------------------------------------------------------------ */
+/* The check after each run                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Whether the backend holds [@iova, @iova + @length - 1], found out by
+ * unmapping exactly it (type1, iommufd), or from the mock's own list.
+ */
+static bool backend_had(const struct vs_backend *b, uint64_t iova,
+			uint64_t length)
+{
+	struct vshadow_mock_mapping m[NR_MAPS + 1];
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = b->id,
+		.iova = iova, .length = length,
+	};
+	uint64_t done = 0;
+	long n, i;
+
+	switch (b->kind) {
+	case VSHADOW_MOCK_BACKEND:
+		n = mock_mappings(b->fd, m, NR_MAPS + 1);
+		for (i = 0; i < n && i < NR_MAPS + 1; i++)
+			if (m[i].iova == iova && m[i].length == length)
+				return true;
+		return false;
+	case VIOMMU_SHADOW_BACKEND_IOMMUFD:
+		return !vs_ioctl(b->fd, IOMMU_IOAS_UNMAP, &u) &&
+		       u.length == length;
+	default:
+		return !t1_unmap(b->fd, iova, length, NULL, 0, &done) &&
+		       done == length;
+	}
+}
+
+/* Bytes the backend still holds, all of which it then unmaps. */
+static uint64_t backend_drain(const struct vs_backend *b)
+{
+	struct vfio_iommu_type1_dma_unmap all = {
+		.argsz = sizeof(all), .flags = VFIO_DMA_UNMAP_FLAG_ALL,
+	};
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = b->id, .length = UINT64_MAX,
+	};
+	struct vshadow_mock_mapping m[NR_MAPS + 1];
+	uint64_t bytes = 0;
+	long n, i;
+
+	switch (b->kind) {
+	case VSHADOW_MOCK_BACKEND:
+		/* The mock goes with its fd, which the sweep then reopens. */
+		n = mock_mappings(b->fd, m, NR_MAPS + 1);
+		for (i = 0; i < n && i < NR_MAPS + 1; i++)
+			bytes += m[i].length;
+		return n < 0 ? UINT64_MAX : bytes;
+	case VIOMMU_SHADOW_BACKEND_IOMMUFD:
+		return vs_ioctl(b->fd, IOMMU_IOAS_UNMAP, &u) ? UINT64_MAX :
+		       u.length;
+	default:
+		return vs_ioctl(b->fd, VFIO_IOMMU_UNMAP_DMA, &all) ?
+		       UINT64_MAX : all.size;
+	}
+}
+
+struct tally {
+	unsigned int points;		/* runs with a failure injected */
+	unsigned int inconsistencies;
+	unsigned int leaks;
+	unsigned int broken;		/* runs that broke their context */
+	unsigned int dirty_lost;	/* records reported DIRTY_LOST */
+};
+
+/*
+ * The context still open after the sequence, the injector disarmed:
+ * 1. GET_INFO's counts are the model's (an unbroken context);
+ * 2. what its tree holds, as an UNMAP_RANGE of everything reports it, is
+ *    the model's, the UNKNOWN mappings either way;
+ * 3. the backend holds nothing the model says it has not (probe unmaps of
+ *    exactly those mappings), and then nothing at all;
+ * 4. closed, no context and no node of the module is left.
+ * A broken context must have said so to a call (EIO or ENODEV).
+ * Returns the number of disagreements; each is logged.
+ */
+static unsigned int check_run(struct __test_metadata *_metadata,
+			      const struct vs_backend *b, struct seq *s,
+			      struct tally *t, const char *what)
+{
+	struct viommu_shadow_unmap_record rec[NR_MAPS + 1];
+	struct viommu_shadow_unmap_range cmd;
+	struct viommu_shadow_info info;
+	uint64_t bytes = 0, left;
+	unsigned int bad = 0;
+	long contexts, nodes;
+	bool broken = false;
+	uint32_t r;
+	int i, n = 0;
+
+#define DISAGREE(fmt, ...) do {						\
+	TH_LOG("%s: " fmt, what, ##__VA_ARGS__);			\
+	bad++;								\
+} while (0)
+
+	if (s->bad_bits)
+		DISAGREE("%d records with wrong mappings or dirty bits",
+			 s->bad_bits);
+	if (s->lost_without_error)
+		DISAGREE("DIRTY_LOST in a call that succeeded");
+	t->dirty_lost += s->dirty_lost;
+
+	if (s->attached) {
+		if (_vs_info(s->ctx, &info))
+			DISAGREE("GET_INFO failed: %s", strerror(errno));
+		broken = info.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN;
+	}
+	if (broken) {
+		TH_LOG("%s: context broken", what);
+		t->broken++;
+		if (s->err != EIO && s->err != ENODEV)
+			DISAGREE("context broken, but %s said %s", s->failed,
+				 strerror(s->err));
+	} else if (s->attached) {
+		if (s->err == EIO || s->err == ENODEV)
+			DISAGREE("%s said %s, but the context is not broken",
+				 s->failed, strerror(s->err));
+		for (i = 0; i < NR_MAPS; i++) {
+			if (s->m[i].state == PRESENT) {
+				n++;
+				bytes += map_length(i);
+			}
+		}
+		memset(rec, 0, sizeof(rec));
+		cmd = vs_range(0, UINT64_MAX, 0, rec, NR_MAPS + 1);
+		if (_vs_unmap(s->ctx, &cmd))
+			DISAGREE("final UNMAP_RANGE: %s", strerror(errno));
+		for (r = 0; r < cmd.out_nr_records; r++) {
+			i = map_index(rec[r].iova);
+			if (i < 0 || s->m[i].state == ABSENT)
+				DISAGREE("tree had %#llx, model not",
+					 (unsigned long long)rec[r].iova);
+			else
+				s->m[i].state = ABSENT;
+		}
+		for (i = 0; i < NR_MAPS; i++)
+			if (s->m[i].state == PRESENT)
+				DISAGREE("model had %#llx, tree not",
+					 (unsigned long long)map_iova(i));
+		if (info.nr_mappings < (uint64_t)n ||
+		    info.nr_mappings != cmd.out_nr_records ||
+		    info.mapped_bytes < bytes)
+			DISAGREE("GET_INFO: %llu mappings, %llu bytes; model %d, %llu",
+				 (unsigned long long)info.nr_mappings,
+				 (unsigned long long)info.mapped_bytes, n,
+				 (unsigned long long)bytes);
+	}
+
+	/* What the model says is gone must be gone from the backend too. */
+	for (i = 0; i < NR_MAPS; i++) {
+		if (s->m[i].state == ABSENT &&
+		    backend_had(b, map_iova(i), map_length(i)))
+			DISAGREE("backend still had %#llx",
+				 (unsigned long long)map_iova(i));
+	}
+	left = backend_drain(b);
+	if (!broken && left)
+		DISAGREE("backend held %llu bytes the tree did not",
+			 (unsigned long long)left);
+
+	if (s->ctx >= 0)
+		close(s->ctx);
+	if (vs_objects(&contexts, &nodes) || contexts || nodes) {
+		TH_LOG("%s: after close: %ld contexts, %ld nodes", what,
+		       contexts, nodes);
+		t->leaks++;
+		bad++;
+	}
+	t->inconsistencies += bad;
+	return bad;
+#undef DISAGREE
+}
+
+/* A sweep's counts, for scripts/check.sh's reliability line. */
+static void report(const struct tally *t, const char *sweep,
+		   const char *injector, const char *backend)
+{
+	printf("VSHADOW-RELIABILITY faults=%u inconsistencies=%u leaks=%u ",
+	       t->points, t->inconsistencies, t->leaks);
+	printf("sweep=%s injector=%s backend=%s broken=%u dirty_lost=%u\n",
+	       sweep, injector, backend, t->broken, t->dirty_lost);
+	fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+/* The sweeps                                                          */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(faults) {
+	struct vs_backend b;
+	struct injector inj;
+	uint8_t *buf;
+};
+
+FIXTURE_VARIANT(faults) {
+	uint32_t backend;
+	bool kernel;		/* the kernel's fail-nth, not the module's */
+};
+
+FIXTURE_VARIANT_ADD(faults, type1) {
+	.backend = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+};
+
+FIXTURE_VARIANT_ADD(faults, mock) {
+	.backend = VSHADOW_MOCK_BACKEND,
+};
+
+FIXTURE_VARIANT_ADD(faults, iommufd) {
+	.backend = VIOMMU_SHADOW_BACKEND_IOMMUFD,
+};
+
+FIXTURE_VARIANT_ADD(faults, type1_kernel) {
+	.backend = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+	.kernel = true,
+};
+
+FIXTURE_VARIANT_ADD(faults, mock_kernel) {
+	.backend = VSHADOW_MOCK_BACKEND,
+	.kernel = true,
+};
+
+FIXTURE_VARIANT_ADD(faults, iommufd_kernel) {
+	.backend = VIOMMU_SHADOW_BACKEND_IOMMUFD,
+	.kernel = true,
+};
+
+FIXTURE_SETUP(faults)
+{
+	int ctx;
+
+	vs_backend_open(_metadata, &self->b, variant->backend);
+	/* Is its module there?  A context that attaches says so. */
+	ctx = vs_open();
+	ASSERT_LE(0, ctx);
+	ASSERT_EQ(0, vs_backend_attach(_metadata, ctx, &self->b));
+	close(ctx);
+	if (injector_open(&self->inj, variant->kernel))
+		SETUP_SKIP("%s", variant->kernel ?
+			   "no fault injection in this kernel (the debug lane's has it)" :
+			   "no fail_nth: not the test build of the module");
+	if (variant->backend == VIOMMU_SHADOW_BACKEND_VFIO_TYPE1)
+		ASSERT_EQ(0, t1_dirty(self->b.fd,
+				      VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	self->buf = mmap(NULL, 16 * PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(faults)
+{
+	if (self->inj.fd >= 0)
+		close(self->inj.fd);
+	vs_backend_close(&self->b);
+}
+
+/*
+ * The mock is one per open: a fresh one for every run, tracking dirty
+ * pages.
+ */
+static void mock_renew(struct __test_metadata *_metadata,
+		       struct vs_backend *b)
+{
+	if (b->kind != VSHADOW_MOCK_BACKEND)
+		return;
+	close(b->fd);
+	b->fd = open(VS_MOCK_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, b->fd);
+	ASSERT_EQ(0, mock_tracking(b->fd, true));
+}
+
+static const char *backend_name(uint32_t kind)
+{
+	switch (kind) {
+	case VSHADOW_MOCK_BACKEND:
+		return "mock";
+	case VIOMMU_SHADOW_BACKEND_IOMMUFD:
+		return "iommufd";
+	default:
+		return "type1";
+	}
+}
+
+/*
+ * Arm the Nth point, run the whole sequence, check; N from 1 up, by
+ * the stride, until a run reaches no armed point.  The run with no
+ * failure must be clean too, and leave what the sequence means to leave.
+ */
+TEST_F(faults, sweep)
+{
+	bool full = sweep_full();
+	unsigned int stride = full || !variant->kernel ? 1 : SAMPLE_STRIDE;
+	struct tally t = { 0 };
+	unsigned int nth;
+	char site[80], what[160];
+	struct seq s;
+	bool fired;
+
+	for (nth = 1; nth < MAX_POINTS; nth += stride) {
+		mock_renew(_metadata, &self->b);
+		memset(&s, 0, sizeof(s));
+		ASSERT_EQ(0, injector_arm(&self->inj, nth));
+		run_sequence(&self->b, &s, self->buf);
+		fired = injector_disarm(&self->inj, site, sizeof(site));
+		if (fired)
+			lost_report(&s, variant->kernel, site);
+		snprintf(what, sizeof(what), "point %u (%s): %s said %s", nth,
+			 site[0] ? site : "kernel", s.failed ?: "nothing",
+			 s.err ? strerror(s.err) : "success");
+		check_run(_metadata, &self->b, &s, &t, what);
+		if (!fired) {
+			/* No failure at all: every call must have worked. */
+			EXPECT_EQ(0, s.err) {
+				TH_LOG("%s", what);
+			}
+			break;
+		}
+		t.points++;
+	}
+	EXPECT_GT(MAX_POINTS, nth);
+	EXPECT_EQ(0, t.inconsistencies);
+	EXPECT_EQ(0, t.leaks);
+	report(&t, stride == 1 ? "full" : "sampled",
+	       variant->kernel ? "kernel" : "module",
+	       backend_name(variant->backend));
+}
+
+/*
+ * The mock's own injector: backend call N from the first map on (map,
+ * unmap or sync) fails with the variant's errno, and the @repeat calls
+ * after it too (the walk's own probes of a failed run included); an
+ * unmap that fails first removes @after mappings of its run, as type1's
+ * can.  The same sequence and check, N from 1 up until a run makes fewer
+ * than N calls.
+ */
+FIXTURE(backend_faults) {
+	struct vs_backend b;
+	uint8_t *buf;
+};
+
+FIXTURE_VARIANT(backend_faults) {
+	int error;
+	uint32_t after;
+	uint32_t repeat;
+};
+
+FIXTURE_VARIANT_ADD(backend_faults, once) {
+	.error = ENOMEM,
+};
+
+FIXTURE_VARIANT_ADD(backend_faults, partial) {
+	.error = ENOMEM, .after = 1,
+};
+
+FIXTURE_VARIANT_ADD(backend_faults, twice) {
+	.error = ENOMEM, .repeat = 1,
+};
+
+FIXTURE_VARIANT_ADD(backend_faults, partial_twice) {
+	.error = ENOMEM, .after = 1, .repeat = 1,
+};
+
+/*
+ * The backend's own EIO: its state is unknown, the context breaks, a run
+ * too (a call that fails at once, so that every one fired is an EIO).
+ */
+FIXTURE_VARIANT_ADD(backend_faults, eio) {
+	.error = EIO,
+};
+
+FIXTURE_SETUP(backend_faults)
+{
+	vs_backend_open(_metadata, &self->b, VSHADOW_MOCK_BACKEND);
+	self->buf = mmap(NULL, 16 * PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(backend_faults)
+{
+	vs_backend_close(&self->b);
+}
+
+TEST_F(backend_faults, sweep)
+{
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .error = variant->error,
+		.after = variant->after, .repeat = variant->repeat,
+	};
+	struct vshadow_mock_get_mappings g = { .size = sizeof(g) };
+	struct tally t = { 0 };
+	char what[160];
+	struct seq s;
+
+	for (f.nth = 1; f.nth < MAX_POINTS; f.nth++) {
+		mock_renew(_metadata, &self->b);
+		ASSERT_EQ(0, vs_ioctl(self->b.fd, VSHADOW_MOCK_FAIL_NTH, &f));
+		memset(&s, 0, sizeof(s));
+		run_sequence(&self->b, &s, self->buf);
+		ASSERT_EQ(0, vs_ioctl(self->b.fd, VSHADOW_MOCK_GET_MAPPINGS, &g));
+		ASSERT_EQ(0, mock_fail_nth(self->b.fd, 0, ENOMEM));
+		snprintf(what, sizeof(what), "backend call %u: %s said %s",
+			 f.nth, s.failed ?: "nothing",
+			 s.err ? strerror(s.err) : "success");
+		check_run(_metadata, &self->b, &s, &t, what);
+		if (g.out_calls < f.nth) {
+			EXPECT_EQ(0, s.err) {
+				TH_LOG("%s", what);
+			}
+			break;
+		}
+		t.points++;
+	}
+	EXPECT_GT(MAX_POINTS, f.nth);
+	EXPECT_EQ(0, t.inconsistencies);
+	EXPECT_EQ(0, t.leaks);
+	/* The backend's EIO, wherever it comes, breaks the context. */
+	if (variant->error == EIO)
+		EXPECT_EQ(t.points, t.broken);
+	report(&t, "full", "mock", "mock");
+}
+
+TEST_HARNESS_MAIN
