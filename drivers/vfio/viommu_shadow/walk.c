@@ -450,9 +450,13 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	if (walk->sync) {
 		ret = ctx->ops->sync(ctx->backend, start,
 				     run->tail->last - start + 1, &bitmap);
-		/* Only these come before anything was read. */
-		if (ret < 0 && ret != -EINVAL && ret != -ENODATA &&
-		    ret != -ENODEV)
+		/*
+		 * Only these come before anything was read.  A backend out
+		 * of reach (VSHADOW_BROKEN) may have read some first, as
+		 * iommufd between two HWPTs or two pages of bits.
+		 */
+		if ((ret < 0 && ret != -EINVAL && ret != -ENODATA &&
+		     ret != -ENODEV) || ret == VSHADOW_BROKEN)
 			return vshadow_sync_lost(walk, run,
 						 vshadow_backend_result(ctx, ret));
 		ret = vshadow_backend_result(ctx, ret);

@@ -1691,6 +1691,34 @@ TEST_F(argpage, munmap_noticed)
 }
 
 /*
+ * A sync whose backend is out of reach cannot say whether it read (and
+ * so cleared) some bits before: iommufd reads each HWPT and each page of
+ * bits in turn, and the process can unmap a page in between.  The run's
+ * records come back with DIRTY_LOST (take every page as dirty), the call
+ * fails with EIO and the context breaks; type1's case, its page gone
+ * before the call, is reported the same way.
+ */
+TEST_F(argpage, munmap_sync_lost)
+{
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bitmap[2] = { 0 };
+
+	ASSERT_EQ(0, t1_dirty(self->box.container,
+			      VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, 2 * PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, munmap((void *)self->page, ARGPAGE_SIZE));
+	r = vs_range(0, ~0ULL, 0, rec, 2);
+	vs_range_dirty(&r, bitmap, sizeof(bitmap));
+	EXPECT_EQ(EIO, vs_ioctl(self->ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r));
+	ASSERT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(SZ_1G, rec[0].iova);
+	EXPECT_TRUE(rec[0].flags & VIOMMU_SHADOW_RECORD_DIRTY_LOST);
+	EXPECT_TRUE(vs_broken(self->ctx));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+}
+
+/*
  * The page is never executable, even for a process whose personality
  * makes every readable mapping executable (READ_IMPLIES_EXEC, which old
  * 32-bit binaries get).
