@@ -465,7 +465,8 @@ struct viommu_shadow_unmap_record {
  * would exceed the backend's limit, for type1 the max_dirty_bitmap_size of
  * its migration capability, 256 MB on 6.1 and 6.12), EINVAL also when the
  * backend refuses a mapping's unmap (its page size changed; GET_INFO has
- * the new one), or another backend error, unchanged (but the backend's
+ * the new one unless asking the backend failed too), or another backend
+ * error, unchanged (but the backend's
  * own EIO breaks the context: its state is then unknown).
  */
 struct viommu_shadow_unmap_range {
