@@ -23,8 +23,16 @@
  * (make check) every point of the module's injector and every
  * SAMPLE_STRIDE-th of the kernel's.  Each sweep prints its count on a
  * "VSHADOW-RELIABILITY" line that scripts/check.sh adds up.
+ *
+ * To look at one point: VSHADOW_FAIL_NTH=N runs only point N, and
+ * VSHADOW_FAULT_VERBOSE=1 leaves the kernel's injector its own report (a
+ * stack dump per failure, which fails the VM run).
  */
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "vshadow_utils.h"
@@ -74,17 +82,21 @@ static int kernel_injection_setup(void)
 		{ "fail_page_alloc/verbose", "0" },
 		{ "fail_usercopy/verbose", "0" },
 	};
+	const char *verbose = getenv("VSHADOW_FAULT_VERBOSE");
 	char path[128];
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(settings); i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/debug/%s",
 			 settings[i][0]);
+		if (verbose && strstr(path, "verbose"))
+			continue;
 		if (write_str(path, settings[i][1]))
 			return -1;
 	}
 	/* iommufd's own points, in kernels with IOMMUFD_TEST. */
-	write_str("/sys/kernel/debug/fail_iommufd/verbose", "0");
+	if (!verbose)
+		write_str("/sys/kernel/debug/fail_iommufd/verbose", "0");
 	return 0;
 }
 
@@ -770,6 +782,7 @@ static const char *backend_name(uint32_t kind)
  */
 TEST_F(faults, sweep)
 {
+	const char *only = getenv("VSHADOW_FAIL_NTH");
 	bool full = sweep_full();
 	unsigned int stride = full || !variant->kernel ? 1 : SAMPLE_STRIDE;
 	struct tally t = { 0 };
@@ -778,7 +791,7 @@ TEST_F(faults, sweep)
 	struct seq s;
 	bool fired;
 
-	for (nth = 1; nth < MAX_POINTS; nth += stride) {
+	for (nth = only ? atoi(only) : 1; nth < MAX_POINTS; nth += stride) {
 		mock_renew(_metadata, &self->b);
 		memset(&s, 0, sizeof(s));
 		ASSERT_EQ(0, injector_arm(&self->inj, nth));
@@ -798,6 +811,8 @@ TEST_F(faults, sweep)
 			break;
 		}
 		t.points++;
+		if (only)
+			break;
 	}
 	EXPECT_GT(MAX_POINTS, nth);
 	EXPECT_EQ(0, t.inconsistencies);
@@ -900,6 +915,783 @@ TEST_F(backend_faults, sweep)
 	if (variant->error == EIO)
 		EXPECT_EQ(t.points, t.broken);
 	report(&t, "full", "mock", "mock");
+}
+
+/* ------------------------------------------------------------------ */
+/* Concurrency and lifetime                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Map @n one-page mappings at @base, @base + 4K, ... with MAP_BATCH (the
+ * cookie is the index), every one of them to @page, from the top down:
+ * the mock keeps a sorted list, which a mapping below all others joins at
+ * once.  0 or the errno.
+ */
+static int map_many(int ctx, uint64_t base, uint32_t n, void *page)
+{
+	struct viommu_shadow_map_entry *e;
+	struct viommu_shadow_map_batch b = {
+		.size = sizeof(b), .entry_size = sizeof(*e),
+	};
+	uint32_t i, done, chunk;
+	int ret = 0;
+
+	e = calloc(VIOMMU_SHADOW_BATCH_MAX, sizeof(*e));
+	if (!e)
+		return errno;	/* ENOMEM */
+	for (done = 0; done < n && !ret; done += chunk) {
+		chunk = n - done < VIOMMU_SHADOW_BATCH_MAX ?
+			n - done : VIOMMU_SHADOW_BATCH_MAX;
+		for (i = 0; i < chunk; i++)
+			e[i] = (struct viommu_shadow_map_entry) {
+				.flags = VIOMMU_SHADOW_MAP_READ |
+					 VIOMMU_SHADOW_MAP_WRITE,
+				.iova = base + (uint64_t)(n - 1 - done - i) *
+					       PAGE_4K,
+				.length = PAGE_4K,
+				.vaddr = (uintptr_t)page,
+				.cookie = n - 1 - done - i,
+			};
+		b.entries = (uintptr_t)e;
+		b.nr_entries = chunk;
+		ret = vs_ioctl(ctx, VIOMMU_SHADOW_MAP_BATCH, &b);
+	}
+	free(e);
+	return ret;
+}
+
+FIXTURE(lifetime) {
+	int ctx;
+	int mock;
+	uint8_t *buf;
+	long contexts0;		/* contexts alive before the test */
+};
+
+FIXTURE_SETUP(lifetime)
+{
+	long nodes;
+
+	self->mock = open(VS_MOCK_DEV, O_RDWR | O_CLOEXEC);
+	if (self->mock < 0)
+		SETUP_SKIP("mock backend not loaded");
+	ASSERT_EQ(0, vs_objects(&self->contexts0, &nodes));
+	self->ctx = vs_open();
+	ASSERT_LE(0, self->ctx);
+	ASSERT_EQ(0, _vs_attach(self->ctx, VSHADOW_MOCK_BACKEND, self->mock));
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	self->buf = mmap(NULL, 16 * PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(lifetime)
+{
+	if (self->ctx >= 0)
+		close(self->ctx);
+	if (self->mock >= 0)
+		close(self->mock);
+}
+
+/*
+ * No context left but @contexts (those of the module before the test,
+ * and the fixture's if still open), and no node but @nodes.
+ */
+static void expect_no_leak(struct __test_metadata *_metadata, long contexts,
+			   long nodes)
+{
+	long c, n;
+
+	ASSERT_EQ(0, vs_objects(&c, &n));
+	EXPECT_EQ(contexts, c);
+	EXPECT_EQ(nodes, n);
+}
+
+#define THREADS		4
+#define THREAD_MAPS	8
+#define THREAD_SPAN	0x1000000ULL	/* each thread's own IOVA region */
+#define THREAD_ROUNDS	200
+
+struct worker {
+	int ctx;
+	int id;			/* THREADS: the one that syncs everything */
+	void *page;
+	unsigned long ops;
+	int err;		/* first unexpected errno */
+	char what[64];
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct viommu_shadow_unmap_record rec[THREAD_MAPS];
+	uint64_t bitmap[THREAD_MAPS];
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	uint64_t base = (uint64_t)(w->id + 1) * THREAD_SPAN;
+	int round, i, ret;
+
+	for (round = 0; round < THREAD_ROUNDS && !w->err; round++) {
+		if (w->id == THREADS) {
+			/* Sync and count across everyone's mappings. */
+			r = vs_range(0, UINT64_MAX, 0, rec, THREAD_MAPS);
+			vs_range_dirty(&r, bitmap, sizeof(bitmap));
+			ret = vs_ioctl(w->ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r);
+			if (ret && ret != ENOSPC)
+				snprintf(w->what, sizeof(w->what), "sync");
+			else
+				ret = _vs_info(w->ctx, &info);
+			w->ops += 2;
+			if (ret && ret != ENOSPC)
+				w->err = ret;
+			continue;
+		}
+		ret = map_many(w->ctx, base, THREAD_MAPS, w->page);
+		if (ret) {
+			w->err = ret;
+			snprintf(w->what, sizeof(w->what), "map_batch");
+			break;
+		}
+		r = vs_range(base, base + THREAD_SPAN - 1, 0, rec, THREAD_MAPS);
+		vs_range_dirty(&r, bitmap, sizeof(bitmap));
+		ret = vs_ioctl(w->ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r);
+		if (!ret)
+			ret = _vs_unmap(w->ctx, &r);
+		w->ops += 3;
+		if (ret) {
+			w->err = ret;
+			snprintf(w->what, sizeof(w->what), "sync/unmap");
+			break;
+		}
+		/* Its own mappings, all of them, and only them. */
+		if (r.out_nr_records != THREAD_MAPS ||
+		    (r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE)) {
+			w->err = EPROTO;
+			snprintf(w->what, sizeof(w->what), "%u records",
+				 r.out_nr_records);
+			break;
+		}
+		for (i = 0; i < THREAD_MAPS; i++)
+			if (rec[i].iova != base + i * PAGE_4K ||
+			    rec[i].cookie != (uint64_t)i)
+				w->err = EPROTO;
+	}
+	return NULL;
+}
+
+/*
+ * Threads of one process map, sync and range-unmap on one context at
+ * once, each in its own part of the space, while another syncs the whole
+ * space: each gets back exactly its own mappings, and everything is gone
+ * at the end, from the tree and the backend alike.
+ */
+TEST_F_TIMEOUT(lifetime, threads_share_a_context, 300)
+{
+	struct worker w[THREADS + 1];
+	pthread_t tid[THREADS + 1];
+	struct viommu_shadow_info info;
+	unsigned long ops = 0;
+	int i;
+
+	for (i = 0; i <= THREADS; i++) {
+		w[i] = (struct worker) {
+			.ctx = self->ctx, .id = i, .page = self->buf,
+		};
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL, worker_run, &w[i]));
+	}
+	for (i = 0; i <= THREADS; i++) {
+		pthread_join(tid[i], NULL);
+		EXPECT_EQ(0, w[i].err) {
+			TH_LOG("thread %d: %s: %s", i, w[i].what,
+			       strerror(w[i].err));
+		}
+		ops += w[i].ops;
+	}
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(0, info.nr_mappings);
+	EXPECT_EQ(0, mock_mappings(self->mock, NULL, 0));
+	EXPECT_FALSE(info.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN);
+	printf("VSHADOW-RELIABILITY concurrent=%lu\n", ops);
+	fflush(stdout);
+}
+
+struct unmapper {
+	int ctx;
+	uint32_t n;
+	struct viommu_shadow_unmap_record *rec;
+	struct viommu_shadow_unmap_range r;
+	int ret;
+};
+
+static void *unmap_all(void *arg)
+{
+	struct unmapper *u = arg;
+
+	u->r = vs_range(0, UINT64_MAX, 0, u->rec, u->n);
+	u->ret = _vs_unmap(u->ctx, &u->r);
+	return NULL;
+}
+
+/*
+ * close() of the context's fd, and of the backend's, while another thread
+ * range-unmaps 65535 mappings through it: the call in flight holds both
+ * files, finishes and reports everything; the context and its backend go
+ * when it returns, leaving nothing.
+ */
+TEST_F_TIMEOUT(lifetime, close_during_unmap, 300)
+{
+	const uint32_t n = 65535;
+	struct unmapper u = { .ctx = self->ctx, .n = n };
+	pthread_t tid;
+	long left;
+
+	u.rec = calloc(n, sizeof(*u.rec));
+	ASSERT_NE(NULL, u.rec);
+	ASSERT_EQ(0, map_many(self->ctx, PAGE_4K, n, self->buf));
+	ASSERT_EQ(n, mock_mappings(self->mock, NULL, 0));
+	ASSERT_EQ(0, pthread_create(&tid, NULL, unmap_all, &u));
+	/* Close both once the walk is under way. */
+	do {
+		left = mock_mappings(self->mock, NULL, 0);
+	} while (left == n);
+	EXPECT_EQ(0, close(self->ctx));
+	EXPECT_EQ(0, close(self->mock));
+	self->ctx = -1;
+	self->mock = -1;
+	pthread_join(tid, NULL);
+	EXPECT_EQ(0, u.ret);
+	EXPECT_EQ(n, u.r.out_nr_records);
+	EXPECT_EQ((uint64_t)n * PAGE_4K, u.r.out_bytes);
+	expect_no_leak(_metadata, self->contexts0, 0);
+	free(u.rec);
+}
+
+/*
+ * A process that gets the context's fd over a Unix socket (not a child:
+ * a process that existed before the context) cannot use it: EPERM, and
+ * the owner's mappings do not change.
+ */
+TEST_F(lifetime, fd_passed_over_socket)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct msghdr msg = { 0 };
+	struct iovec iov;
+	struct cmsghdr *cm;
+	int sv[2], status;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 7));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct viommu_shadow_unmap_record rec;
+		struct viommu_shadow_unmap_range r =
+			vs_range(0, UINT64_MAX, 0, &rec, 1);
+		int fd;
+
+		close(sv[0]);
+		close(self->ctx);	/* only the one that comes over the socket */
+		iov = (struct iovec) { .iov_base = &c, .iov_len = 1 };
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		if (recvmsg(sv[1], &msg, 0) != 1)
+			_exit(10);
+		cm = CMSG_FIRSTHDR(&msg);
+		if (!cm || cm->cmsg_type != SCM_RIGHTS)
+			_exit(11);
+		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+		if (_vs_map(fd, 2 * SZ_1G, PAGE_4K, self->buf, 8) != EPERM)
+			_exit(1);
+		if (_vs_unmap(fd, &r) != EPERM)
+			_exit(2);
+		_exit(0);
+	}
+	close(sv[1]);
+	iov = (struct iovec) { .iov_base = &c, .iov_len = 1 };
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &self->ctx, sizeof(int));
+	ASSERT_EQ(1, sendmsg(sv[0], &msg, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(1, mock_mappings(self->mock, NULL, 0));
+	EXPECT_EQ(0, _vs_map(self->ctx, 2 * SZ_1G, PAGE_4K, self->buf, 8));
+	close(sv[0]);
+}
+
+/*
+ * While a context is open, neither the module nor the backend module it
+ * is attached to can be unloaded.
+ */
+TEST_F(lifetime, rmmod_refused)
+{
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "viommu_shadow", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "viommu_shadow_mock",
+			      O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	/* And the context still works. */
+	EXPECT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+}
+
+/*
+ * 64 contexts at once, each on a mock of its own, each mapping and
+ * unmapping its own: no context sees another's, and closing them leaves
+ * nothing.  On type1, a context per container for as many edu devices as
+ * the guest has.
+ */
+TEST_F_TIMEOUT(lifetime, many_contexts, 300)
+{
+	struct viommu_shadow_unmap_record rec[17];
+	struct viommu_shadow_unmap_range r;
+	int ctx[64], mock[64], i, k, boxes = 0;
+	struct vfio_box box[8];
+
+	for (i = 0; i < 64; i++) {
+		ctx[i] = vs_open();
+		mock[i] = open(VS_MOCK_DEV, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, ctx[i]);
+		ASSERT_LE(0, mock[i]);
+		ASSERT_EQ(0, _vs_attach(ctx[i], VSHADOW_MOCK_BACKEND, mock[i]));
+		ASSERT_EQ(0, map_many(ctx[i], (i + 1) * SZ_1G, 16, self->buf));
+	}
+	for (i = 0; i < 64; i++) {
+		EXPECT_EQ(16, mock_mappings(mock[i], NULL, 0));
+		r = vs_range(0, UINT64_MAX, 0, rec, 17);
+		ASSERT_EQ(0, _vs_unmap(ctx[i], &r));
+		EXPECT_EQ(16, r.out_nr_records);
+		for (k = 0; k < 16 && k < (int)r.out_nr_records; k++)
+			EXPECT_EQ((i + 1) * SZ_1G + k * PAGE_4K, rec[k].iova);
+		EXPECT_EQ(0, mock_mappings(mock[i], NULL, 0));
+	}
+	for (i = 0; i < 64; i++) {
+		close(ctx[i]);
+		close(mock[i]);
+	}
+
+	for (i = 0; i < 8 && !vfio_box_open(&box[i], i, true); i++) {
+		ctx[i] = vs_open();
+		ASSERT_LE(0, ctx[i]);
+		ASSERT_EQ(0, _vs_attach(ctx[i], VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+					box[i].container));
+		ASSERT_EQ(0, _vs_map(ctx[i], SZ_1G, PAGE_4K, self->buf, i));
+		boxes++;
+	}
+	if (i < 8)
+		vfio_box_close(&box[i]);	/* the one that failed */
+	for (i = 0; i < boxes; i++) {
+		r = vs_range(0, UINT64_MAX, 0, rec, 2);
+		ASSERT_EQ(0, _vs_unmap(ctx[i], &r));
+		EXPECT_EQ(1, r.out_nr_records);
+		EXPECT_EQ((uint64_t)i, rec[0].cookie);
+		close(ctx[i]);
+		vfio_box_close(&box[i]);
+	}
+	TH_LOG("64 contexts on the mock, %d on type1 containers", boxes);
+	/* The fixture's context is still open, with nothing mapped. */
+	expect_no_leak(_metadata, self->contexts0 + 1, 0);
+}
+
+/* Whether every VFIO group of the guest refuses to open: EACCES. */
+static bool groups_refused(void)
+{
+	DIR *d = opendir("/dev/vfio");
+	struct dirent *de;
+	char path[300];
+	bool refused = d;
+	int fd;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/dev/vfio/%s", de->d_name);
+		fd = open(path, O_RDWR);
+		if (fd >= 0 || errno != EACCES)
+			refused = false;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+	return refused;
+}
+
+/*
+ * A user without privileges can open the device (0666) and a fresh VFIO
+ * container, but holds no container with a device: it can attach to
+ * nothing, and do nothing to anyone's mappings.
+ */
+TEST_F(lifetime, unprivileged_user)
+{
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 3));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct viommu_shadow_unmap_record rec;
+		struct viommu_shadow_unmap_range r =
+			vs_range(0, UINT64_MAX, 0, &rec, 1);
+		int ctx, bare;
+
+		close(self->ctx);
+		close(self->mock);
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		if (open(VS_MOCK_DEV, O_RDWR) >= 0 || errno != EACCES)
+			_exit(1);
+		if (!groups_refused())
+			_exit(2);
+		ctx = vs_open();
+		if (ctx < 0)
+			_exit(3);
+		bare = open("/dev/vfio/vfio", O_RDWR);
+		if (bare >= 0 && _vs_attach(ctx, 1, bare) != ENODEV)
+			_exit(4);
+		if (_vs_map(ctx, SZ_1G, PAGE_4K, self->buf, 0) != ENXIO ||
+		    _vs_unmap(ctx, &r) != ENXIO)
+			_exit(5);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(1, mock_mappings(self->mock, NULL, 0));
+}
+
+/* ------------------------------------------------------------------ */
+/* A bounded random-ioctl fuzzer                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Random calls of every ioctl on a context over the mock, their structs
+ * mostly well formed (so that they reach the walk) with one field or the
+ * size at random now and then, their IOVAs aimed as syzkaller's iommufd
+ * descriptions aim them: at a live mapping (the nth, plus an offset), at
+ * the 2^64 edges, or anywhere.  Now and then the mock fails a backend
+ * call.  After every FUZZ_BATCH calls, and at the end, the tree and the
+ * mock must agree (GET_INFO against the mock's own list) unless a call
+ * broke the context, which only EIO or ENODEV may do; at the end an
+ * UNMAP_RANGE of everything must report the mock's mappings exactly.
+ *
+ * Bounded by a count (FUZZ_CALLS, FUZZ_CALLS_FULL with VSHADOW_SWEEP=full)
+ * and FUZZ_SECONDS; seeded by VSHADOW_FUZZ_SEED (default FUZZ_SEED), the
+ * seed printed so that a failure can be replayed.
+ */
+#define FUZZ_SEED	0x5eed0001ULL
+#define FUZZ_CALLS	3000
+#define FUZZ_CALLS_FULL	30000
+#define FUZZ_SECONDS	120
+#define FUZZ_BATCH	50
+#define FUZZ_LIVE	256	/* live mappings the fuzzer remembers */
+#define FUZZ_REC	64
+
+struct fuzz {
+	uint64_t state;
+	uint64_t live[FUZZ_LIVE];	/* IOVAs of mappings it made */
+	unsigned int nr_live;
+	void *buf;
+	void *hole;			/* an address with nothing mapped */
+	bool eio;			/* the mock was told to fail with EIO */
+	struct viommu_shadow_unmap_record rec[FUZZ_REC + 1];
+	uint64_t bitmap[FUZZ_REC * 8];
+	struct viommu_shadow_map_entry entries[16];
+	struct viommu_shadow_range ranges[8];
+};
+
+static uint64_t fz_next(struct fuzz *f)
+{
+	/* xorshift64* */
+	f->state ^= f->state >> 12;
+	f->state ^= f->state << 25;
+	f->state ^= f->state >> 27;
+	return f->state * 0x2545f4914f6cdd1dULL;
+}
+
+static uint64_t fz_below(struct fuzz *f, uint64_t n)
+{
+	return n ? fz_next(f) % n : 0;
+}
+
+static bool fz_chance(struct fuzz *f, unsigned int percent)
+{
+	return fz_below(f, 100) < percent;
+}
+
+/* An IOVA: a live mapping's plus an offset, an edge, or anything. */
+static uint64_t fz_iova(struct fuzz *f)
+{
+	static const uint64_t edges[] = {
+		0, PAGE_4K, SZ_1G, 1ULL << 47, 1ULL << 48, 1ULL << 63,
+		UINT64_MAX - 2 * PAGE_4K + 1, UINT64_MAX - PAGE_4K + 1,
+		UINT64_MAX,
+	};
+	uint64_t v;
+
+	switch (fz_below(f, 4)) {
+	case 0:
+		if (!f->nr_live)
+			return edges[fz_below(f, ARRAY_SIZE(edges))];
+		v = f->live[fz_below(f, f->nr_live)];
+		return v + (fz_below(f, 5) - 2) * PAGE_4K;
+	case 1:
+		return edges[fz_below(f, ARRAY_SIZE(edges))];
+	case 2:
+		return fz_below(f, 64) * PAGE_4K;
+	default:
+		return fz_chance(f, 80) ? fz_next(f) & ~(PAGE_4K - 1) :
+		       fz_next(f);
+	}
+}
+
+static uint64_t fz_length(struct fuzz *f)
+{
+	switch (fz_below(f, 8)) {
+	case 0:
+		return fz_next(f);
+	case 1:
+		return 0;
+	default:
+		return (1 + fz_below(f, 4)) * PAGE_4K;
+	}
+}
+
+/* One field of the struct at @p (@size bytes) or its size, at random. */
+static void fz_mangle(struct fuzz *f, void *p, size_t size, uint32_t *usize)
+{
+	uint8_t *b = p;
+
+	switch (fz_below(f, 4)) {
+	case 0:
+		*usize = fz_below(f, size + 16);
+		break;
+	case 1:
+		b[4 + fz_below(f, size - 4)] ^= 1 << fz_below(f, 8);
+		break;
+	case 2:
+		*(uint64_t *)(b + 8 * fz_below(f, size / 8)) = fz_next(f);
+		break;
+	default:
+		*(uint64_t *)(b + 8 * fz_below(f, size / 8)) =
+			(uintptr_t)f->hole;
+		break;
+	}
+}
+
+static void fz_remember(struct fuzz *f, uint64_t iova)
+{
+	if (f->nr_live < FUZZ_LIVE)
+		f->live[f->nr_live++] = iova;
+	else
+		f->live[fz_below(f, FUZZ_LIVE)] = iova;
+}
+
+/* One random call; its errno (0 on success). */
+static int fz_call(struct fuzz *f, int ctx, int mock)
+{
+	union {
+		struct viommu_shadow_map map;
+		struct viommu_shadow_unmap_range range;
+		struct viommu_shadow_map_batch mbatch;
+		struct viommu_shadow_unmap_batch ubatch;
+		struct viommu_shadow_info info;
+		uint8_t raw[256];
+	} u;
+	unsigned long req;
+	unsigned int i, n;
+	uint32_t *usize = (uint32_t *)&u;
+	size_t size;
+	int ret;
+
+	memset(&u, 0, sizeof(u));
+	switch (fz_below(f, 10)) {
+	case 0: case 1: case 2:
+		req = VIOMMU_SHADOW_MAP;
+		size = sizeof(u.map);
+		u.map = (struct viommu_shadow_map) {
+			.size = size, .flags = 1 + fz_below(f, 3),
+			.iova = fz_iova(f), .length = fz_length(f),
+			.vaddr = (uintptr_t)f->buf, .cookie = fz_next(f),
+		};
+		break;
+	case 3:
+		req = VIOMMU_SHADOW_MAP_BATCH;
+		size = sizeof(u.mbatch);
+		n = 1 + fz_below(f, ARRAY_SIZE(f->entries));
+		for (i = 0; i < n; i++)
+			f->entries[i] = (struct viommu_shadow_map_entry) {
+				.flags = VIOMMU_SHADOW_MAP_READ,
+				.iova = fz_iova(f), .length = fz_length(f),
+				.vaddr = (uintptr_t)f->buf, .cookie = i,
+			};
+		u.mbatch = (struct viommu_shadow_map_batch) {
+			.size = size, .entries = (uintptr_t)f->entries,
+			.nr_entries = n, .entry_size = sizeof(f->entries[0]),
+		};
+		break;
+	case 4: case 5: case 6:
+		req = fz_chance(f, 70) ? VIOMMU_SHADOW_UNMAP_RANGE :
+					  VIOMMU_SHADOW_SYNC_DIRTY;
+		size = sizeof(u.range);
+		u.range = vs_range(fz_iova(f), 0, 0, f->rec,
+				   1 + fz_below(f, FUZZ_REC));
+		u.range.last = fz_chance(f, 30) ? UINT64_MAX :
+			       u.range.start + fz_length(f);
+		if (fz_chance(f, 30))
+			u.range.flags |= VIOMMU_SHADOW_UNMAP_WHOLE;
+		if (req == VIOMMU_SHADOW_SYNC_DIRTY || fz_chance(f, 50))
+			vs_range_dirty(&u.range, f->bitmap,
+				       8 * (1 + fz_below(f, ARRAY_SIZE(f->bitmap))));
+		break;
+	case 7:
+		req = VIOMMU_SHADOW_UNMAP_BATCH;
+		size = sizeof(u.ubatch);
+		n = 1 + fz_below(f, ARRAY_SIZE(f->ranges));
+		for (i = 0; i < n; i++) {
+			f->ranges[i].start = fz_iova(f);
+			f->ranges[i].last = f->ranges[i].start + fz_length(f);
+		}
+		u.ubatch = (struct viommu_shadow_unmap_batch) {
+			.size = size, .ranges = (uintptr_t)f->ranges,
+			.nr_ranges = n, .range_size = sizeof(f->ranges[0]),
+			.records = (uintptr_t)f->rec, .nr_records = FUZZ_REC,
+			.record_size = sizeof(f->rec[0]),
+		};
+		break;
+	case 8:
+		/* The mock fails one of the next backend calls. */
+		f->eio |= fz_chance(f, 10);
+		return mock_fail_nth(mock, 1 + fz_below(f, 4),
+				     f->eio ? EIO : ENOMEM);
+	default:
+		req = VIOMMU_SHADOW_GET_INFO;
+		size = sizeof(u.info);
+		u.info.size = size;
+		break;
+	}
+	if (fz_chance(f, 15))
+		fz_mangle(f, &u, size, usize);
+	if (fz_chance(f, 2))
+		req = _IO(VIOMMU_SHADOW_TYPE, fz_below(f, 0x100));
+	ret = vs_ioctl(ctx, req, &u);
+	if (!ret && req == VIOMMU_SHADOW_MAP)
+		fz_remember(f, u.map.iova);
+	if (req == VIOMMU_SHADOW_MAP_BATCH)
+		for (i = 0; i < u.mbatch.out_done && i < ARRAY_SIZE(f->entries); i++)
+			fz_remember(f, f->entries[i].iova);
+	return ret;
+}
+
+/* The tree (GET_INFO) and the mock agree; false with a message if not. */
+static bool fz_consistent(struct __test_metadata *_metadata, int ctx, int mock,
+			  bool *broken)
+{
+	static struct vshadow_mock_mapping m[65536];
+	struct viommu_shadow_info info;
+	uint64_t bytes = 0;
+	long n, i;
+
+	if (_vs_info(ctx, &info))
+		return false;
+	*broken = info.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN;
+	if (*broken)
+		return true;
+	n = mock_mappings(mock, m, ARRAY_SIZE(m));
+	for (i = 0; i < n && i < (long)ARRAY_SIZE(m); i++)
+		bytes += m[i].length;
+	if (n < 0 || (uint64_t)n != info.nr_mappings ||
+	    bytes != info.mapped_bytes) {
+		TH_LOG("tree %llu mappings %#llx bytes, mock %ld, %#llx",
+		       (unsigned long long)info.nr_mappings,
+		       (unsigned long long)info.mapped_bytes, n,
+		       (unsigned long long)bytes);
+		return false;
+	}
+	return true;
+}
+
+TEST_F_TIMEOUT(lifetime, fuzz, 300)
+{
+	const char *env = getenv("VSHADOW_FUZZ_SEED");
+	unsigned long calls = sweep_full() ? FUZZ_CALLS_FULL : FUZZ_CALLS;
+	unsigned long done, errors = 0, contexts = 1;
+	struct fuzz *f = calloc(1, sizeof(*f));
+	time_t until = time(NULL) + FUZZ_SECONDS;
+	struct viommu_shadow_unmap_range r;
+	uint64_t seed;
+	bool broken;
+	int err;
+
+	ASSERT_NE(NULL, f);
+	seed = env ? strtoull(env, NULL, 0) : FUZZ_SEED;
+	f->state = seed ?: 1;
+	f->buf = self->buf;
+	f->hole = mmap(NULL, PAGE_4K, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, f->hole);
+	ASSERT_EQ(0, munmap(f->hole, PAGE_4K));
+	TH_LOG("seed %#llx (VSHADOW_FUZZ_SEED replays it), %lu calls",
+	       (unsigned long long)seed, calls);
+
+	for (done = 0; done < calls && time(NULL) < until; done++) {
+		err = fz_call(f, self->ctx, self->mock);
+		errors += !!err;
+		if ((done + 1) % FUZZ_BATCH)
+			continue;
+		ASSERT_EQ(0, mock_fail_nth(self->mock, 0, ENOMEM));
+		ASSERT_TRUE(fz_consistent(_metadata, self->ctx, self->mock,
+					  &broken)) {
+			TH_LOG("after call %lu (seed %#llx)", done + 1,
+			       (unsigned long long)seed);
+		}
+		/* Only the backend's own EIO may break the context. */
+		ASSERT_TRUE(!broken || f->eio) {
+			TH_LOG("broken without a backend EIO, by call %lu (seed %#llx)",
+			       done + 1, (unsigned long long)seed);
+		}
+		f->eio = false;
+		if (broken) {
+			/* Go on with a fresh context and mock. */
+			close(self->ctx);
+			close(self->mock);
+			self->mock = open(VS_MOCK_DEV, O_RDWR | O_CLOEXEC);
+			self->ctx = vs_open();
+			ASSERT_LE(0, self->mock);
+			ASSERT_LE(0, self->ctx);
+			ASSERT_EQ(0, _vs_attach(self->ctx, VSHADOW_MOCK_BACKEND,
+						self->mock));
+			ASSERT_EQ(0, mock_tracking(self->mock, true));
+			f->nr_live = 0;
+			contexts++;
+		}
+	}
+	ASSERT_EQ(0, mock_fail_nth(self->mock, 0, ENOMEM));
+	ASSERT_TRUE(fz_consistent(_metadata, self->ctx, self->mock, &broken));
+	if (!broken) {
+		/* Everything the tree has, the mock has, and goes. */
+		do {
+			r = vs_range(0, UINT64_MAX, VIOMMU_SHADOW_UNMAP_WHOLE,
+				     f->rec, FUZZ_REC);
+			ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+		} while (r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE);
+		EXPECT_EQ(0, mock_mappings(self->mock, NULL, 0));
+	}
+	TH_LOG("%lu calls (%lu failed), %lu contexts", done, errors, contexts);
+	printf("VSHADOW-RELIABILITY fuzz=%lu seed=%#llx\n", done,
+	       (unsigned long long)seed);
+	fflush(stdout);
+	free(f);
 }
 
 TEST_HARNESS_MAIN
