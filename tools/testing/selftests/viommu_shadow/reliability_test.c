@@ -521,35 +521,6 @@ static bool backend_had(const struct vs_backend *b, uint64_t iova,
 	}
 }
 
-/* Bytes the backend still holds, all of which it then unmaps. */
-static uint64_t backend_drain(const struct vs_backend *b)
-{
-	struct vfio_iommu_type1_dma_unmap all = {
-		.argsz = sizeof(all), .flags = VFIO_DMA_UNMAP_FLAG_ALL,
-	};
-	struct iommu_ioas_unmap u = {
-		.size = sizeof(u), .ioas_id = b->id, .length = UINT64_MAX,
-	};
-	struct vshadow_mock_mapping m[NR_MAPS + 1];
-	uint64_t bytes = 0;
-	long n, i;
-
-	switch (b->kind) {
-	case VSHADOW_MOCK_BACKEND:
-		/* The mock goes with its fd, which the sweep then reopens. */
-		n = mock_mappings(b->fd, m, NR_MAPS + 1);
-		for (i = 0; i < n && i < NR_MAPS + 1; i++)
-			bytes += m[i].length;
-		return n < 0 ? UINT64_MAX : bytes;
-	case VIOMMU_SHADOW_BACKEND_IOMMUFD:
-		return vs_ioctl(b->fd, IOMMU_IOAS_UNMAP, &u) ? UINT64_MAX :
-		       u.length;
-	default:
-		return vs_ioctl(b->fd, VFIO_IOMMU_UNMAP_DMA, &all) ?
-		       UINT64_MAX : all.size;
-	}
-}
-
 struct tally {
 	unsigned int points;		/* runs with a failure injected */
 	unsigned int inconsistencies;
@@ -648,7 +619,7 @@ static unsigned int check_run(struct __test_metadata *_metadata,
 			DISAGREE("backend still had %#llx",
 				 (unsigned long long)map_iova(i));
 	}
-	left = backend_drain(b);
+	left = vs_backend_drain(b);
 	if (!broken && left)
 		DISAGREE("backend held %llu bytes the tree did not",
 			 (unsigned long long)left);

@@ -977,6 +977,304 @@ TEST_F(range, efault_partial_progress)
 	munmap(area, 2 * PAGE_4K);
 }
 
+/*
+ * The ABI of every ioctl, one table row each, so that an ioctl added later
+ * is swept by adding a row: below the first version's size EINVAL, a
+ * longer struct with a non-zero tail E2BIG, a NULL or unmapped argument
+ * EFAULT, each unknown flag bit alone EOPNOTSUPP, each reserved field
+ * non-zero EINVAL, each array it points to unmapped EFAULT, each array
+ * entry one byte smaller than the first version EINVAL.  Nothing any of
+ * them is refused for may change anything: the context's counters and
+ * the mock's own list of mappings are compared after.  And with a valid
+ * body (the row's @fill): a longer struct with a zero tail is accepted,
+ * and before ATTACH every call but ATTACH and GET_INFO gets ENXIO.
+ */
+struct abi_bufs {
+	void *page;		/* a page to map */
+	void *hole;		/* an address with nothing mapped */
+	struct viommu_shadow_unmap_record rec[4];
+	uint64_t bitmap[4];
+	struct viommu_shadow_map_entry entry;
+	struct viommu_shadow_range range;
+	int mock;		/* for ATTACH */
+};
+
+struct abi_row {
+	const char *name;
+	unsigned long req;
+	size_t size;
+	size_t first;		/* the first version's size */
+	uint32_t known;		/* flags it takes */
+	size_t reserved[2];	/* offsets of reserved fields, 0 for none */
+	/* A call that succeeds on an attached context, at @iova. */
+	void (*fill)(void *buf, struct abi_bufs *b, uint64_t iova);
+	size_t ptr;		/* offset of an array pointer, 0 for none */
+	size_t elem_size;	/* offset of its element size field */
+	uint32_t elem_first;	/* the element's first version size */
+	bool dirty;		/* its body needs a context with dirty bits */
+};
+
+#define ABI_ROW(_req, _struct, _first, _known, _fill, ...) {		\
+	.name = #_req, .req = VIOMMU_SHADOW_##_req,			\
+	.size = sizeof(_struct), .first = _first,			\
+	.known = _known, .fill = _fill, __VA_ARGS__ }
+
+static void abi_attach(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	*(struct viommu_shadow_attach *)buf = (struct viommu_shadow_attach) {
+		.size = sizeof(struct viommu_shadow_attach),
+		.backend = VSHADOW_MOCK_BACKEND, .fd = b->mock,
+	};
+}
+
+static void abi_info(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	*(struct viommu_shadow_info *)buf = (struct viommu_shadow_info) {
+		.size = sizeof(struct viommu_shadow_info),
+	};
+}
+
+static void abi_map(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	*(struct viommu_shadow_map *)buf = (struct viommu_shadow_map) {
+		.size = sizeof(struct viommu_shadow_map),
+		.flags = VIOMMU_SHADOW_MAP_READ, .iova = iova,
+		.length = PAGE_4K, .vaddr = (uintptr_t)b->page,
+	};
+}
+
+static void abi_unmap(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	*(struct viommu_shadow_unmap_range *)buf =
+		vs_range(iova, iova + PAGE_4K - 1, 0, b->rec, 4);
+}
+
+static void abi_sync(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	abi_unmap(buf, b, iova);
+	vs_range_dirty(buf, b->bitmap, sizeof(b->bitmap));
+}
+
+static void abi_map_batch(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	b->entry = (struct viommu_shadow_map_entry) {
+		.flags = VIOMMU_SHADOW_MAP_READ, .iova = iova,
+		.length = PAGE_4K, .vaddr = (uintptr_t)b->page,
+	};
+	*(struct viommu_shadow_map_batch *)buf =
+		(struct viommu_shadow_map_batch) {
+		.size = sizeof(struct viommu_shadow_map_batch),
+		.entries = (uintptr_t)&b->entry, .nr_entries = 1,
+		.entry_size = sizeof(b->entry),
+	};
+}
+
+static void abi_unmap_batch(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	b->range = (struct viommu_shadow_range) {
+		.start = iova, .last = iova + PAGE_4K - 1,
+	};
+	*(struct viommu_shadow_unmap_batch *)buf =
+		(struct viommu_shadow_unmap_batch) {
+		.size = sizeof(struct viommu_shadow_unmap_batch),
+		.ranges = (uintptr_t)&b->range, .nr_ranges = 1,
+		.range_size = sizeof(b->range), .records = (uintptr_t)b->rec,
+		.nr_records = 4, .record_size = sizeof(b->rec[0]),
+	};
+}
+
+#define UNMAP_FLAGS	(VIOMMU_SHADOW_UNMAP_GET_DIRTY |		\
+			 VIOMMU_SHADOW_UNMAP_WHOLE | VIOMMU_SHADOW_UNMAP_DENSE)
+
+#define RANGE_ARRAY(_struct, _ptr, _size, _elem)			\
+	.ptr = offsetof(_struct, _ptr),					\
+	.elem_size = offsetof(_struct, _size), .elem_first = sizeof(_elem)
+
+static const struct abi_row abi_rows[] = {
+	ABI_ROW(ATTACH, struct viommu_shadow_attach,
+		offsetof(struct viommu_shadow_attach, backend_id), 0,
+		abi_attach),
+	ABI_ROW(GET_INFO, struct viommu_shadow_info,
+		offsetof(struct viommu_shadow_info, mappings_avail), 0,
+		abi_info,
+		.reserved = { offsetof(struct viommu_shadow_info, __reserved) }),
+	ABI_ROW(MAP, struct viommu_shadow_map, sizeof(struct viommu_shadow_map),
+		VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE, abi_map),
+	ABI_ROW(UNMAP_RANGE, struct viommu_shadow_unmap_range,
+		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS,
+		abi_unmap,
+		RANGE_ARRAY(struct viommu_shadow_unmap_range, records,
+			    record_size, struct viommu_shadow_unmap_record)),
+	ABI_ROW(SYNC_DIRTY, struct viommu_shadow_unmap_range,
+		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS,
+		abi_sync, .dirty = true,
+		RANGE_ARRAY(struct viommu_shadow_unmap_range, records,
+			    record_size, struct viommu_shadow_unmap_record)),
+	ABI_ROW(MAP_BATCH, struct viommu_shadow_map_batch,
+		offsetof(struct viommu_shadow_map_batch, __reserved), 0,
+		abi_map_batch,
+		.reserved = { offsetof(struct viommu_shadow_map_batch,
+				       __reserved) },
+		RANGE_ARRAY(struct viommu_shadow_map_batch, entries,
+			    entry_size, struct viommu_shadow_map_entry)),
+	ABI_ROW(UNMAP_BATCH, struct viommu_shadow_unmap_batch,
+		sizeof(struct viommu_shadow_unmap_batch), UNMAP_FLAGS,
+		abi_unmap_batch,
+		RANGE_ARRAY(struct viommu_shadow_unmap_batch, ranges,
+			    range_size, struct viommu_shadow_range)),
+};
+
+/*
+ * With a valid body: accepted with a zero tail past what the kernel
+ * knows, on context @ctx (attached, its mock tracking dirty pages; ATTACH
+ * on a fresh context), and on a fresh context ENXIO but for ATTACH and
+ * GET_INFO.  Each row maps, unmaps or reads at one IOVA only, in turn.
+ * Returns the cases made.
+ */
+static unsigned int abi_valid_bodies(struct __test_metadata *_metadata,
+				     int ctx, struct abi_bufs *b)
+{
+	unsigned char buf[512];
+	unsigned int i, cases = 0;
+	const uint64_t iova = 7 * SZ_1G;
+	bool attach;
+	int fresh;
+
+	for (i = 0; i < ARRAY_SIZE(abi_rows); i++) {
+		const struct abi_row *row = &abi_rows[i];
+
+		attach = row->req == VIOMMU_SHADOW_ATTACH;
+		fresh = vs_open();
+		ASSERT_LE(0, fresh);
+		memset(buf, 0, sizeof(buf));
+		row->fill(buf, b, iova);
+		*(uint32_t *)buf = row->size + 8;
+		EXPECT_EQ(0, vs_ioctl(attach ? fresh : ctx, row->req, buf))
+			TH_LOG("%s: zero tail", row->name);
+		if (!attach) {
+			memset(buf, 0, sizeof(buf));
+			row->fill(buf, b, iova);
+			EXPECT_EQ(row->req == VIOMMU_SHADOW_GET_INFO ? 0 : ENXIO,
+				  vs_ioctl(fresh, row->req, buf))
+				TH_LOG("%s: before ATTACH", row->name);
+			cases++;
+		}
+		close(fresh);
+		cases++;
+	}
+	return cases;
+}
+
+TEST_F(range, abi_sweep)
+{
+	struct viommu_shadow_info before, after;
+	unsigned int i, bit, r, cases = 0;
+	struct viommu_shadow_unmap_range all;
+	static struct abi_bufs b;
+	unsigned char buf[512];
+	int ctx2, mock2;
+
+	b.page = self->buf;
+	b.hole = mmap(NULL, PAGE_4K, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		      -1, 0);
+	ASSERT_NE(MAP_FAILED, b.hole);
+	ASSERT_EQ(0, munmap(b.hole, PAGE_4K));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + SZ_2M, PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, _vs_info(self->ctx, &before));
+
+	for (i = 0; i < ARRAY_SIZE(abi_rows); i++) {
+		const struct abi_row *row = &abi_rows[i];
+
+		memset(buf, 0, sizeof(buf));
+		*(uint32_t *)buf = row->first - 1;
+		EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
+			TH_LOG("%s: size %zu", row->name, row->first - 1);
+		memset(buf, 0, sizeof(buf));
+		*(uint32_t *)buf = row->size + 8;
+		buf[row->size + 7] = 1;
+		EXPECT_EQ(E2BIG, vs_ioctl(self->ctx, row->req, buf))
+			TH_LOG("%s: non-zero tail", row->name);
+		EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, row->req, NULL))
+			TH_LOG("%s: NULL", row->name);
+		EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, row->req, b.hole))
+			TH_LOG("%s: unmapped", row->name);
+		cases += 4;
+		if (row->ptr && (!row->dirty || has_dirty(variant->backend))) {
+			/* Over the context's two mappings, with its array gone. */
+			memset(buf, 0, sizeof(buf));
+			row->fill(buf, &b, SZ_1G);
+			*(uint64_t *)(buf + row->ptr) = (uintptr_t)b.hole;
+			EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, row->req, buf))
+				TH_LOG("%s: array unmapped", row->name);
+			memset(buf, 0, sizeof(buf));
+			row->fill(buf, &b, SZ_1G);
+			*(uint32_t *)(buf + row->elem_size) = row->elem_first - 1;
+			EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
+				TH_LOG("%s: element size", row->name);
+			cases += 2;
+		}
+		for (bit = 0; bit < 32; bit++) {
+			if (row->known & (1U << bit))
+				continue;
+			memset(buf, 0, sizeof(buf));
+			((uint32_t *)buf)[0] = row->size;
+			((uint32_t *)buf)[1] = 1U << bit;
+			EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, row->req, buf))
+				TH_LOG("%s: flag bit %u", row->name, bit);
+			cases++;
+		}
+		for (r = 0; r < ARRAY_SIZE(row->reserved) && row->reserved[r];
+		     r++) {
+			memset(buf, 0, sizeof(buf));
+			((uint32_t *)buf)[0] = row->size;
+			buf[row->reserved[r]] = 1;
+			EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
+				TH_LOG("%s: reserved field at %zu", row->name,
+				       row->reserved[r]);
+			cases++;
+		}
+	}
+	/* Numbers next to the table's, and a known number with a size. */
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx, _IO(VIOMMU_SHADOW_TYPE,
+						  VIOMMU_SHADOW_BASE - 1), buf));
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx,
+				   _IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_BASE +
+				       ARRAY_SIZE(abi_rows)), buf));
+	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx,
+				   _IOW(VIOMMU_SHADOW_TYPE,
+					VIOMMU_SHADOW_CMD_MAP, uint64_t), buf));
+	cases += 3;
+
+	ASSERT_EQ(0, _vs_info(self->ctx, &after));
+	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
+	/* The tree and the backend still hold the two mappings, and only. */
+	all = vs_range(0, UINT64_MAX, 0, self->rec, NR_REC);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &all));
+	EXPECT_EQ(2, all.out_nr_records);
+	EXPECT_EQ(0, vs_backend_drain(&self->b));
+
+	/* Valid bodies, on contexts of their own over mocks. */
+	if (variant->backend == VSHADOW_MOCK_BACKEND) {
+		ctx2 = vs_open();
+		mock2 = open(VS_MOCK_DEV, O_RDWR);
+		ASSERT_LE(0, ctx2);
+		ASSERT_LE(0, mock2);
+		ASSERT_EQ(0, mock_tracking(mock2, true));
+		ASSERT_EQ(0, _vs_attach(ctx2, VSHADOW_MOCK_BACKEND, mock2));
+		b.mock = open(VS_MOCK_DEV, O_RDWR);
+		ASSERT_LE(0, b.mock);
+		cases += abi_valid_bodies(_metadata, ctx2, &b);
+		EXPECT_EQ(0, mock_mappings(mock2, NULL, 0));
+		close(b.mock);
+		close(ctx2);
+		close(mock2);
+	}
+	TH_LOG("%u cases, the refused ones changing nothing", cases);
+	printf("VSHADOW-RELIABILITY abi=%u\n", cases);
+	fflush(stdout);
+}
+
 /* ------------------------------------------------------------------ */
 /* type1 only                                                          */
 /* ------------------------------------------------------------------ */
@@ -1911,296 +2209,6 @@ FIXTURE_TEARDOWN(mock)
 	close(self->ctx);
 	if (self->mock >= 0)
 		close(self->mock);
-}
-
-/*
- * The ABI of every ioctl, one table row each, so that an ioctl added later
- * is swept by adding a row: below the first version's size EINVAL, a
- * longer struct with a non-zero tail E2BIG, a NULL or unmapped argument
- * EFAULT, each unknown flag bit alone EOPNOTSUPP, each reserved field
- * non-zero EINVAL, each array it points to unmapped EFAULT, each array
- * entry one byte smaller than the first version EINVAL.  Nothing any of
- * them is refused for may change anything: the context's counters and
- * the mock's own list of mappings are compared after.  And with a valid
- * body (the row's @fill): a longer struct with a zero tail is accepted,
- * and before ATTACH every call but ATTACH and GET_INFO gets ENXIO.
- */
-struct abi_bufs {
-	void *page;		/* a page to map */
-	void *hole;		/* an address with nothing mapped */
-	struct viommu_shadow_unmap_record rec[4];
-	uint64_t bitmap[4];
-	struct viommu_shadow_map_entry entry;
-	struct viommu_shadow_range range;
-	int mock;		/* for ATTACH */
-};
-
-struct abi_row {
-	const char *name;
-	unsigned long req;
-	size_t size;
-	size_t first;		/* the first version's size */
-	uint32_t known;		/* flags it takes */
-	size_t reserved[2];	/* offsets of reserved fields, 0 for none */
-	/* A call that succeeds on an attached context, at @iova. */
-	void (*fill)(void *buf, struct abi_bufs *b, uint64_t iova);
-	size_t ptr;		/* offset of an array pointer, 0 for none */
-	size_t elem_size;	/* offset of its element size field */
-	uint32_t elem_first;	/* the element's first version size */
-};
-
-#define ABI_ROW(_req, _struct, _first, _known, _fill, ...) {		\
-	.name = #_req, .req = VIOMMU_SHADOW_##_req,			\
-	.size = sizeof(_struct), .first = _first,			\
-	.known = _known, .fill = _fill, __VA_ARGS__ }
-
-static void abi_attach(void *buf, struct abi_bufs *b, uint64_t iova)
-{
-	*(struct viommu_shadow_attach *)buf = (struct viommu_shadow_attach) {
-		.size = sizeof(struct viommu_shadow_attach),
-		.backend = VSHADOW_MOCK_BACKEND, .fd = b->mock,
-	};
-}
-
-static void abi_info(void *buf, struct abi_bufs *b, uint64_t iova)
-{
-	*(struct viommu_shadow_info *)buf = (struct viommu_shadow_info) {
-		.size = sizeof(struct viommu_shadow_info),
-	};
-}
-
-static void abi_map(void *buf, struct abi_bufs *b, uint64_t iova)
-{
-	*(struct viommu_shadow_map *)buf = (struct viommu_shadow_map) {
-		.size = sizeof(struct viommu_shadow_map),
-		.flags = VIOMMU_SHADOW_MAP_READ, .iova = iova,
-		.length = PAGE_4K, .vaddr = (uintptr_t)b->page,
-	};
-}
-
-static void abi_unmap(void *buf, struct abi_bufs *b, uint64_t iova)
-{
-	*(struct viommu_shadow_unmap_range *)buf =
-		vs_range(iova, iova + PAGE_4K - 1, 0, b->rec, 4);
-}
-
-static void abi_sync(void *buf, struct abi_bufs *b, uint64_t iova)
-{
-	abi_unmap(buf, b, iova);
-	vs_range_dirty(buf, b->bitmap, sizeof(b->bitmap));
-}
-
-static void abi_map_batch(void *buf, struct abi_bufs *b, uint64_t iova)
-{
-	b->entry = (struct viommu_shadow_map_entry) {
-		.flags = VIOMMU_SHADOW_MAP_READ, .iova = iova,
-		.length = PAGE_4K, .vaddr = (uintptr_t)b->page,
-	};
-	*(struct viommu_shadow_map_batch *)buf =
-		(struct viommu_shadow_map_batch) {
-		.size = sizeof(struct viommu_shadow_map_batch),
-		.entries = (uintptr_t)&b->entry, .nr_entries = 1,
-		.entry_size = sizeof(b->entry),
-	};
-}
-
-static void abi_unmap_batch(void *buf, struct abi_bufs *b, uint64_t iova)
-{
-	b->range = (struct viommu_shadow_range) {
-		.start = iova, .last = iova + PAGE_4K - 1,
-	};
-	*(struct viommu_shadow_unmap_batch *)buf =
-		(struct viommu_shadow_unmap_batch) {
-		.size = sizeof(struct viommu_shadow_unmap_batch),
-		.ranges = (uintptr_t)&b->range, .nr_ranges = 1,
-		.range_size = sizeof(b->range), .records = (uintptr_t)b->rec,
-		.nr_records = 4, .record_size = sizeof(b->rec[0]),
-	};
-}
-
-#define UNMAP_FLAGS	(VIOMMU_SHADOW_UNMAP_GET_DIRTY |		\
-			 VIOMMU_SHADOW_UNMAP_WHOLE | VIOMMU_SHADOW_UNMAP_DENSE)
-
-#define RANGE_ARRAY(_struct, _ptr, _size, _elem)			\
-	.ptr = offsetof(_struct, _ptr),					\
-	.elem_size = offsetof(_struct, _size), .elem_first = sizeof(_elem)
-
-static const struct abi_row abi_rows[] = {
-	ABI_ROW(ATTACH, struct viommu_shadow_attach,
-		offsetof(struct viommu_shadow_attach, backend_id), 0,
-		abi_attach),
-	ABI_ROW(GET_INFO, struct viommu_shadow_info,
-		offsetof(struct viommu_shadow_info, mappings_avail), 0,
-		abi_info,
-		.reserved = { offsetof(struct viommu_shadow_info, __reserved) }),
-	ABI_ROW(MAP, struct viommu_shadow_map, sizeof(struct viommu_shadow_map),
-		VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE, abi_map),
-	ABI_ROW(UNMAP_RANGE, struct viommu_shadow_unmap_range,
-		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS,
-		abi_unmap,
-		RANGE_ARRAY(struct viommu_shadow_unmap_range, records,
-			    record_size, struct viommu_shadow_unmap_record)),
-	ABI_ROW(SYNC_DIRTY, struct viommu_shadow_unmap_range,
-		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS,
-		abi_sync,
-		RANGE_ARRAY(struct viommu_shadow_unmap_range, records,
-			    record_size, struct viommu_shadow_unmap_record)),
-	ABI_ROW(MAP_BATCH, struct viommu_shadow_map_batch,
-		offsetof(struct viommu_shadow_map_batch, __reserved), 0,
-		abi_map_batch,
-		.reserved = { offsetof(struct viommu_shadow_map_batch,
-				       __reserved) },
-		RANGE_ARRAY(struct viommu_shadow_map_batch, entries,
-			    entry_size, struct viommu_shadow_map_entry)),
-	ABI_ROW(UNMAP_BATCH, struct viommu_shadow_unmap_batch,
-		sizeof(struct viommu_shadow_unmap_batch), UNMAP_FLAGS,
-		abi_unmap_batch,
-		RANGE_ARRAY(struct viommu_shadow_unmap_batch, ranges,
-			    range_size, struct viommu_shadow_range)),
-};
-
-/*
- * With a valid body: accepted with a zero tail past what the kernel
- * knows, on context @ctx (attached, its mock tracking dirty pages; ATTACH
- * on a fresh context), and on a fresh context ENXIO but for ATTACH and
- * GET_INFO.  Each row maps, unmaps or reads at one IOVA only, in turn.
- * Returns the cases made.
- */
-static unsigned int abi_valid_bodies(struct __test_metadata *_metadata,
-				     int ctx, struct abi_bufs *b)
-{
-	unsigned char buf[512];
-	unsigned int i, cases = 0;
-	const uint64_t iova = 7 * SZ_1G;
-	bool attach;
-	int fresh;
-
-	for (i = 0; i < ARRAY_SIZE(abi_rows); i++) {
-		const struct abi_row *row = &abi_rows[i];
-
-		attach = row->req == VIOMMU_SHADOW_ATTACH;
-		fresh = vs_open();
-		ASSERT_LE(0, fresh);
-		memset(buf, 0, sizeof(buf));
-		row->fill(buf, b, iova);
-		*(uint32_t *)buf = row->size + 8;
-		EXPECT_EQ(0, vs_ioctl(attach ? fresh : ctx, row->req, buf))
-			TH_LOG("%s: zero tail", row->name);
-		if (!attach) {
-			memset(buf, 0, sizeof(buf));
-			row->fill(buf, b, iova);
-			EXPECT_EQ(row->req == VIOMMU_SHADOW_GET_INFO ? 0 : ENXIO,
-				  vs_ioctl(fresh, row->req, buf))
-				TH_LOG("%s: before ATTACH", row->name);
-			cases++;
-		}
-		close(fresh);
-		cases++;
-	}
-	return cases;
-}
-
-TEST_F(mock, abi_sweep)
-{
-	struct viommu_shadow_info before, after;
-	unsigned int i, bit, r, cases = 0;
-	static struct abi_bufs b;
-	unsigned char buf[512];
-	int ctx2, mock2;
-
-	b.page = self->buf;
-	b.hole = mmap(NULL, PAGE_4K, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		      -1, 0);
-	ASSERT_NE(MAP_FAILED, b.hole);
-	ASSERT_EQ(0, munmap(b.hole, PAGE_4K));
-	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
-	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + SZ_2M, PAGE_4K, self->buf, 2));
-	ASSERT_EQ(0, _vs_info(self->ctx, &before));
-
-	for (i = 0; i < ARRAY_SIZE(abi_rows); i++) {
-		const struct abi_row *row = &abi_rows[i];
-
-		memset(buf, 0, sizeof(buf));
-		*(uint32_t *)buf = row->first - 1;
-		EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
-			TH_LOG("%s: size %zu", row->name, row->first - 1);
-		memset(buf, 0, sizeof(buf));
-		*(uint32_t *)buf = row->size + 8;
-		buf[row->size + 7] = 1;
-		EXPECT_EQ(E2BIG, vs_ioctl(self->ctx, row->req, buf))
-			TH_LOG("%s: non-zero tail", row->name);
-		EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, row->req, NULL))
-			TH_LOG("%s: NULL", row->name);
-		EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, row->req, b.hole))
-			TH_LOG("%s: unmapped", row->name);
-		cases += 4;
-		if (row->ptr) {
-			/* Over the context's two mappings, with its array gone. */
-			memset(buf, 0, sizeof(buf));
-			row->fill(buf, &b, SZ_1G);
-			*(uint64_t *)(buf + row->ptr) = (uintptr_t)b.hole;
-			EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, row->req, buf))
-				TH_LOG("%s: array unmapped", row->name);
-			memset(buf, 0, sizeof(buf));
-			row->fill(buf, &b, SZ_1G);
-			*(uint32_t *)(buf + row->elem_size) = row->elem_first - 1;
-			EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
-				TH_LOG("%s: element size", row->name);
-			cases += 2;
-		}
-		for (bit = 0; bit < 32; bit++) {
-			if (row->known & (1U << bit))
-				continue;
-			memset(buf, 0, sizeof(buf));
-			((uint32_t *)buf)[0] = row->size;
-			((uint32_t *)buf)[1] = 1U << bit;
-			EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, row->req, buf))
-				TH_LOG("%s: flag bit %u", row->name, bit);
-			cases++;
-		}
-		for (r = 0; r < ARRAY_SIZE(row->reserved) && row->reserved[r];
-		     r++) {
-			memset(buf, 0, sizeof(buf));
-			((uint32_t *)buf)[0] = row->size;
-			buf[row->reserved[r]] = 1;
-			EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, row->req, buf))
-				TH_LOG("%s: reserved field at %zu", row->name,
-				       row->reserved[r]);
-			cases++;
-		}
-	}
-	/* Numbers next to the table's, and a known number with a size. */
-	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx, _IO(VIOMMU_SHADOW_TYPE,
-						  VIOMMU_SHADOW_BASE - 1), buf));
-	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx,
-				   _IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_BASE +
-				       ARRAY_SIZE(abi_rows)), buf));
-	EXPECT_EQ(ENOTTY, vs_ioctl(self->ctx,
-				   _IOW(VIOMMU_SHADOW_TYPE,
-					VIOMMU_SHADOW_CMD_MAP, uint64_t), buf));
-	cases += 3;
-
-	ASSERT_EQ(0, _vs_info(self->ctx, &after));
-	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
-	EXPECT_EQ(2, mock_mappings(self->mock, NULL, 0));
-
-	/* Valid bodies, on contexts of their own. */
-	ctx2 = vs_open();
-	mock2 = open(VS_MOCK_DEV, O_RDWR);
-	ASSERT_LE(0, ctx2);
-	ASSERT_LE(0, mock2);
-	ASSERT_EQ(0, mock_tracking(mock2, true));
-	ASSERT_EQ(0, _vs_attach(ctx2, VSHADOW_MOCK_BACKEND, mock2));
-	b.mock = open(VS_MOCK_DEV, O_RDWR);
-	ASSERT_LE(0, b.mock);
-	cases += abi_valid_bodies(_metadata, ctx2, &b);
-	EXPECT_EQ(0, mock_mappings(mock2, NULL, 0));
-	close(b.mock);
-	close(ctx2);
-	close(mock2);
-	TH_LOG("%u cases, the refused ones changing nothing", cases);
-	printf("VSHADOW-RELIABILITY abi=%u\n", cases);
-	fflush(stdout);
 }
 
 static bool pattern_bit(int m, uint64_t page)

@@ -115,4 +115,39 @@ static int vs_backend_attach(struct __test_metadata *_metadata, int ctx,
 	return ret;
 }
 
+/*
+ * Bytes the backend still holds, all of which type1 and iommufd then
+ * unmap (the mock's go with its fd); UINT64_MAX if it cannot say (the
+ * mock with more than VS_DRAIN_MAX mappings).
+ */
+#define VS_DRAIN_MAX	64
+
+static uint64_t vs_backend_drain(const struct vs_backend *b)
+{
+	struct vfio_iommu_type1_dma_unmap all = {
+		.argsz = sizeof(all), .flags = VFIO_DMA_UNMAP_FLAG_ALL,
+	};
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = b->id, .length = UINT64_MAX,
+	};
+	struct vshadow_mock_mapping m[VS_DRAIN_MAX];
+	uint64_t bytes = 0;
+	long n, i;
+
+	switch (b->kind) {
+	case VSHADOW_MOCK_BACKEND:
+		/* Its mappings go with its fd. */
+		n = mock_mappings(b->fd, m, VS_DRAIN_MAX);
+		for (i = 0; i < n && i < VS_DRAIN_MAX; i++)
+			bytes += m[i].length;
+		return n < 0 || n > VS_DRAIN_MAX ? UINT64_MAX : bytes;
+	case VIOMMU_SHADOW_BACKEND_IOMMUFD:
+		return vs_ioctl(b->fd, IOMMU_IOAS_UNMAP, &u) ? UINT64_MAX :
+		       u.length;
+	default:
+		return vs_ioctl(b->fd, VFIO_IOMMU_UNMAP_DMA, &all) ?
+		       UINT64_MAX : all.size;
+	}
+}
+
 #endif /* _VSHADOW_FIXTURES_H */
