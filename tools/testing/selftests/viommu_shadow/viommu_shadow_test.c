@@ -2368,12 +2368,12 @@ static int mock_fill(int ctx, int mock, uint64_t n, void *page)
  * backend exactly.  GET_INFO works from any process; the walk holds the
  * context lock, so the observer watches the mock instead.
  */
-TEST_F_TIMEOUT(mock, fatal_signal_stops_walk, 120)
+TEST_F_TIMEOUT(mock, fatal_signal_stops_walk, 240)
 {
-	const uint64_t n = 20000;
+	const uint64_t n = 65535;	/* max_mappings, type1's own limit */
 	struct viommu_shadow_info info;
 	int ctx, mock, status, ready[2];
-	long left;
+	long left, contexts, nodes;
 	pid_t pid;
 	char c;
 
@@ -2422,6 +2422,10 @@ TEST_F_TIMEOUT(mock, fatal_signal_stops_walk, 120)
 	close(ready[0]);
 	close(ctx);
 	close(mock);
+	/* Nothing of the killed walker's context is left: only the fixture's. */
+	ASSERT_EQ(0, vs_objects(&contexts, &nodes));
+	EXPECT_EQ(1, contexts);
+	EXPECT_EQ(0, nodes);
 }
 
 static void on_sigusr1(int sig)
