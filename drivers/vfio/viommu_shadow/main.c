@@ -98,7 +98,7 @@ int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
 	struct vshadow_backend_caps caps;
 
 	if (ret == -EINVAL) {
-		ret = ctx->ops->query(ctx->backend, &caps);
+		ret = vshadow_call_query(ctx->ops, ctx->backend, &caps);
 		if (!ret)
 			ctx->caps = caps;
 		if (ret != -ENODEV && ret != VSHADOW_BROKEN)
@@ -187,7 +187,7 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	if (ret)
 		goto err_fput;
 	/* Ask it what it is and can do; never inferred from the file. */
-	ret = ops->query(ctx->backend, &ctx->caps);
+	ret = vshadow_call_query(ops, ctx->backend, &ctx->caps);
 	if (ret == VSHADOW_BROKEN)
 		ret = -EIO;
 	if (ret)

@@ -14,6 +14,7 @@
 
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
+#include "trace.h"
 
 static bool vshadow_aligned(struct vshadow_ctx *ctx, u64 value)
 {
@@ -45,8 +46,9 @@ static int vshadow_map_check(const struct viommu_shadow_map_entry *e,
  * the node is allocated before the backend maps, so that nothing can fail
  * once it has.
  */
-static int vshadow_map_locked(struct vshadow_ctx *ctx,
-			      const struct viommu_shadow_map_entry *e, u64 last)
+static int __vshadow_map_locked(struct vshadow_ctx *ctx,
+				const struct viommu_shadow_map_entry *e,
+				u64 last)
 {
 	struct vshadow_node *node;
 	int ret;
@@ -70,8 +72,7 @@ static int vshadow_map_locked(struct vshadow_ctx *ctx,
 	node->last = last;
 	node->cookie = e->cookie;
 
-	ret = ctx->ops->map(ctx->backend, e->iova, e->length, e->vaddr,
-			    e->flags);
+	ret = vshadow_call_map(ctx, e->iova, e->length, e->vaddr, e->flags);
 	ret = vshadow_backend_result(ctx, ret);
 	if (ret) {
 		vshadow_node_free(ctx, node);
@@ -80,6 +81,16 @@ static int vshadow_map_locked(struct vshadow_ctx *ctx,
 	vshadow_tree_insert(ctx, node);
 	ctx->nr_maps++;
 	return 0;
+}
+
+/* ...and trace its outcome. */
+static int vshadow_map_locked(struct vshadow_ctx *ctx,
+			      const struct viommu_shadow_map_entry *e, u64 last)
+{
+	int ret = __vshadow_map_locked(ctx, e, last);
+
+	trace_vshadow_map(ctx->ops->id, e->iova, e->length, e->cookie, ret);
+	return ret;
 }
 
 int vshadow_map(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)

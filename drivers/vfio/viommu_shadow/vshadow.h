@@ -295,6 +295,16 @@ struct vshadow_ucmd {
 
 int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len);
 
+/* trace.c: every call into a backend, traced */
+int vshadow_call_query(const struct vshadow_backend_ops *ops, void *priv,
+		       struct vshadow_backend_caps *caps);
+int vshadow_call_map(struct vshadow_ctx *ctx, u64 iova, u64 length, u64 vaddr,
+		     u32 prot);
+int vshadow_call_unmap(struct vshadow_ctx *ctx, u64 iova, u64 length,
+		       const struct vshadow_bitmap *bitmap);
+int vshadow_call_sync(struct vshadow_ctx *ctx, u64 iova, u64 length,
+		      const struct vshadow_bitmap *bitmap);
+
 /* main.c: the context's answer to what a backend call answered */
 int vshadow_check_caller(struct vshadow_ctx *ctx);
 int vshadow_backend_result(struct vshadow_ctx *ctx, int ret);

@@ -18,6 +18,7 @@
 
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
+#include "trace.h"
 
 /**
  * struct vshadow_walk - one UNMAP_RANGE or SYNC_DIRTY call in progress
@@ -315,9 +316,9 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 	for (*done = 0; *done < run->nr; (*done)++) {
 		pages = vshadow_pages(ctx, node);
 		bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
-		ret = ctx->ops->unmap(ctx->backend, node->start,
-				      node->last - node->start + 1,
-				      walk->bitmap ? &bitmap : NULL);
+		ret = vshadow_call_unmap(ctx, node->start,
+					 node->last - node->start + 1,
+					 walk->bitmap ? &bitmap : NULL);
 		if (ret == VSHADOW_UNMAP_ABSENT && !still_there) {
 			/* The run unmap took it, and stored its bits. */
 			src = ctx->run_bits;
@@ -448,8 +449,8 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	else
 		bitmap.kdata = ctx->run_bits;
 	if (walk->sync) {
-		ret = ctx->ops->sync(ctx->backend, start,
-				     run->tail->last - start + 1, &bitmap);
+		ret = vshadow_call_sync(ctx, start,
+					run->tail->last - start + 1, &bitmap);
 		/*
 		 * Only these come before anything was read.  A backend out
 		 * of reach (VSHADOW_BROKEN) may have read some first, as
@@ -464,8 +465,8 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 			return ret;
 		goto bits;
 	}
-	ret = ctx->ops->unmap(ctx->backend, start, run->tail->last - start + 1,
-			      walk->bitmap ? &bitmap : NULL);
+	ret = vshadow_call_unmap(ctx, start, run->tail->last - start + 1,
+				 walk->bitmap ? &bitmap : NULL);
 	/*
 	 * A failed run is resolved mapping by mapping, unless the backend's
 	 * own answer says its state is unknown (EIO) or gone (ENODEV): that
@@ -700,6 +701,10 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 	if (!ret)
 		ret = resp;
 out_unlock:
+	if (sync)
+		trace_vshadow_sync_dirty(cmd, ret);
+	else
+		trace_vshadow_unmap_range(cmd, ret);
 	mutex_unlock(&ctx->lock);
 	return ret;
 }

@@ -697,6 +697,77 @@ TEST_F(range, larger_records)
 	}
 }
 
+#define TRACEFS	"/sys/kernel/debug/tracing"
+
+/* Write @val to the tracefs file @name; 0 or -1. */
+static int tracefs_write(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), TRACEFS "/%s", name);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Whether the trace buffer has a line with @event followed by @fields. */
+static bool traced(const char *event, const char *fields)
+{
+	FILE *f = fopen(TRACEFS "/trace", "r");
+	char line[512], want[320];
+	bool found = false;
+
+	if (!f)
+		return false;
+	snprintf(want, sizeof(want), " %s: %s", event, fields);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, want);
+	fclose(f);
+	return found;
+}
+
+/*
+ * The tracepoints (events/viommu_shadow/) fire with the right fields: a
+ * MAP and its backend call, a MAP refused before the backend (EEXIST),
+ * and an UNMAP_RANGE of the whole space, clamped to the high-water mark,
+ * with its backend call.
+ */
+TEST_F(range, tracepoints)
+{
+	struct viommu_shadow_unmap_range r;
+	char want[256];
+	uint32_t be = variant->backend;
+
+	if (access(TRACEFS "/events/viommu_shadow/enable", W_OK))
+		SKIP(return, "no viommu_shadow events in tracefs");
+	ASSERT_EQ(0, tracefs_write("trace", ""));
+	ASSERT_EQ(0, tracefs_write("events/viommu_shadow/enable", "1"));
+	EXPECT_EQ(0, _vs_map(self->ctx, SZ_1G, 2 * PAGE_4K, self->buf, 7));
+	EXPECT_EQ(EEXIST, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 8));
+	r = vs_range(0, UINT64_MAX, 0, self->rec, NR_REC);
+	EXPECT_EQ(0, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(0, tracefs_write("events/viommu_shadow/enable", "0"));
+
+	snprintf(want, sizeof(want),
+		 "backend=%u iova=0x40000000 length=0x2000 cookie=0x7 ret=0", be);
+	EXPECT_TRUE(traced("vshadow_map", want)) TH_LOG("%s", want);
+	snprintf(want, sizeof(want),
+		 "backend=%u iova=0x40000000 length=0x1000 cookie=0x8 ret=-17", be);
+	EXPECT_TRUE(traced("vshadow_map", want)) TH_LOG("%s", want);
+	snprintf(want, sizeof(want),
+		 "backend=%u iova=0x40000000 length=0x2000 bitmap=0 ret=0", be);
+	EXPECT_TRUE(traced("vshadow_backend_map", want)) TH_LOG("%s", want);
+	EXPECT_TRUE(traced("vshadow_backend_unmap", want)) TH_LOG("%s", want);
+	snprintf(want, sizeof(want),
+		 "start=0x0 last=0xffffffffffffffff clamped_last=0x40001fff mappings=1 bytes=0x2000 out_flags=%#x ret=0",
+		 VIOMMU_SHADOW_UNMAP_OUT_CLAMPED);
+	EXPECT_TRUE(traced("vshadow_unmap_range", want)) TH_LOG("%s", want);
+}
+
 TEST_F(range, clamp_to_high_water)
 {
 	struct viommu_shadow_unmap_range r;
