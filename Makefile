@@ -5,6 +5,8 @@
 #   make                build the module (against KDIR)
 #   make selftests      build the kselftests (static, for the test VM)
 #   make run            set up, build, boot the test VM and demonstrate
+#   make vm-run PROG=X  boot the test VM with the module loaded and run the
+#                       static binary X in it (ARGS="...", IOMMU=amd)
 #   make check          set up, build, style checks, all tests in the VM,
 #                       on every lane (LANES: 6.1, 6.12, and debug when its
 #                       kernel is cached)
@@ -46,7 +48,7 @@ MODDIR := drivers/vfio/viommu_shadow
 # would delete every .ko below it, the guest kernel's in .cache/ included.
 KBUILD_ARGS = -C $(KDIR) M=$(TOP)/$(MODDIR) VSHADOW_MOCK=$(VSHADOW_MOCK)
 
-.PHONY: all modules deps selftests selftests-iommufd run check check-full \
+.PHONY: all modules deps selftests selftests-iommufd run vm-run check check-full \
 	debug-kernel install clean checkpatch sparse bench
 
 all: modules
@@ -80,6 +82,10 @@ sparse: deps
 
 run: deps
 	@$(TOP)/scripts/run.sh
+
+# One's own static program in the test VM, the module loaded.
+vm-run: deps
+	@IOMMU=$(IOMMU) $(TOP)/scripts/vm-run.sh "$(PROG)" $(ARGS)
 
 check: deps
 	@$(TOP)/scripts/check.sh
