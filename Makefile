@@ -14,7 +14,9 @@
 #                       cold; cached outside the tree, see scripts/common.sh)
 #   make check-full     check, building the debug kernel first if needed
 #                       (a failed build fails the lane)
-#   make install        modules_install + depmod, for a real host
+#   make install        modules_install + depmod, and the uapi header,
+#                       for a real host (DESTDIR, PREFIX); make uninstall
+#   make dkms-source    the sources for DKMS in /usr/src (dkms.conf)
 #   make clean
 #
 # KDIR defaults to the running kernel's build tree; when that does not
@@ -49,7 +51,7 @@ MODDIR := drivers/vfio/viommu_shadow
 KBUILD_ARGS = -C $(KDIR) M=$(TOP)/$(MODDIR) VSHADOW_MOCK=$(VSHADOW_MOCK)
 
 .PHONY: all modules deps selftests selftests-iommufd run vm-run check check-full \
-	debug-kernel install clean checkpatch sparse bench
+	debug-kernel install uninstall dkms-source clean checkpatch sparse bench
 
 all: modules
 
@@ -68,11 +70,38 @@ selftests-iommufd:
 	KSERIES=debug $(TOP)/scripts/deps.sh
 	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug iommufd
 
-# INSTALL_MOD_PATH (as for Kbuild) installs into a staging root.
+# install: the module (modules_install, then depmod) and the uapi header.
+# DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into a root;
+# PREFIX (/usr/local) is where the header goes under it.
+VSHADOW_VERSION := 0.1
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_MOD_PATH ?= $(DESTDIR)
+KRELEASE = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
+		$(KDIR)/include/generated/utsrelease.h)
+MOD_INSTALL_DIR = $(INSTALL_MOD_PATH)/lib/modules/$(KRELEASE)/updates
+HEADER := include/uapi/linux/viommu_shadow.h
+DKMS_SRC = $(DESTDIR)/usr/src/viommu_shadow-$(VSHADOW_VERSION)
+
 install: modules
-	$(MAKE) $(KBUILD_ARGS) modules_install
-	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $$(sed -n \
-		's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
+	$(MAKE) $(KBUILD_ARGS) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
+		INSTALL_MOD_DIR=updates modules_install
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
+	install -D -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
+
+uninstall:
+	rm -f $(MOD_INSTALL_DIR)/viommu_shadow.ko $(MOD_INSTALL_DIR)/viommu_shadow_iommufd.ko
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
+	rm -f $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
+
+# The sources DKMS builds from (dkms.conf), in /usr/src under DESTDIR.
+dkms-source:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/$(MODDIR) $(DKMS_SRC)/include/uapi/linux
+	install -m 0644 dkms.conf $(DKMS_SRC)/
+	install -m 0644 $(MODDIR)/Kbuild $(filter-out %.mod.c,$(wildcard \
+		$(MODDIR)/*.c $(MODDIR)/*.h)) $(DKMS_SRC)/$(MODDIR)/
+	install -m 0644 $(HEADER) $(DKMS_SRC)/include/uapi/linux/
 
 checkpatch: deps
 	@$(TOP)/scripts/checkpatch.sh
