@@ -16,7 +16,8 @@
 #   CACHE     cache directory (default: <repo>/.cache, git-ignored)
 #
 # On success it writes $CACHE/env-$KSERIES.sh, which the Makefile and the VM
-# runner source:  KABI, KDIR, GUEST_KERNEL, GUEST_MODDIR, KSRC_DIR.
+# runner source:  KABI, KDIR, GUEST_KERNEL, GUEST_MODDIR, KSRC_DIR,
+# UAPI_EXTRA.
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -65,6 +66,7 @@ if [ -f "$ENVF" ]; then
 	. "$ENVF"
 	if [ -d "$KDIR" ] && [ -f "$GUEST_KERNEL" ] && [ -f "$KSRC_DIR/.done" ] &&
 	   [ -n "$(find "$GUEST_MODDIR/kernel/drivers/vfio" -name 'vfio.ko*' 2>/dev/null)" ] &&
+	   [ -f "${UAPI_EXTRA:-}/linux/iommufd.h" ] &&
 	   [ "$(cat "$PKGS_STAMP" 2>/dev/null)" = "$PKGS" ]; then
 		exit 0
 	fi
@@ -91,7 +93,8 @@ add_backports() {
 	rm -f "$APT_STAMP"
 }
 
-[ "$SUITE" = bookworm-backports ] && add_backports
+# Every series needs backports for iommufd's uapi header (below).
+[ -n "$SUITE" ] && add_backports
 
 # Host packages: installed only when missing.
 # shellcheck disable=SC2086 # one word per package
@@ -189,6 +192,20 @@ if [ ! -f "$KSRC_DIR/.done" ]; then
 	touch "$KSRC_DIR/.done"
 fi
 
+# iommufd's uapi header: the selftests use it on every lane (tests skip
+# where the kernel has no iommufd), but bookworm's linux-libc-dev (6.1)
+# predates it.  Take it from the backports linux-libc-dev, unpacked into the
+# cache; the Makefiles add it with -idirafter, after the host's headers.
+UAPI_EXTRA=$CACHE/uapi-extra
+if [ ! -f "$UAPI_EXTRA/linux/iommufd.h" ]; then
+	SUITE=bookworm-backports fetch linux-libc-dev "$CACHE/linux-libc-dev"
+	hdr=$(first "$CACHE"/linux-libc-dev/usr/include/linux/iommufd.h)
+	[ -n "$hdr" ] || die "no linux/iommufd.h in the backports linux-libc-dev"
+	mkdir -p "$UAPI_EXTRA/linux"
+	cp "$hdr" "$UAPI_EXTRA/linux/iommufd.h"
+	rm -rf "$CACHE/linux-libc-dev"
+fi
+
 cat >"$ENVF" <<EOT
 KSERIES=$KSERIES
 KABI=$KABI
@@ -196,6 +213,7 @@ KDIR=$KDIR
 GUEST_KERNEL=$GUEST_KERNEL
 GUEST_MODDIR=$GUEST_MODDIR
 KSRC_DIR=$KSRC_DIR
+UAPI_EXTRA=$UAPI_EXTRA
 EOT
 printf '%s\n' "$PKGS" >"$PKGS_STAMP"
 log "ready ($ENVF)"
