@@ -20,9 +20,12 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched.h>
+#include <linux/random.h>
 #include <linux/sched/mm.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/xarray.h>
 
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
@@ -30,6 +33,53 @@
 /* Contexts alive; with vshadow_live_nodes(), shown in debugfs for tests. */
 static atomic_long_t vshadow_contexts = ATOMIC_LONG_INIT(0);
 static struct dentry *vshadow_debugfs;
+
+/*
+ * The registry of open contexts, by id, for netlink.  The xarray's own
+ * lock serialises its changes; lookups run under RCU and take a reference
+ * (vshadow_ctx::users) before they leave it.  @vshadow_registry_gen
+ * changes whenever a context comes or goes, for dump consistency.
+ */
+static DEFINE_XARRAY_ALLOC1(vshadow_ctx_xa);
+static atomic_long_t vshadow_registry_gen = ATOMIC_LONG_INIT(1);
+
+/* Keys vshadow_ctx::container_id; random per boot. */
+static siphash_key_t vshadow_container_key;
+
+/*
+ * The first context with an id of at least *@id, referenced, with *@id set
+ * to its id; NULL if there is none.
+ */
+struct vshadow_ctx *vshadow_ctx_get_next(unsigned long *id)
+{
+	struct vshadow_ctx *ctx;
+
+	rcu_read_lock();
+	for (;;) {
+		ctx = xa_find(&vshadow_ctx_xa, id, ULONG_MAX, XA_PRESENT);
+		if (!ctx || refcount_inc_not_zero(&ctx->users))
+			break;
+		/* Being freed: go on past it. */
+		(*id)++;
+	}
+	rcu_read_unlock();
+	return ctx;
+}
+
+void vshadow_ctx_put(struct vshadow_ctx *ctx)
+{
+	if (!refcount_dec_and_test(&ctx->users))
+		return;
+	put_pid(ctx->owner);
+	mutex_destroy(&ctx->lock);
+	kfree_rcu(ctx, rcu);
+	atomic_long_dec(&vshadow_contexts);
+}
+
+unsigned long vshadow_ctx_registry_gen(void)
+{
+	return atomic_long_read(&vshadow_registry_gen);
+}
 
 int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len)
 {
@@ -76,7 +126,8 @@ int vshadow_check_caller(struct vshadow_ctx *ctx)
  */
 static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
 {
-	ctx->broken = true;
+	WRITE_ONCE(ctx->broken, true);
+	vshadow_nl_broken(ctx, why);
 	pr_warn_ratelimited("viommu_shadow: %s[%d]: context on %s broken: %s; later calls fail with EIO\n",
 			    current->comm, task_tgid_nr(current),
 			    ctx->ops->name, why);
@@ -99,8 +150,11 @@ int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
 
 	if (ret == -EINVAL) {
 		ret = vshadow_call_query(ctx->ops, ctx->backend, &caps);
-		if (!ret)
+		if (!ret) {
 			ctx->caps = caps;
+			/* read by netlink without the lock */
+			WRITE_ONCE(ctx->caps.pgsize, caps.pgsize);
+		}
 		if (ret != -ENODEV && ret != VSHADOW_BROKEN)
 			return -EINVAL;
 	}
@@ -120,37 +174,59 @@ int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
 static int vshadow_open(struct inode *inode, struct file *filp)
 {
 	struct vshadow_ctx *ctx;
+	int ret;
 
 	if (vshadow_fail(VSHADOW_FAULT_ALLOC))
 		return -ENOMEM;
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
+	refcount_set(&ctx->users, 1);
 	mutex_init(&ctx->lock);
 	ctx->tree = RB_ROOT_CACHED;
+	ctx->gen = 1;
 	ctx->max_mappings = READ_ONCE(max_mappings);
+
+	/* Published last: lookups may find it from here on. */
+	if (vshadow_fail(VSHADOW_FAULT_ALLOC))
+		ret = -ENOMEM;
+	else
+		ret = xa_alloc(&vshadow_ctx_xa, &ctx->id, ctx, xa_limit_31b,
+			       GFP_KERNEL_ACCOUNT);
+	if (ret) {
+		mutex_destroy(&ctx->lock);
+		kfree(ctx);
+		return ret == -EBUSY ? -ENFILE : ret;
+	}
+	atomic_long_inc(&vshadow_registry_gen);
 	atomic_long_inc(&vshadow_contexts);
 	filp->private_data = ctx;
 	return 0;
 }
 
+/*
+ * Netlink may still hold a reference: it only reads the fields that stay
+ * (the counters, the owner), and finds the tree gone (@dead).
+ */
 static int vshadow_release(struct inode *inode, struct file *filp)
 {
 	struct vshadow_ctx *ctx = filp->private_data;
 
+	xa_erase(&vshadow_ctx_xa, ctx->id);
+	atomic_long_inc(&vshadow_registry_gen);
 	mutex_lock(&ctx->lock);
+	ctx->dead = true;
 	vshadow_tree_destroy(ctx);
 	mutex_unlock(&ctx->lock);
 	if (ctx->ops) {
+		vshadow_nl_ctx_event(ctx, VIOMMU_SHADOW_NL_CMD_CTX_DEL);
 		ctx->ops->detach(ctx->backend);
 		fput(ctx->file);
 		mmdrop(ctx->mm);
 		vshadow_backend_put(ctx->ops);
 	}
-	mutex_destroy(&ctx->lock);
 	kfree(ctx->run_bits);
-	kfree(ctx);
-	atomic_long_dec(&vshadow_contexts);
+	vshadow_ctx_put(ctx);
 	return 0;
 }
 
@@ -197,6 +273,18 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
 	ctx->ops = ops;
+
+	/* What netlink shows of it, fixed from now on. */
+	ctx->owner = get_pid(task_tgid(current));
+	get_task_comm(ctx->owner_comm, current);
+	ctx->backend_kind = ops->id;
+	ctx->backend_id = cmd->backend_id;
+	ctx->container_fd = cmd->fd;
+	ctx->container_id = siphash_1u64((unsigned long)file,
+					 &vshadow_container_key);
+	/* pairs with netlink's smp_load_acquire(): the fields above first */
+	smp_store_release(&ctx->attached, true);
+	vshadow_nl_ctx_event(ctx, VIOMMU_SHADOW_NL_CMD_CTX_NEW);
 	mutex_unlock(&ctx->lock);
 	return 0;
 
@@ -346,25 +434,35 @@ static int __init vshadow_init(void)
 {
 	int ret;
 
+	get_random_bytes(&vshadow_container_key,
+			 sizeof(vshadow_container_key));
 	ret = vshadow_tree_init();
 	if (ret)
 		return ret;
+	ret = vshadow_nl_init();
+	if (ret)
+		goto err_tree;
 	ret = misc_register(&vshadow_misc);
-	if (ret) {
-		vshadow_tree_exit();
-		return ret;
-	}
+	if (ret)
+		goto err_nl;
 	vshadow_debugfs = debugfs_create_dir("viommu_shadow", NULL);
 	debugfs_create_file("objects", 0444, vshadow_debugfs, NULL,
 			    &vshadow_objects_fops);
 	vshadow_inject_init(vshadow_debugfs);
 	return 0;
+
+err_nl:
+	vshadow_nl_exit();
+err_tree:
+	vshadow_tree_exit();
+	return ret;
 }
 
 static void __exit vshadow_exit(void)
 {
 	debugfs_remove_recursive(vshadow_debugfs);
 	misc_deregister(&vshadow_misc);
+	vshadow_nl_exit();
 	/* Every context held a module reference; none can be left. */
 	WARN_ON(atomic_long_read(&vshadow_contexts) || vshadow_live_nodes());
 	vshadow_tree_exit();

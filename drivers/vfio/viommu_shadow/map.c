@@ -79,7 +79,7 @@ static int __vshadow_map_locked(struct vshadow_ctx *ctx,
 		return ret;
 	}
 	vshadow_tree_insert(ctx, node);
-	ctx->nr_maps++;
+	vshadow_stat_add(&ctx->nr_maps, 1);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The viommu_shadow tracepoints (trace.h) are created here, once; and
- * every call into a backend goes through here, to be traced.
+ * every call into a backend goes through here, to be traced (and, when it
+ * did not simply succeed, reported to netlink's event listeners).
  */
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
@@ -25,6 +26,9 @@ int vshadow_call_map(struct vshadow_ctx *ctx, u64 iova, u64 length, u64 vaddr,
 	int ret = ctx->ops->map(ctx->backend, iova, length, vaddr, prot);
 
 	trace_vshadow_backend_map(ctx->ops->id, iova, length, false, ret);
+	if (ret)
+		vshadow_nl_backend_error(ctx, VIOMMU_SHADOW_OP_MAP, iova, length,
+					 ret);
 	return ret;
 }
 
@@ -34,6 +38,9 @@ int vshadow_call_unmap(struct vshadow_ctx *ctx, u64 iova, u64 length,
 	int ret = ctx->ops->unmap(ctx->backend, iova, length, bitmap);
 
 	trace_vshadow_backend_unmap(ctx->ops->id, iova, length, bitmap, ret);
+	if (ret)
+		vshadow_nl_backend_error(ctx, VIOMMU_SHADOW_OP_UNMAP, iova,
+					 length, ret);
 	return ret;
 }
 
@@ -43,5 +50,8 @@ int vshadow_call_sync(struct vshadow_ctx *ctx, u64 iova, u64 length,
 	int ret = ctx->ops->sync(ctx->backend, iova, length, bitmap);
 
 	trace_vshadow_backend_sync(ctx->ops->id, iova, length, bitmap, ret);
+	if (ret)
+		vshadow_nl_backend_error(ctx, VIOMMU_SHADOW_OP_SYNC, iova, length,
+					 ret);
 	return ret;
 }

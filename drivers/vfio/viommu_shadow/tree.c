@@ -100,10 +100,11 @@ void vshadow_tree_insert(struct vshadow_ctx *ctx, struct vshadow_node *node)
 {
 	lockdep_assert_held(&ctx->lock);
 	vshadow_it_insert(node, &ctx->tree);
-	ctx->nr_mappings++;
-	ctx->mapped_bytes += node->last - node->start + 1;
+	ctx->gen++;
+	vshadow_stat_add(&ctx->nr_mappings, 1);
+	vshadow_stat_add(&ctx->mapped_bytes, node->last - node->start + 1);
 	if (node->last > ctx->high_water)
-		ctx->high_water = node->last;
+		WRITE_ONCE(ctx->high_water, node->last);
 }
 
 /* Unlink @node and free it. */
@@ -111,8 +112,9 @@ void vshadow_tree_remove(struct vshadow_ctx *ctx, struct vshadow_node *node)
 {
 	lockdep_assert_held(&ctx->lock);
 	vshadow_it_remove(node, &ctx->tree);
-	ctx->nr_mappings--;
-	ctx->mapped_bytes -= node->last - node->start + 1;
+	ctx->gen++;
+	vshadow_stat_add(&ctx->nr_mappings, -1);
+	vshadow_stat_add(&ctx->mapped_bytes, -(node->last - node->start + 1));
 	vshadow_node_free(ctx, node);
 }
 
@@ -135,6 +137,7 @@ void vshadow_tree_destroy(struct vshadow_ctx *ctx)
 	while (ctx->nr_spare)
 		kmem_cache_free(vshadow_node_cache, ctx->spare[--ctx->nr_spare]);
 	ctx->tree = RB_ROOT_CACHED;
-	ctx->nr_mappings = 0;
-	ctx->mapped_bytes = 0;
+	ctx->gen++;
+	WRITE_ONCE(ctx->nr_mappings, 0);
+	WRITE_ONCE(ctx->mapped_bytes, 0);
 }

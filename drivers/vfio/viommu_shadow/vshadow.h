@@ -15,6 +15,9 @@
 
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/sched.h>
 #include <linux/types.h>
 
 struct file;
@@ -218,10 +221,32 @@ struct vshadow_node {
 
 /**
  * struct vshadow_ctx - one open of /dev/viommu_shadow
+ * @id: its id in the registry of contexts (main.c), for netlink; fixed
+ * @users: references: the open file's, and one per netlink dump or
+ *	event using the context; the last put frees it, after an RCU grace
+ *	period (registry lookups run under RCU)
+ * @rcu: for that
+ * @owner: the attaching process (its thread-group pid), from ATTACH on;
+ *	fixed once @attached is set, read without @lock after it
+ * @owner_comm: its comm at ATTACH; likewise
+ * @attached: set (release) when @owner, @owner_comm, @backend_kind,
+ *	@backend_id, @container_fd and @container_id are set, at ATTACH;
+ *	readers without @lock test it with acquire first
+ * @backend_kind: @ops->id, kept so that readers never touch @ops
+ * @backend_id: ATTACH's backend_id
+ * @container_fd: ATTACH's fd
+ * @container_id: the container file's identity (see
+ *	VIOMMU_SHADOW_A_CONTAINER_ID)
+ * @gen: changes (under @lock) whenever the tree does, and when the
+ *	context is released; a mapping dump notices a change by it
+ * @dead: set under @lock at release: the tree is gone
  * @lock: serialises every ioctl on the context and protects all the fields
  *	below; held across backend calls so that the tree and the backend
  *	change together.  Taken before mmap_lock, never under it (see the
- *	lock order above).
+ *	lock order above).  The counters (@nr_mappings to
+ *	@nr_bisect_refused, @caps.pgsize, @broken) are also read without it,
+ *	by netlink: they are written with WRITE_ONCE() (vshadow_stat_add())
+ *	and read with READ_ONCE(), each on its own.
  * @ops: the attached backend, NULL until ATTACH; never changes after
  * @backend: @ops' private data
  * @file: the backend file (the VFIO container), referenced until release
@@ -246,6 +271,18 @@ struct vshadow_node {
  * @nr_bisect_refused: statistics reported by GET_INFO
  */
 struct vshadow_ctx {
+	u32 id;
+	refcount_t users;
+	struct rcu_head rcu;
+	struct pid *owner;
+	char owner_comm[TASK_COMM_LEN];
+	bool attached;
+	u32 backend_kind;
+	u32 backend_id;
+	u32 container_fd;
+	u64 container_id;
+	u64 gen;
+	bool dead;
 	struct mutex lock; /* see above: serialises the context */
 	const struct vshadow_backend_ops *ops;
 	void *backend;
@@ -266,6 +303,32 @@ struct vshadow_ctx {
 	u64 nr_clamped;
 	u64 nr_bisect_refused;
 };
+
+/* Add to a counter of a context, which netlink reads without its lock. */
+static inline void vshadow_stat_add(u64 *stat, u64 n)
+{
+	WRITE_ONCE(*stat, *stat + n);
+}
+
+/* main.c: the registry of contexts, for netlink */
+struct vshadow_ctx *vshadow_ctx_get_next(unsigned long *id);
+void vshadow_ctx_put(struct vshadow_ctx *ctx);
+unsigned long vshadow_ctx_registry_gen(void);
+
+/*
+ * netlink.c: the generic netlink family, and its events.  The event
+ * functions take the context with its lock held (or, for CTX_DEL, at
+ * release), send only when someone listens, and never fail the caller.
+ */
+int vshadow_nl_init(void);
+void vshadow_nl_exit(void);
+void vshadow_nl_ctx_event(struct vshadow_ctx *ctx, u8 cmd);
+void vshadow_nl_clamped(struct vshadow_ctx *ctx, u64 start, u64 last,
+			u64 clamped_last);
+void vshadow_nl_bisect_refused(struct vshadow_ctx *ctx, u64 start, u64 last);
+void vshadow_nl_backend_error(struct vshadow_ctx *ctx, u32 op, u64 iova,
+			      u64 length, int ret);
+void vshadow_nl_broken(struct vshadow_ctx *ctx, const char *reason);
 
 /* tree.c: the shadow tree; callers hold vshadow_ctx::lock */
 int vshadow_tree_init(void);

@@ -400,7 +400,7 @@ static void vshadow_run_done(struct vshadow_walk *walk,
 		cmd->out_nr_records++;
 		cmd->out_bytes += node->last - node->start + 1;
 		if (!walk->sync) {
-			walk->ctx->nr_unmaps++;
+			vshadow_stat_add(&walk->ctx->nr_unmaps, 1);
 			vshadow_tree_remove(walk->ctx, node);
 		}
 		node = next;
@@ -608,12 +608,14 @@ static int vshadow_walk_bounds(struct vshadow_ctx *ctx,
 	if (cmd->last > ctx->high_water) {
 		cmd->out_last = ctx->high_water;
 		cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_CLAMPED;
-		ctx->nr_clamped++;
+		vshadow_stat_add(&ctx->nr_clamped, 1);
+		vshadow_nl_clamped(ctx, cmd->start, cmd->last, cmd->out_last);
 	}
 	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_WHOLE) &&
 	    cmd->start <= cmd->out_last &&
 	    vshadow_range_cuts(ctx, cmd->start, cmd->out_last)) {
-		ctx->nr_bisect_refused++;
+		vshadow_stat_add(&ctx->nr_bisect_refused, 1);
+		vshadow_nl_bisect_refused(ctx, cmd->start, cmd->last);
 		return -EINVAL;
 	}
 	return 0;
@@ -817,7 +819,7 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		if (!vshadow_walk_fits(&walk)) {
 			/* Not started: the caller sends it again. */
 			if (sub.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED)
-				ctx->nr_clamped--;
+				vshadow_stat_add(&ctx->nr_clamped, -1);
 			ret = b->out_done ? 0 : -ENOSPC;
 			break;
 		}

@@ -577,4 +577,185 @@ struct viommu_shadow_unmap_batch {
 #define VIOMMU_SHADOW_UNMAP_BATCH \
 	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_UNMAP_BATCH)
 
+/**
+ * DOC: Generic netlink family
+ *
+ * Contexts are host-global, so the family shows them to the host's
+ * administrator only: it exists in the initial network namespace only, and
+ * every command, and joining the events group, needs CAP_NET_ADMIN there
+ * (EPERM otherwise).  It changes nothing; it only reports.
+ * Documentation/netlink/specs/viommu_shadow.yaml describes it for YNL.
+ *
+ * Each open of /dev/viommu_shadow is a context with an id, unique while it
+ * is open (ids are reused after close, as PIDs are).  The owner attributes
+ * (@VIOMMU_SHADOW_A_PID, @VIOMMU_SHADOW_A_COMM) and the container ones are
+ * those of the process that attached it, and absent before ATTACH.
+ *
+ * Commands (requests, and their replies, which have the same command):
+ *
+ * - VIOMMU_SHADOW_NL_CMD_CTX_GET: do, with @VIOMMU_SHADOW_A_CTX_ID: one
+ *   context (ENOENT if none has that id); dump: every context.  A context
+ *   message has the context's attributes below, read without waiting for
+ *   the context (a dump never waits behind a long unmap): each counter is
+ *   exact, but two of them may come from either side of a call running at
+ *   that moment.
+ * - VIOMMU_SHADOW_NL_CMD_MAPPING_GET: dump, with @VIOMMU_SHADOW_A_CTX_ID:
+ *   that context's mappings in IOVA order, one message each, with
+ *   @VIOMMU_SHADOW_A_CTX_ID, @VIOMMU_SHADOW_A_IOVA, @VIOMMU_SHADOW_A_LENGTH
+ *   and @VIOMMU_SHADOW_A_COOKIE (EINVAL without the id, ENOENT if no
+ *   context has it).  Each part of the dump is read under the context's
+ *   lock; if the mappings changed between two parts (or the context was
+ *   closed), the messages after the change carry NLM_F_DUMP_INTR, as
+ *   netlink dumps do: dump again for a consistent set.
+ *
+ * Events, multicast to the group VIOMMU_SHADOW_MCGRP_EVENTS, each with
+ * @VIOMMU_SHADOW_A_CTX_ID:
+ *
+ * - VIOMMU_SHADOW_NL_CMD_CTX_NEW: a context attached; the context's
+ *   attributes as CTX_GET gives them.
+ * - VIOMMU_SHADOW_NL_CMD_CTX_DEL: an attached context was closed; its
+ *   owner and backend attributes.
+ * - VIOMMU_SHADOW_NL_CMD_CLAMPED: an unmap's @last was above the
+ *   high-water mark: @VIOMMU_SHADOW_A_START, @VIOMMU_SHADOW_A_LAST (as
+ *   asked) and @VIOMMU_SHADOW_A_CLAMPED_LAST.  An UNMAP_BATCH range not
+ *   started for want of room and sent again is reported each time.
+ * - VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED: an unmap was refused (EINVAL)
+ *   because its range cut a mapping: @VIOMMU_SHADOW_A_START and
+ *   @VIOMMU_SHADOW_A_LAST.
+ * - VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR: a map, unmap or sync the module
+ *   made on the container did not simply succeed: @VIOMMU_SHADOW_A_OP,
+ *   @VIOMMU_SHADOW_A_IOVA, @VIOMMU_SHADOW_A_LENGTH, and either
+ *   @VIOMMU_SHADOW_A_ERRNO (the container refused or failed) or
+ *   @VIOMMU_SHADOW_A_OUTCOME.  Refusals the caller provoked (a range
+ *   already mapped, a bad address) are reported too: this is what the
+ *   container answered, not a verdict.
+ * - VIOMMU_SHADOW_NL_CMD_CTX_BROKEN: the context broke (see "Broken
+ *   contexts"): @VIOMMU_SHADOW_A_REASON.
+ *
+ * An event the group's listeners cannot take (a full socket buffer) is
+ * lost for them, as for any netlink multicast: the socket reports ENOBUFS.
+ */
+#define VIOMMU_SHADOW_GENL_NAME		"viommu_shadow"
+#define VIOMMU_SHADOW_GENL_VERSION	1
+#define VIOMMU_SHADOW_MCGRP_EVENTS	"events"
+
+enum viommu_shadow_nl_cmd {
+	VIOMMU_SHADOW_NL_CMD_UNSPEC,
+	VIOMMU_SHADOW_NL_CMD_CTX_GET,
+	VIOMMU_SHADOW_NL_CMD_MAPPING_GET,
+	VIOMMU_SHADOW_NL_CMD_CTX_NEW,
+	VIOMMU_SHADOW_NL_CMD_CTX_DEL,
+	VIOMMU_SHADOW_NL_CMD_CLAMPED,
+	VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED,
+	VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR,
+	VIOMMU_SHADOW_NL_CMD_CTX_BROKEN,
+
+	__VIOMMU_SHADOW_NL_CMD_MAX,
+	VIOMMU_SHADOW_NL_CMD_MAX = (__VIOMMU_SHADOW_NL_CMD_MAX - 1)
+};
+
+/**
+ * enum viommu_shadow_nl_attr - the family's attributes
+ * @VIOMMU_SHADOW_A_PAD: padding for 64-bit attributes, never sent alone
+ * @VIOMMU_SHADOW_A_CTX_ID: u32, the context's id (1 and up)
+ * @VIOMMU_SHADOW_A_PID: u32, the owner's thread-group id, as seen in the
+ *	initial PID namespace
+ * @VIOMMU_SHADOW_A_COMM: string, the owner's comm at ATTACH
+ * @VIOMMU_SHADOW_A_BACKEND: u32, enum viommu_shadow_backend (NONE before
+ *	ATTACH)
+ * @VIOMMU_SHADOW_A_BACKEND_ID: u32, ATTACH's @backend_id (the IOAS id for
+ *	IOMMUFD, 0 for VFIO_TYPE1)
+ * @VIOMMU_SHADOW_A_CONTAINER_FD: u32, the container's file descriptor in
+ *	the owner at ATTACH (it may have been closed or moved since: the
+ *	context holds the file, not the descriptor)
+ * @VIOMMU_SHADOW_A_CONTAINER_ID: u64, the container's identity: equal for
+ *	two contexts exactly when they are attached to the same open
+ *	container file (the same open of /dev/vfio/vfio or /dev/iommu);
+ *	stable while that file is open, opaque otherwise (a keyed hash that
+ *	reveals no kernel address, different after a reboot).  With
+ *	@VIOMMU_SHADOW_A_BACKEND_ID it names the IOAS of an iommufd.
+ * @VIOMMU_SHADOW_A_PGSIZE: u64, GET_INFO's pgsize
+ * @VIOMMU_SHADOW_A_NR_MAPPINGS: u64, live shadow mappings
+ * @VIOMMU_SHADOW_A_MAPPED_BYTES: u64, bytes they cover
+ * @VIOMMU_SHADOW_A_HIGH_WATER: u64, GET_INFO's high_water
+ * @VIOMMU_SHADOW_A_MAX_MAPPINGS: u64, the context's limit on mappings
+ * @VIOMMU_SHADOW_A_NR_MAPS: u64, GET_INFO's nr_maps: MAP calls (and
+ *	MAP_BATCH entries) that mapped
+ * @VIOMMU_SHADOW_A_NR_UNMAPS: u64, GET_INFO's nr_unmaps: mappings unmapped
+ * @VIOMMU_SHADOW_A_NR_CLAMPED: u64, GET_INFO's nr_clamped: unmap calls
+ * @VIOMMU_SHADOW_A_NR_BISECT_REFUSED: u64, GET_INFO's nr_bisect_refused:
+ *	unmap calls
+ * @VIOMMU_SHADOW_A_BROKEN: flag, the context is broken
+ * @VIOMMU_SHADOW_A_IOVA: u64, a mapping's, or a backend call's, first IOVA
+ * @VIOMMU_SHADOW_A_LENGTH: u64, its length in bytes
+ * @VIOMMU_SHADOW_A_COOKIE: u64, the mapping's cookie
+ * @VIOMMU_SHADOW_A_START: u64, an unmap's start
+ * @VIOMMU_SHADOW_A_LAST: u64, an unmap's last, as asked
+ * @VIOMMU_SHADOW_A_CLAMPED_LAST: u64, that last clamped to the high-water
+ *	mark
+ * @VIOMMU_SHADOW_A_OP: u32, enum viommu_shadow_nl_op
+ * @VIOMMU_SHADOW_A_ERRNO: u32, a positive errno
+ * @VIOMMU_SHADOW_A_OUTCOME: u32, enum viommu_shadow_nl_outcome
+ * @VIOMMU_SHADOW_A_REASON: string, for people; its text is not an ABI
+ *
+ * A request carries only @VIOMMU_SHADOW_A_CTX_ID; any other attribute in a
+ * request is refused (EINVAL, with an extended ack naming it).
+ */
+enum viommu_shadow_nl_attr {
+	VIOMMU_SHADOW_A_UNSPEC,
+	VIOMMU_SHADOW_A_PAD,
+	VIOMMU_SHADOW_A_CTX_ID,
+	VIOMMU_SHADOW_A_PID,
+	VIOMMU_SHADOW_A_COMM,
+	VIOMMU_SHADOW_A_BACKEND,
+	VIOMMU_SHADOW_A_BACKEND_ID,
+	VIOMMU_SHADOW_A_CONTAINER_FD,
+	VIOMMU_SHADOW_A_CONTAINER_ID,
+	VIOMMU_SHADOW_A_PGSIZE,
+	VIOMMU_SHADOW_A_NR_MAPPINGS,
+	VIOMMU_SHADOW_A_MAPPED_BYTES,
+	VIOMMU_SHADOW_A_HIGH_WATER,
+	VIOMMU_SHADOW_A_MAX_MAPPINGS,
+	VIOMMU_SHADOW_A_NR_MAPS,
+	VIOMMU_SHADOW_A_NR_UNMAPS,
+	VIOMMU_SHADOW_A_NR_CLAMPED,
+	VIOMMU_SHADOW_A_NR_BISECT_REFUSED,
+	VIOMMU_SHADOW_A_BROKEN,
+	VIOMMU_SHADOW_A_IOVA,
+	VIOMMU_SHADOW_A_LENGTH,
+	VIOMMU_SHADOW_A_COOKIE,
+	VIOMMU_SHADOW_A_START,
+	VIOMMU_SHADOW_A_LAST,
+	VIOMMU_SHADOW_A_CLAMPED_LAST,
+	VIOMMU_SHADOW_A_OP,
+	VIOMMU_SHADOW_A_ERRNO,
+	VIOMMU_SHADOW_A_OUTCOME,
+	VIOMMU_SHADOW_A_REASON,
+
+	__VIOMMU_SHADOW_A_MAX,
+	VIOMMU_SHADOW_A_MAX = (__VIOMMU_SHADOW_A_MAX - 1)
+};
+
+/* VIOMMU_SHADOW_A_OP: which call into the container */
+enum viommu_shadow_nl_op {
+	VIOMMU_SHADOW_OP_MAP = 1,
+	VIOMMU_SHADOW_OP_UNMAP = 2,
+	VIOMMU_SHADOW_OP_SYNC = 3,
+};
+
+/**
+ * enum viommu_shadow_nl_outcome - VIOMMU_SHADOW_A_OUTCOME
+ * @VIOMMU_SHADOW_OUTCOME_DIRTY_LOST: the range is unmapped (or, for sync,
+ *	read), but its dirty bits could not be stored: the caller saw
+ *	VIOMMU_SHADOW_RECORD_DIRTY_LOST on its records
+ * @VIOMMU_SHADOW_OUTCOME_BROKEN: the container's answer did not fit the
+ *	request, or it could not be reached; the context broke
+ * @VIOMMU_SHADOW_OUTCOME_ABSENT: the container held none of the range
+ */
+enum viommu_shadow_nl_outcome {
+	VIOMMU_SHADOW_OUTCOME_DIRTY_LOST = 1,
+	VIOMMU_SHADOW_OUTCOME_BROKEN = 2,
+	VIOMMU_SHADOW_OUTCOME_ABSENT = 3,
+};
+
 #endif /* _UAPI_LINUX_VIOMMU_SHADOW_H */

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The viommu_shadow generic netlink family: what a host administrator sees
+ * of the contexts (a dump of them, a dump of one's mappings) and an events
+ * group.  It only reports; nothing here changes a context.
+ *
+ * Contexts are host-global and their messages name processes, so the
+ * family lives in the initial network namespace only (netnsok false) and
+ * every command and the events group need CAP_NET_ADMIN there: not the
+ * user-namespace variants, which would let any user who can make a user
+ * namespace in.
+ *
+ * Across the callbacks of a dump nothing is held: the cursor is an id
+ * (and an IOVA), and each callback looks the context up again in the
+ * registry, holding a reference only while it runs.
+ */
+#include <linux/pid.h>
+#include <net/genetlink.h>
+
+#include <linux/viommu_shadow.h>
+#include "vshadow.h"
+
+/*
+ * GENL_MCAST_CAP_NET_ADMIN came with 6.8 and to 6.1 stable: without it the
+ * events, which carry pids and comms, would reach any user.
+ */
+#ifndef GENL_MCAST_CAP_NET_ADMIN
+#error "this kernel cannot restrict a netlink multicast group to CAP_NET_ADMIN"
+#endif
+
+static_assert(VIOMMU_SHADOW_OUTCOME_DIRTY_LOST == VSHADOW_UNMAP_DIRTY_LOST);
+static_assert(VIOMMU_SHADOW_OUTCOME_BROKEN == VSHADOW_BROKEN);
+static_assert(VIOMMU_SHADOW_OUTCOME_ABSENT == VSHADOW_UNMAP_ABSENT);
+
+/* Requests carry the context id only; anything else is refused. */
+static const struct nla_policy vshadow_nl_policy[VIOMMU_SHADOW_A_MAX + 1] = {
+	[VIOMMU_SHADOW_A_CTX_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static struct genl_family vshadow_nl_family;
+
+/* The attributes of a dump request: 6.6 moved them. */
+static struct nlattr **vshadow_nl_dump_attrs(struct netlink_callback *cb)
+{
+#ifdef VSHADOW_HAVE_GENL_INFO_DUMP
+	return genl_info_dump(cb)->attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
+#endif
+}
+
+/* A dump's sequence number from a generation: never 0 (0 is "none yet"). */
+static unsigned int vshadow_nl_seq(u64 gen)
+{
+	return (unsigned int)(gen % U32_MAX) + 1;
+}
+
+/* Make the rest of the dump, its end at least, carry NLM_F_DUMP_INTR. */
+static void vshadow_nl_dump_interrupted(struct netlink_callback *cb)
+{
+	cb->seq = cb->prev_seq + 1 ?: 1;
+}
+
+static int vshadow_nl_put_u64(struct sk_buff *skb, int attr, u64 value)
+{
+	return nla_put_u64_64bit(skb, attr, value, VIOMMU_SHADOW_A_PAD);
+}
+
+/* The attributes of @ctx, read without its lock (see vshadow_ctx::lock). */
+static int vshadow_nl_put_ctx(struct sk_buff *skb, struct vshadow_ctx *ctx)
+{
+	/* pairs with ATTACH's smp_store_release(): then the fields are set */
+	bool attached = smp_load_acquire(&ctx->attached);
+
+	if (nla_put_u32(skb, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
+	    nla_put_u32(skb, VIOMMU_SHADOW_A_BACKEND,
+			attached ? ctx->backend_kind :
+				   VIOMMU_SHADOW_BACKEND_NONE))
+		return -EMSGSIZE;
+	if (attached &&
+	    (nla_put_u32(skb, VIOMMU_SHADOW_A_PID, pid_nr(ctx->owner)) ||
+	     nla_put_string(skb, VIOMMU_SHADOW_A_COMM, ctx->owner_comm) ||
+	     nla_put_u32(skb, VIOMMU_SHADOW_A_BACKEND_ID, ctx->backend_id) ||
+	     nla_put_u32(skb, VIOMMU_SHADOW_A_CONTAINER_FD, ctx->container_fd) ||
+	     vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_CONTAINER_ID,
+				ctx->container_id) ||
+	     vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_PGSIZE,
+				READ_ONCE(ctx->caps.pgsize))))
+		return -EMSGSIZE;
+	if (vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_NR_MAPPINGS,
+			       READ_ONCE(ctx->nr_mappings)) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_MAPPED_BYTES,
+			       READ_ONCE(ctx->mapped_bytes)) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_HIGH_WATER,
+			       READ_ONCE(ctx->high_water)) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_MAX_MAPPINGS,
+			       ctx->max_mappings) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_NR_MAPS,
+			       READ_ONCE(ctx->nr_maps)) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_NR_UNMAPS,
+			       READ_ONCE(ctx->nr_unmaps)) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_NR_CLAMPED,
+			       READ_ONCE(ctx->nr_clamped)) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_NR_BISECT_REFUSED,
+			       READ_ONCE(ctx->nr_bisect_refused)))
+		return -EMSGSIZE;
+	if (READ_ONCE(ctx->broken) &&
+	    nla_put_flag(skb, VIOMMU_SHADOW_A_BROKEN))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* One context message; with @cb, part of a dump. */
+static int vshadow_nl_fill_ctx(struct sk_buff *skb, struct vshadow_ctx *ctx,
+			       u8 cmd, u32 portid, u32 seq, int flags,
+			       struct netlink_callback *cb)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &vshadow_nl_family, flags, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
+	if (vshadow_nl_put_ctx(skb, ctx)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* The context with id @id, referenced, or NULL. */
+static struct vshadow_ctx *vshadow_nl_ctx_get(u32 id)
+{
+	unsigned long found = id;
+	struct vshadow_ctx *ctx = vshadow_ctx_get_next(&found);
+
+	if (ctx && found != id) {
+		vshadow_ctx_put(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+static int vshadow_nl_ctx_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct vshadow_ctx *ctx;
+	struct sk_buff *msg;
+	int ret;
+
+	if (GENL_REQ_ATTR_CHECK(info, VIOMMU_SHADOW_A_CTX_ID))
+		return -EINVAL;
+	ctx = vshadow_nl_ctx_get(nla_get_u32(info->attrs[VIOMMU_SHADOW_A_CTX_ID]));
+	if (!ctx) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[VIOMMU_SHADOW_A_CTX_ID],
+				    "no context has this id");
+		return -ENOENT;
+	}
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	ret = vshadow_nl_fill_ctx(msg, ctx, VIOMMU_SHADOW_NL_CMD_CTX_GET,
+				  info->snd_portid, info->snd_seq, 0, NULL);
+	if (ret) {
+		nlmsg_free(msg);
+		goto out_put;
+	}
+	ret = genlmsg_reply(msg, info);
+out_put:
+	vshadow_ctx_put(ctx);
+	return ret;
+}
+
+/* cb->args[0]: the next context id to look at */
+static int vshadow_nl_ctx_get_dumpit(struct sk_buff *skb,
+				     struct netlink_callback *cb)
+{
+	unsigned long id = cb->args[0] ?: 1;
+	struct vshadow_ctx *ctx;
+	int ret;
+
+	cb->seq = vshadow_nl_seq(vshadow_ctx_registry_gen());
+	while ((ctx = vshadow_ctx_get_next(&id))) {
+		ret = vshadow_nl_fill_ctx(skb, ctx,
+					  VIOMMU_SHADOW_NL_CMD_CTX_GET,
+					  NETLINK_CB(cb->skb).portid,
+					  cb->nlh->nlmsg_seq, NLM_F_MULTI, cb);
+		vshadow_ctx_put(ctx);
+		if (ret)
+			break;
+		id++;
+	}
+	cb->args[0] = id;
+	return skb->len;
+}
+
+static int vshadow_nl_fill_mapping(struct sk_buff *skb,
+				   struct netlink_callback *cb, u32 ctx_id,
+				   const struct vshadow_node *node)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &vshadow_nl_family, NLM_F_MULTI,
+			  VIOMMU_SHADOW_NL_CMD_MAPPING_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	genl_dump_check_consistent(cb, hdr);
+	if (nla_put_u32(skb, VIOMMU_SHADOW_A_CTX_ID, ctx_id) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_IOVA, node->start) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_LENGTH,
+			       node->last - node->start + 1) ||
+	    vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_COOKIE, node->cookie)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/*
+ * The dump cursor of MAPPING_GET, in cb->args: the context's id, then the
+ * IOVA to go on from, then whether the last mapping ended at ~0 (so there
+ * is no IOVA to go on from).
+ */
+enum { VSHADOW_NL_ARG_CTX, VSHADOW_NL_ARG_NEXT, VSHADOW_NL_ARG_END };
+
+/*
+ * Before the first part: the request names a context that exists, or it
+ * is refused with a plain error (rather than in the dump's end).
+ */
+static int vshadow_nl_mapping_start(struct netlink_callback *cb)
+{
+	struct nlattr *attr = vshadow_nl_dump_attrs(cb)[VIOMMU_SHADOW_A_CTX_ID];
+	struct vshadow_ctx *ctx;
+
+	if (!attr) {
+		NL_SET_ERR_MSG(cb->extack, "a mapping dump needs a context id");
+		return -EINVAL;
+	}
+	ctx = vshadow_nl_ctx_get(nla_get_u32(attr));
+	if (!ctx) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attr, "no context has this id");
+		return -ENOENT;
+	}
+	vshadow_ctx_put(ctx);
+	cb->args[VSHADOW_NL_ARG_CTX] = nla_get_u32(attr);
+	return 0;
+}
+
+static int vshadow_nl_mapping_dumpit(struct sk_buff *skb,
+				     struct netlink_callback *cb)
+{
+	u32 id = cb->args[VSHADOW_NL_ARG_CTX];
+	u64 next = cb->args[VSHADOW_NL_ARG_NEXT];
+	struct vshadow_node *node;
+	struct vshadow_ctx *ctx;
+	int ret = 0;
+
+	if (cb->args[VSHADOW_NL_ARG_END])
+		return 0;
+	ctx = vshadow_nl_ctx_get(id);
+	if (!ctx)
+		goto gone;
+	if (mutex_lock_killable(&ctx->lock)) {
+		vshadow_ctx_put(ctx);
+		return -EINTR;
+	}
+	if (ctx->dead) {
+		mutex_unlock(&ctx->lock);
+		vshadow_ctx_put(ctx);
+		goto gone;
+	}
+	cb->seq = vshadow_nl_seq(ctx->gen);
+	for (node = vshadow_tree_first(ctx, next, U64_MAX); node;
+	     node = vshadow_tree_next(node, next, U64_MAX)) {
+		ret = vshadow_nl_fill_mapping(skb, cb, id, node);
+		if (ret)
+			break;
+		if (node->last == U64_MAX) {
+			cb->args[VSHADOW_NL_ARG_END] = 1;
+			break;
+		}
+		cb->args[VSHADOW_NL_ARG_NEXT] = node->last + 1;
+	}
+	mutex_unlock(&ctx->lock);
+	vshadow_ctx_put(ctx);
+	/* Not even one fits an empty message: cannot happen, but don't spin. */
+	if (ret && !skb->len)
+		return ret;
+	return skb->len;
+
+gone:
+	/*
+	 * Closed since the dump began: what was sent is not the whole set
+	 * (or, if nothing was, the set is empty now).
+	 */
+	vshadow_nl_dump_interrupted(cb);
+	return 0;
+}
+
+static const struct genl_ops vshadow_nl_ops[] = {
+	{
+		.cmd = VIOMMU_SHADOW_NL_CMD_CTX_GET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = vshadow_nl_ctx_get_doit,
+		.dumpit = vshadow_nl_ctx_get_dumpit,
+	},
+	{
+		.cmd = VIOMMU_SHADOW_NL_CMD_MAPPING_GET,
+		.flags = GENL_ADMIN_PERM,
+		.start = vshadow_nl_mapping_start,
+		.dumpit = vshadow_nl_mapping_dumpit,
+	},
+};
+
+enum { VSHADOW_NL_MCGRP_EVENTS };
+
+static const struct genl_multicast_group vshadow_nl_mcgrps[] = {
+	[VSHADOW_NL_MCGRP_EVENTS] = {
+		.name = VIOMMU_SHADOW_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+static struct genl_family vshadow_nl_family __ro_after_init = {
+	.name = VIOMMU_SHADOW_GENL_NAME,
+	.version = VIOMMU_SHADOW_GENL_VERSION,
+	.maxattr = VIOMMU_SHADOW_A_MAX,
+	.policy = vshadow_nl_policy,
+	.netnsok = false,
+	.module = THIS_MODULE,
+	.ops = vshadow_nl_ops,
+	.n_ops = ARRAY_SIZE(vshadow_nl_ops),
+	/* every command validates strictly, reserved header fields too */
+	.resv_start_op = VIOMMU_SHADOW_NL_CMD_MAX + 1,
+	.mcgrps = vshadow_nl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(vshadow_nl_mcgrps),
+};
+
+/*
+ * Events.  Each is built only when someone listens, in the caller's
+ * process and charged to it (a few hundred bytes, freed once delivered);
+ * one that cannot be built or delivered is lost for the listeners, never
+ * an error for the caller.
+ */
+static struct sk_buff *vshadow_nl_event_new(u8 cmd, void **hdr)
+{
+	struct sk_buff *msg;
+
+	if (!genl_has_listeners(&vshadow_nl_family, &init_net,
+				VSHADOW_NL_MCGRP_EVENTS))
+		return NULL;
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put(msg, 0, 0, &vshadow_nl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static void vshadow_nl_event_send(struct sk_buff *msg, void *hdr, int err)
+{
+	if (err) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast(&vshadow_nl_family, msg, 0, VSHADOW_NL_MCGRP_EVENTS,
+			  GFP_KERNEL_ACCOUNT);
+}
+
+void vshadow_nl_ctx_event(struct vshadow_ctx *ctx, u8 cmd)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = vshadow_nl_event_new(cmd, &hdr);
+	if (!msg)
+		return;
+	vshadow_nl_event_send(msg, hdr, vshadow_nl_put_ctx(msg, ctx));
+}
+
+void vshadow_nl_clamped(struct vshadow_ctx *ctx, u64 start, u64 last,
+			u64 clamped_last)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CLAMPED, &hdr);
+	if (!msg)
+		return;
+	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
+	      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_START, start) ||
+	      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_LAST, last) ||
+	      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_CLAMPED_LAST,
+				 clamped_last);
+	vshadow_nl_event_send(msg, hdr, err);
+}
+
+void vshadow_nl_bisect_refused(struct vshadow_ctx *ctx, u64 start, u64 last)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED, &hdr);
+	if (!msg)
+		return;
+	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
+	      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_START, start) ||
+	      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_LAST, last);
+	vshadow_nl_event_send(msg, hdr, err);
+}
+
+void vshadow_nl_backend_error(struct vshadow_ctx *ctx, u32 op, u64 iova,
+			      u64 length, int ret)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR, &hdr);
+	if (!msg)
+		return;
+	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
+	      nla_put_u32(msg, VIOMMU_SHADOW_A_OP, op) ||
+	      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_IOVA, iova) ||
+	      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_LENGTH, length);
+	if (!err && ret < 0)
+		err = nla_put_u32(msg, VIOMMU_SHADOW_A_ERRNO, -ret);
+	else if (!err)
+		err = nla_put_u32(msg, VIOMMU_SHADOW_A_OUTCOME, ret);
+	vshadow_nl_event_send(msg, hdr, err);
+}
+
+void vshadow_nl_broken(struct vshadow_ctx *ctx, const char *reason)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CTX_BROKEN, &hdr);
+	if (!msg)
+		return;
+	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
+	      nla_put_string(msg, VIOMMU_SHADOW_A_REASON, reason);
+	vshadow_nl_event_send(msg, hdr, err);
+}
+
+int vshadow_nl_init(void)
+{
+	return genl_register_family(&vshadow_nl_family);
+}
+
+void vshadow_nl_exit(void)
+{
+	genl_unregister_family(&vshadow_nl_family);
+}
