@@ -4,6 +4,7 @@
 #
 #   make                build the module (against KDIR)
 #   make selftests      build the kselftests (static, for the test VM)
+#   make tools          build vshadowctl (needs libnl-genl-3-dev)
 #   make run            set up, build, boot the test VM and demonstrate
 #   make vm-run PROG=X  boot the test VM with the module loaded and run the
 #                       static binary X in it (ARGS="...", IOMMU=amd)
@@ -50,7 +51,7 @@ MODDIR := drivers/vfio/viommu_shadow
 # would delete every .ko below it, the guest kernel's in .cache/ included.
 KBUILD_ARGS = -C $(KDIR) M=$(TOP)/$(MODDIR) VSHADOW_MOCK=$(VSHADOW_MOCK)
 
-.PHONY: all modules deps selftests selftests-iommufd run vm-run check check-full \
+.PHONY: all modules deps tools selftests selftests-iommufd run vm-run check check-full \
 	debug-kernel install uninstall dkms-source clean checkpatch sparse bench
 
 all: modules
@@ -62,17 +63,22 @@ modules: $(if $(NEED_DEPS),deps)
 	$(MAKE) $(KBUILD_ARGS) W=1 modules
 
 selftests: deps
+	$(MAKE) tools
 	$(MAKE) -C tools/testing/selftests/viommu_shadow \
 		KSRC_DIR="$$(. $(ENVF) && echo $$KSRC_DIR)"
+
+# vshadowctl (libnl-3): the host's build, and a static one for the guest.
+tools:
+	$(MAKE) -C tools/vshadowctl
 
 # The iommufd groundwork test, against the debug kernel's uapi.
 selftests-iommufd:
 	KSERIES=debug $(TOP)/scripts/deps.sh
 	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug iommufd
 
-# install: the module (modules_install, then depmod) and the uapi header.
-# DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into a root;
-# PREFIX (/usr/local) is where the header goes under it.
+# install: the module (modules_install, then depmod), the uapi header and
+# vshadowctl.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into a
+# root; PREFIX (/usr/local) is where the header and the CLI go under it.
 VSHADOW_VERSION := 0.1
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -83,16 +89,18 @@ MOD_INSTALL_DIR = $(INSTALL_MOD_PATH)/lib/modules/$(KRELEASE)/updates
 HEADER := include/uapi/linux/viommu_shadow.h
 DKMS_SRC = $(DESTDIR)/usr/src/viommu_shadow-$(VSHADOW_VERSION)
 
-install: modules
+install: modules tools
 	$(MAKE) $(KBUILD_ARGS) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
 		INSTALL_MOD_DIR=updates modules_install
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
+	install -D -m 0755 tools/vshadowctl/vshadowctl $(DESTDIR)$(PREFIX)/sbin/vshadowctl
 
 uninstall:
 	rm -f $(MOD_INSTALL_DIR)/viommu_shadow.ko $(MOD_INSTALL_DIR)/viommu_shadow_iommufd.ko
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	rm -f $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
+	rm -f $(DESTDIR)$(PREFIX)/sbin/vshadowctl
 
 # The sources DKMS builds from (dkms.conf), in /usr/src under DESTDIR.
 dkms-source:
@@ -132,4 +140,5 @@ check-full: deps
 clean:
 	-$(MAKE) $(KBUILD_ARGS) clean 2>/dev/null
 	$(MAKE) -C tools/testing/selftests/viommu_shadow clean
+	$(MAKE) -C tools/vshadowctl clean
 	rm -rf build

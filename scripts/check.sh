@@ -59,20 +59,22 @@ CHECK_FULL=${CHECK_FULL:-0}
 MODDIR=drivers/vfio/viommu_shadow
 MODULES="$MODDIR/viommu_shadow.ko $MODDIR/viommu_shadow_mock.ko"
 TESTDIR=tools/testing/selftests/viommu_shadow
+# Programs the tests run, copied into every guest's /bin beside them.
+GUEST_TOOLS="tools/vshadowctl/static/vshadowctl"
 
 # The VM runs of each lane, one per line: "name|test binaries|scripts/vm.sh
 # options".  The test binaries are copied into the guest and run in turn;
 # inside the guest VSHADOW_IOMMU tells them which IOMMU they run on.
 VM_RUNS_DEBIAN=(
-	"intel|viommu_shadow_test compat_test reliability_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test reliability_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test reliability_test netlink_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test reliability_test netlink_test|--iommu amd"
 )
 # The debug kernel also has iommufd: its groundwork test runs beside the
 # suite, and alone in a guest without an IOMMU, where iommufd's mock domain
 # (with dirty tracking) works.
 VM_RUNS_DEBUG=(
-	"intel|viommu_shadow_test compat_test reliability_test iommufd_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test reliability_test iommufd_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test reliability_test netlink_test iommufd_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test reliability_test netlink_test iommufd_test|--iommu amd"
 	"none|iommufd_test|--iommu none --edu 0"
 )
 
@@ -218,6 +220,10 @@ vm_check() {
 		[ -f "$TESTDIR/$t" ] ||
 			{ record FAIL "$item" "not run: $TESTDIR/$t not built"; return; }
 		args+=(--file "$TESTDIR/$t")
+	done
+	for t in $GUEST_TOOLS; do
+		[ -f "$t" ] || { record FAIL "$item" "not run: $t not built"; return; }
+		args+=(--file "$t")
 	done
 	# shellcheck disable=SC2086
 	"$TOP/scripts/vm.sh" $opts --timeout "$timeout" --log "$log" \

@@ -56,13 +56,14 @@ stage=$tmp/stage
 make -s install DESTDIR="$stage" PREFIX=/usr >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "make install DESTDIR=... PREFIX=/usr"; }
 for f in "lib/modules/$krel/updates/viommu_shadow.ko" \
-	 "lib/modules/$krel/modules.dep" usr/include/linux/viommu_shadow.h; do
+	 "lib/modules/$krel/modules.dep" usr/include/linux/viommu_shadow.h \
+	 usr/sbin/vshadowctl; do
 	[ -f "$stage/$f" ] || fail "make install staged no $f"
 done
 make -s uninstall DESTDIR="$stage" PREFIX=/usr >>"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "make uninstall"; }
 for f in "lib/modules/$krel/updates/viommu_shadow.ko" \
-	 usr/include/linux/viommu_shadow.h; do
+	 usr/include/linux/viommu_shadow.h usr/sbin/vshadowctl; do
 	[ ! -e "$stage/$f" ] || fail "make uninstall left $f"
 done
 

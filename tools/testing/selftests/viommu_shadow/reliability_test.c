@@ -892,45 +892,6 @@ TEST_F(backend_faults, sweep)
 /* Concurrency and lifetime                                            */
 /* ------------------------------------------------------------------ */
 
-/*
- * Map @n one-page mappings at @base, @base + 4K, ... with MAP_BATCH (the
- * cookie is the index), every one of them to @page, from the top down:
- * the mock keeps a sorted list, which a mapping below all others joins at
- * once.  0 or the errno.
- */
-static int map_many(int ctx, uint64_t base, uint32_t n, void *page)
-{
-	struct viommu_shadow_map_entry *e;
-	struct viommu_shadow_map_batch b = {
-		.size = sizeof(b), .entry_size = sizeof(*e),
-	};
-	uint32_t i, done, chunk;
-	int ret = 0;
-
-	e = calloc(VIOMMU_SHADOW_BATCH_MAX, sizeof(*e));
-	if (!e)
-		return errno;	/* ENOMEM */
-	for (done = 0; done < n && !ret; done += chunk) {
-		chunk = n - done < VIOMMU_SHADOW_BATCH_MAX ?
-			n - done : VIOMMU_SHADOW_BATCH_MAX;
-		for (i = 0; i < chunk; i++)
-			e[i] = (struct viommu_shadow_map_entry) {
-				.flags = VIOMMU_SHADOW_MAP_READ |
-					 VIOMMU_SHADOW_MAP_WRITE,
-				.iova = base + (uint64_t)(n - 1 - done - i) *
-					       PAGE_4K,
-				.length = PAGE_4K,
-				.vaddr = (uintptr_t)page,
-				.cookie = n - 1 - done - i,
-			};
-		b.entries = (uintptr_t)e;
-		b.nr_entries = chunk;
-		ret = vs_ioctl(ctx, VIOMMU_SHADOW_MAP_BATCH, &b);
-	}
-	free(e);
-	return ret;
-}
-
 FIXTURE(lifetime) {
 	int ctx;
 	int mock;
@@ -1016,7 +977,7 @@ static void *worker_run(void *arg)
 				w->err = ret;
 			continue;
 		}
-		ret = map_many(w->ctx, base, THREAD_MAPS, w->page);
+		ret = vs_map_many(w->ctx, base, THREAD_MAPS, w->page);
 		if (ret) {
 			w->err = ret;
 			snprintf(w->what, sizeof(w->what), "map_batch");
@@ -1119,7 +1080,7 @@ TEST_F_TIMEOUT(lifetime, close_during_unmap, 300)
 
 	u.rec = calloc(n, sizeof(*u.rec));
 	ASSERT_NE(NULL, u.rec);
-	ASSERT_EQ(0, map_many(self->ctx, PAGE_4K, n, self->buf));
+	ASSERT_EQ(0, vs_map_many(self->ctx, PAGE_4K, n, self->buf));
 	ASSERT_EQ(n, mock_mappings(self->mock, NULL, 0));
 	ASSERT_EQ(0, pthread_create(&tid, NULL, unmap_all, &u));
 	/* Close both once the walk is under way (or, failing, over). */
@@ -1236,7 +1197,7 @@ TEST_F_TIMEOUT(lifetime, many_contexts, 300)
 		ASSERT_LE(0, ctx[i]);
 		ASSERT_LE(0, mock[i]);
 		ASSERT_EQ(0, _vs_attach(ctx[i], VSHADOW_MOCK_BACKEND, mock[i]));
-		ASSERT_EQ(0, map_many(ctx[i], (i + 1) * SZ_1G, 16, self->buf));
+		ASSERT_EQ(0, vs_map_many(ctx[i], (i + 1) * SZ_1G, 16, self->buf));
 	}
 	for (i = 0; i < 64; i++) {
 		EXPECT_EQ(16, mock_mappings(mock[i], NULL, 0));

@@ -150,4 +150,43 @@ static uint64_t vs_backend_drain(const struct vs_backend *b)
 	}
 }
 
+/*
+ * Map @n one-page mappings at @base, @base + 4K, ... with MAP_BATCH (the
+ * cookie is the index), every one of them to @page, from the top down:
+ * the mock keeps a sorted list, which a mapping below all others joins at
+ * once.  0 or the errno.
+ */
+static int vs_map_many(int ctx, uint64_t base, uint32_t n, void *page)
+{
+	struct viommu_shadow_map_entry *e;
+	struct viommu_shadow_map_batch b = {
+		.size = sizeof(b), .entry_size = sizeof(*e),
+	};
+	uint32_t i, done, chunk;
+	int ret = 0;
+
+	e = calloc(VIOMMU_SHADOW_BATCH_MAX, sizeof(*e));
+	if (!e)
+		return errno;	/* ENOMEM */
+	for (done = 0; done < n && !ret; done += chunk) {
+		chunk = n - done < VIOMMU_SHADOW_BATCH_MAX ?
+			n - done : VIOMMU_SHADOW_BATCH_MAX;
+		for (i = 0; i < chunk; i++)
+			e[i] = (struct viommu_shadow_map_entry) {
+				.flags = VIOMMU_SHADOW_MAP_READ |
+					 VIOMMU_SHADOW_MAP_WRITE,
+				.iova = base + (uint64_t)(n - 1 - done - i) *
+					       PAGE_4K,
+				.length = PAGE_4K,
+				.vaddr = (uintptr_t)page,
+				.cookie = n - 1 - done - i,
+			};
+		b.entries = (uintptr_t)e;
+		b.nr_entries = chunk;
+		ret = vs_ioctl(ctx, VIOMMU_SHADOW_MAP_BATCH, &b);
+	}
+	free(e);
+	return ret;
+}
+
 #endif /* _VSHADOW_FIXTURES_H */
