@@ -41,7 +41,10 @@ static struct dentry *vshadow_debugfs;
  * changes whenever a context comes or goes, for dump consistency.
  */
 static DEFINE_XARRAY_ALLOC1(vshadow_ctx_xa);
+static u32 vshadow_ctx_next_id;	/* xa_alloc_cyclic()'s, under its lock */
 static atomic_long_t vshadow_registry_gen = ATOMIC_LONG_INIT(1);
+/* vshadow_ctx::serial: never reused, unlike ids (which wrap, eventually) */
+static atomic64_t vshadow_ctx_serial = ATOMIC64_INIT(0);
 
 /* Keys vshadow_ctx::container_id; random per boot. */
 static siphash_key_t vshadow_container_key;
@@ -151,7 +154,8 @@ int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
 	if (ret == -EINVAL) {
 		ret = vshadow_call_query(ctx->ops, ctx->backend, &caps);
 		if (!ret) {
-			ctx->caps = caps;
+			ctx->caps.max_last = caps.max_last;
+			ctx->caps.dirty_bitmap_max = caps.dirty_bitmap_max;
 			/* read by netlink without the lock */
 			WRITE_ONCE(ctx->caps.pgsize, caps.pgsize);
 		}
@@ -185,15 +189,21 @@ static int vshadow_open(struct inode *inode, struct file *filp)
 	mutex_init(&ctx->lock);
 	ctx->tree = RB_ROOT_CACHED;
 	ctx->gen = 1;
+	ctx->serial = atomic64_inc_return(&vshadow_ctx_serial);
 	ctx->max_mappings = READ_ONCE(max_mappings);
 
-	/* Published last: lookups may find it from here on. */
+	/*
+	 * Published last: lookups may find it from here on.  Ids go round
+	 * (an id is not given again soon after its context closed), and 1
+	 * returned for a wrap is success.
+	 */
 	if (vshadow_fail(VSHADOW_FAULT_ALLOC))
 		ret = -ENOMEM;
 	else
-		ret = xa_alloc(&vshadow_ctx_xa, &ctx->id, ctx, xa_limit_31b,
-			       GFP_KERNEL_ACCOUNT);
-	if (ret) {
+		ret = xa_alloc_cyclic(&vshadow_ctx_xa, &ctx->id, ctx,
+				      xa_limit_31b, &vshadow_ctx_next_id,
+				      GFP_KERNEL_ACCOUNT);
+	if (ret < 0) {
 		mutex_destroy(&ctx->lock);
 		kfree(ctx);
 		return ret == -EBUSY ? -ENFILE : ret;
@@ -205,21 +215,24 @@ static int vshadow_open(struct inode *inode, struct file *filp)
 }
 
 /*
- * Netlink may still hold a reference: it only reads the fields that stay
- * (the counters, the owner), and finds the tree gone (@dead).
+ * CTX_DEL goes out first, with what the context held, and before its id
+ * can be given again.  Netlink may still hold a reference after: it only
+ * reads the fields that stay (the counters, the owner) and finds the tree
+ * gone (@dead).
  */
 static int vshadow_release(struct inode *inode, struct file *filp)
 {
 	struct vshadow_ctx *ctx = filp->private_data;
 
-	xa_erase(&vshadow_ctx_xa, ctx->id);
-	atomic_long_inc(&vshadow_registry_gen);
 	mutex_lock(&ctx->lock);
+	if (ctx->ops)
+		vshadow_nl_ctx_event(ctx, VIOMMU_SHADOW_NL_CMD_CTX_DEL);
 	ctx->dead = true;
 	vshadow_tree_destroy(ctx);
 	mutex_unlock(&ctx->lock);
+	xa_erase(&vshadow_ctx_xa, ctx->id);
+	atomic_long_inc(&vshadow_registry_gen);
 	if (ctx->ops) {
-		vshadow_nl_ctx_event(ctx, VIOMMU_SHADOW_NL_CMD_CTX_DEL);
 		ctx->ops->detach(ctx->backend);
 		fput(ctx->file);
 		mmdrop(ctx->mm);

@@ -11,8 +11,13 @@
  * namespace in.
  *
  * Across the callbacks of a dump nothing is held: the cursor is an id
- * (and an IOVA), and each callback looks the context up again in the
- * registry, holding a reference only while it runs.
+ * (and, for mappings, the context's serial and an IOVA), and each callback
+ * looks the context up again in the registry, holding a reference only
+ * while it runs.  Operations run in parallel (parallel_ops): a mapping
+ * dump waits for the context's lock without holding genl_mutex.
+ *
+ * Counters are read without the context's lock: on a 32-bit kernel a
+ * 64-bit counter read may then be torn.
  */
 #include <linux/pid.h>
 #include <net/genetlink.h>
@@ -77,9 +82,12 @@ static int vshadow_nl_put_ctx(struct sk_buff *skb, struct vshadow_ctx *ctx)
 			attached ? ctx->backend_kind :
 				   VIOMMU_SHADOW_BACKEND_NONE))
 		return -EMSGSIZE;
+	/* A pid number is only the owner's while the owner lives. */
+	if (attached && pid_has_task(ctx->owner, PIDTYPE_TGID) &&
+	    nla_put_u32(skb, VIOMMU_SHADOW_A_PID, pid_nr(ctx->owner)))
+		return -EMSGSIZE;
 	if (attached &&
-	    (nla_put_u32(skb, VIOMMU_SHADOW_A_PID, pid_nr(ctx->owner)) ||
-	     nla_put_string(skb, VIOMMU_SHADOW_A_COMM, ctx->owner_comm) ||
+	    (nla_put_string(skb, VIOMMU_SHADOW_A_COMM, ctx->owner_comm) ||
 	     nla_put_u32(skb, VIOMMU_SHADOW_A_BACKEND_ID, ctx->backend_id) ||
 	     nla_put_u32(skb, VIOMMU_SHADOW_A_CONTAINER_FD, ctx->container_fd) ||
 	     vshadow_nl_put_u64(skb, VIOMMU_SHADOW_A_CONTAINER_ID,
@@ -108,6 +116,20 @@ static int vshadow_nl_put_ctx(struct sk_buff *skb, struct vshadow_ctx *ctx)
 	    nla_put_flag(skb, VIOMMU_SHADOW_A_BROKEN))
 		return -EMSGSIZE;
 	return 0;
+}
+
+/* Room for a message: @n32 u32 attributes, @n64 u64 ones and @str. */
+static size_t vshadow_nl_size(int n32, int n64, size_t str)
+{
+	return n32 * nla_total_size(sizeof(u32)) +
+	       n64 * nla_total_size_64bit(sizeof(u64)) +
+	       (str ? nla_total_size(str) : 0);
+}
+
+/* A context message: what vshadow_nl_put_ctx() may put. */
+static size_t vshadow_nl_ctx_size(void)
+{
+	return vshadow_nl_size(5, 10, TASK_COMM_LEN) + nla_total_size(0);
 }
 
 /* One context message; with @cb, part of a dump. */
@@ -159,7 +181,7 @@ static int vshadow_nl_ctx_get_doit(struct sk_buff *skb, struct genl_info *info)
 		return -ENOENT;
 	}
 
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	msg = genlmsg_new(vshadow_nl_ctx_size(), GFP_KERNEL);
 	if (!msg) {
 		ret = -ENOMEM;
 		goto out_put;
@@ -174,6 +196,19 @@ static int vshadow_nl_ctx_get_doit(struct sk_buff *skb, struct genl_info *info)
 out_put:
 	vshadow_ctx_put(ctx);
 	return ret;
+}
+
+/* A context dump is of all: one context is a do request. */
+static int vshadow_nl_ctx_dump_start(struct netlink_callback *cb)
+{
+	struct nlattr *attr = vshadow_nl_dump_attrs(cb)[VIOMMU_SHADOW_A_CTX_ID];
+
+	if (attr) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attr,
+				    "a context dump is of all contexts: ask for one without NLM_F_DUMP");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* cb->args[0]: the next context id to look at */
@@ -223,12 +258,29 @@ static int vshadow_nl_fill_mapping(struct sk_buff *skb,
 	return 0;
 }
 
-/*
- * The dump cursor of MAPPING_GET, in cb->args: the context's id, then the
- * IOVA to go on from, then whether the last mapping ended at ~0 (so there
- * is no IOVA to go on from).
+/**
+ * struct vshadow_nl_cursor - where a MAPPING_GET dump goes on, in cb->ctx
+ * @serial: the context's vshadow_ctx::serial: an id that names another
+ *	context by now is not followed
+ * @next: the IOVA to go on from
+ * @id: the context's id
+ * @found: a part found the context: from then on, its going away
+ *	interrupts the dump instead of failing it
+ * @end: the last mapping sent ended at ~0: there is no IOVA to go on from
  */
-enum { VSHADOW_NL_ARG_CTX, VSHADOW_NL_ARG_NEXT, VSHADOW_NL_ARG_END };
+struct vshadow_nl_cursor {
+	u64 serial;
+	u64 next;
+	u32 id;
+	bool found;
+	bool end;
+};
+
+static struct vshadow_nl_cursor *vshadow_nl_cursor(struct netlink_callback *cb)
+{
+	static_assert(sizeof(struct vshadow_nl_cursor) <= sizeof(cb->ctx));
+	return (struct vshadow_nl_cursor *)cb->ctx;
+}
 
 /*
  * Before the first part: the request names a context that exists, or it
@@ -237,6 +289,7 @@ enum { VSHADOW_NL_ARG_CTX, VSHADOW_NL_ARG_NEXT, VSHADOW_NL_ARG_END };
 static int vshadow_nl_mapping_start(struct netlink_callback *cb)
 {
 	struct nlattr *attr = vshadow_nl_dump_attrs(cb)[VIOMMU_SHADOW_A_CTX_ID];
+	struct vshadow_nl_cursor *cur = vshadow_nl_cursor(cb);
 	struct vshadow_ctx *ctx;
 
 	if (!attr) {
@@ -248,23 +301,28 @@ static int vshadow_nl_mapping_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG_ATTR(cb->extack, attr, "no context has this id");
 		return -ENOENT;
 	}
+	cur->id = ctx->id;
+	cur->serial = ctx->serial;
 	vshadow_ctx_put(ctx);
-	cb->args[VSHADOW_NL_ARG_CTX] = nla_get_u32(attr);
 	return 0;
 }
 
 static int vshadow_nl_mapping_dumpit(struct sk_buff *skb,
 				     struct netlink_callback *cb)
 {
-	u32 id = cb->args[VSHADOW_NL_ARG_CTX];
-	u64 next = cb->args[VSHADOW_NL_ARG_NEXT];
+	struct vshadow_nl_cursor *cur = vshadow_nl_cursor(cb);
 	struct vshadow_node *node;
 	struct vshadow_ctx *ctx;
+	u64 next = cur->next;
 	int ret = 0;
 
-	if (cb->args[VSHADOW_NL_ARG_END])
+	if (cur->end)
 		return 0;
-	ctx = vshadow_nl_ctx_get(id);
+	ctx = vshadow_nl_ctx_get(cur->id);
+	if (ctx && ctx->serial != cur->serial) {
+		vshadow_ctx_put(ctx);
+		ctx = NULL;
+	}
 	if (!ctx)
 		goto gone;
 	if (mutex_lock_killable(&ctx->lock)) {
@@ -276,17 +334,18 @@ static int vshadow_nl_mapping_dumpit(struct sk_buff *skb,
 		vshadow_ctx_put(ctx);
 		goto gone;
 	}
+	cur->found = true;
 	cb->seq = vshadow_nl_seq(ctx->gen);
 	for (node = vshadow_tree_first(ctx, next, U64_MAX); node;
 	     node = vshadow_tree_next(node, next, U64_MAX)) {
-		ret = vshadow_nl_fill_mapping(skb, cb, id, node);
+		ret = vshadow_nl_fill_mapping(skb, cb, cur->id, node);
 		if (ret)
 			break;
 		if (node->last == U64_MAX) {
-			cb->args[VSHADOW_NL_ARG_END] = 1;
+			cur->end = true;
 			break;
 		}
-		cb->args[VSHADOW_NL_ARG_NEXT] = node->last + 1;
+		cur->next = node->last + 1;
 	}
 	mutex_unlock(&ctx->lock);
 	vshadow_ctx_put(ctx);
@@ -296,10 +355,10 @@ static int vshadow_nl_mapping_dumpit(struct sk_buff *skb,
 	return skb->len;
 
 gone:
-	/*
-	 * Closed since the dump began: what was sent is not the whole set
-	 * (or, if nothing was, the set is empty now).
-	 */
+	/* Closed before the first part: as if it had been before the request. */
+	if (!cur->found)
+		return -ENOENT;
+	/* Closed between two parts: what was sent is not the whole set. */
 	vshadow_nl_dump_interrupted(cb);
 	return 0;
 }
@@ -309,6 +368,7 @@ static const struct genl_ops vshadow_nl_ops[] = {
 		.cmd = VIOMMU_SHADOW_NL_CMD_CTX_GET,
 		.flags = GENL_ADMIN_PERM,
 		.doit = vshadow_nl_ctx_get_doit,
+		.start = vshadow_nl_ctx_dump_start,
 		.dumpit = vshadow_nl_ctx_get_dumpit,
 	},
 	{
@@ -334,11 +394,12 @@ static struct genl_family vshadow_nl_family __ro_after_init = {
 	.maxattr = VIOMMU_SHADOW_A_MAX,
 	.policy = vshadow_nl_policy,
 	.netnsok = false,
+	/* nothing here relies on genl_mutex: a dump may wait for a context */
+	.parallel_ops = true,
 	.module = THIS_MODULE,
 	.ops = vshadow_nl_ops,
 	.n_ops = ARRAY_SIZE(vshadow_nl_ops),
-	/* every command validates strictly, reserved header fields too */
-	.resv_start_op = VIOMMU_SHADOW_NL_CMD_MAX + 1,
+	/* resv_start_op 0: every command checks its header and attributes */
 	.mcgrps = vshadow_nl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(vshadow_nl_mcgrps),
 };
@@ -348,15 +409,34 @@ static struct genl_family vshadow_nl_family __ro_after_init = {
  * process and charged to it (a few hundred bytes, freed once delivered);
  * one that cannot be built or delivered is lost for the listeners, never
  * an error for the caller.
+ *
+ * The kinds a caller can make at will (clamps, refusals, backend errors)
+ * are limited per context, so that one VMM cannot flood the
+ * administrator's socket and make it lose the others' events.
  */
-static struct sk_buff *vshadow_nl_event_new(u8 cmd, void **hdr)
+#define VSHADOW_NL_EVENTS_PER_SEC	100
+
+static bool vshadow_nl_event_allowed(struct vshadow_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->lock);
+	if (time_after(jiffies, ctx->nl_window + HZ)) {
+		ctx->nl_window = jiffies;
+		ctx->nl_events = 0;
+	}
+	if (ctx->nl_events >= VSHADOW_NL_EVENTS_PER_SEC)
+		return false;
+	ctx->nl_events++;
+	return true;
+}
+
+static struct sk_buff *vshadow_nl_event_new(u8 cmd, size_t size, void **hdr)
 {
 	struct sk_buff *msg;
 
 	if (!genl_has_listeners(&vshadow_nl_family, &init_net,
 				VSHADOW_NL_MCGRP_EVENTS))
 		return NULL;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL_ACCOUNT);
+	msg = genlmsg_new(size, GFP_KERNEL_ACCOUNT);
 	if (!msg)
 		return NULL;
 	*hdr = genlmsg_put(msg, 0, 0, &vshadow_nl_family, 0, cmd);
@@ -383,7 +463,7 @@ void vshadow_nl_ctx_event(struct vshadow_ctx *ctx, u8 cmd)
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = vshadow_nl_event_new(cmd, &hdr);
+	msg = vshadow_nl_event_new(cmd, vshadow_nl_ctx_size(), &hdr);
 	if (!msg)
 		return;
 	vshadow_nl_event_send(msg, hdr, vshadow_nl_put_ctx(msg, ctx));
@@ -396,7 +476,10 @@ void vshadow_nl_clamped(struct vshadow_ctx *ctx, u64 start, u64 last,
 	void *hdr;
 	int err;
 
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CLAMPED, &hdr);
+	if (!vshadow_nl_event_allowed(ctx))
+		return;
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CLAMPED,
+				   vshadow_nl_size(1, 3, 0), &hdr);
 	if (!msg)
 		return;
 	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
@@ -413,7 +496,10 @@ void vshadow_nl_bisect_refused(struct vshadow_ctx *ctx, u64 start, u64 last)
 	void *hdr;
 	int err;
 
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED, &hdr);
+	if (!vshadow_nl_event_allowed(ctx))
+		return;
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED,
+				   vshadow_nl_size(1, 2, 0), &hdr);
 	if (!msg)
 		return;
 	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
@@ -429,7 +515,10 @@ void vshadow_nl_backend_error(struct vshadow_ctx *ctx, u32 op, u64 iova,
 	void *hdr;
 	int err;
 
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR, &hdr);
+	if (!vshadow_nl_event_allowed(ctx))
+		return;
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR,
+				   vshadow_nl_size(3, 2, 0), &hdr);
 	if (!msg)
 		return;
 	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||
@@ -449,7 +538,9 @@ void vshadow_nl_broken(struct vshadow_ctx *ctx, const char *reason)
 	void *hdr;
 	int err;
 
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CTX_BROKEN, &hdr);
+	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CTX_BROKEN,
+				   vshadow_nl_size(1, 0, strlen(reason) + 1),
+				   &hdr);
 	if (!msg)
 		return;
 	err = nla_put_u32(msg, VIOMMU_SHADOW_A_CTX_ID, ctx->id) ||

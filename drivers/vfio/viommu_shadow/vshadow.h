@@ -222,6 +222,8 @@ struct vshadow_node {
 /**
  * struct vshadow_ctx - one open of /dev/viommu_shadow
  * @id: its id in the registry of contexts (main.c), for netlink; fixed
+ * @serial: a number no other context of this boot has: a netlink dump
+ *	tells by it that an id now names another context
  * @users: references: the open file's, and one per netlink dump or
  *	event using the context; the last put frees it, after an RCU grace
  *	period (registry lookups run under RCU)
@@ -240,6 +242,9 @@ struct vshadow_node {
  * @gen: changes (under @lock) whenever the tree does, and when the
  *	context is released; a mapping dump notices a change by it
  * @dead: set under @lock at release: the tree is gone
+ * @nl_window: start (jiffies) of the current second of netlink events
+ * @nl_events: the events of the kinds a caller can make at will (clamp,
+ *	refusal, backend error) sent in that second; under @lock
  * @lock: serialises every ioctl on the context and protects all the fields
  *	below; held across backend calls so that the tree and the backend
  *	change together.  Taken before mmap_lock, never under it (see the
@@ -272,6 +277,7 @@ struct vshadow_node {
  */
 struct vshadow_ctx {
 	u32 id;
+	u64 serial;
 	refcount_t users;
 	struct rcu_head rcu;
 	struct pid *owner;
@@ -283,6 +289,8 @@ struct vshadow_ctx {
 	u64 container_id;
 	u64 gen;
 	bool dead;
+	unsigned long nl_window;
+	unsigned int nl_events;
 	struct mutex lock; /* see above: serialises the context */
 	const struct vshadow_backend_ops *ops;
 	void *backend;

@@ -587,14 +587,18 @@ struct viommu_shadow_unmap_batch {
  * Documentation/netlink/specs/viommu_shadow.yaml describes it for YNL.
  *
  * Each open of /dev/viommu_shadow is a context with an id, unique while it
- * is open (ids are reused after close, as PIDs are).  The owner attributes
- * (@VIOMMU_SHADOW_A_PID, @VIOMMU_SHADOW_A_COMM) and the container ones are
- * those of the process that attached it, and absent before ATTACH.
+ * is open; ids are given in turn, so one is not given again soon after its
+ * context closed (only after the 2^31 ids went round).  The owner
+ * attributes (@VIOMMU_SHADOW_A_PID, @VIOMMU_SHADOW_A_COMM) and the
+ * container ones are those of the process that attached it, and absent
+ * before ATTACH; @VIOMMU_SHADOW_A_PID is also absent once that process has
+ * exited (another may hold the context's fd).
  *
  * Commands (requests, and their replies, which have the same command):
  *
  * - VIOMMU_SHADOW_NL_CMD_CTX_GET: do, with @VIOMMU_SHADOW_A_CTX_ID: one
- *   context (ENOENT if none has that id); dump: every context.  A context
+ *   context (ENOENT if none has that id); dump, without it (EINVAL with
+ *   it): every context, in id order.  A context
  *   message has the context's attributes below, read without waiting for
  *   the context (a dump never waits behind a long unmap): each counter is
  *   exact, but two of them may come from either side of a call running at
@@ -613,8 +617,9 @@ struct viommu_shadow_unmap_batch {
  *
  * - VIOMMU_SHADOW_NL_CMD_CTX_NEW: a context attached; the context's
  *   attributes as CTX_GET gives them.
- * - VIOMMU_SHADOW_NL_CMD_CTX_DEL: an attached context was closed; its
- *   owner and backend attributes.
+ * - VIOMMU_SHADOW_NL_CMD_CTX_DEL: an attached context is being closed;
+ *   its attributes as CTX_GET gives them, with the mappings it shadowed
+ *   (they stay in the container).  Sent before its id can be given again.
  * - VIOMMU_SHADOW_NL_CMD_CLAMPED: an unmap's @last was above the
  *   high-water mark: @VIOMMU_SHADOW_A_START, @VIOMMU_SHADOW_A_LAST (as
  *   asked) and @VIOMMU_SHADOW_A_CLAMPED_LAST.  An UNMAP_BATCH range not
@@ -632,8 +637,11 @@ struct viommu_shadow_unmap_batch {
  * - VIOMMU_SHADOW_NL_CMD_CTX_BROKEN: the context broke (see "Broken
  *   contexts"): @VIOMMU_SHADOW_A_REASON.
  *
- * An event the group's listeners cannot take (a full socket buffer) is
- * lost for them, as for any netlink multicast: the socket reports ENOBUFS.
+ * CLAMPED, BISECT_REFUSED and BACKEND_ERROR, which a caller can make at
+ * will, are sent at most 100 times a second per context; more are
+ * dropped.  An event the group's listeners cannot take (a full socket
+ * buffer) is lost for them, as for any netlink multicast: the socket
+ * reports ENOBUFS.
  */
 #define VIOMMU_SHADOW_GENL_NAME		"viommu_shadow"
 #define VIOMMU_SHADOW_GENL_VERSION	1
@@ -659,7 +667,7 @@ enum viommu_shadow_nl_cmd {
  * @VIOMMU_SHADOW_A_PAD: padding for 64-bit attributes, never sent alone
  * @VIOMMU_SHADOW_A_CTX_ID: u32, the context's id (1 and up)
  * @VIOMMU_SHADOW_A_PID: u32, the owner's thread-group id, as seen in the
- *	initial PID namespace
+ *	initial PID namespace; absent once the owner has exited
  * @VIOMMU_SHADOW_A_COMM: string, the owner's comm at ATTACH
  * @VIOMMU_SHADOW_A_BACKEND: u32, enum viommu_shadow_backend (NONE before
  *	ATTACH)

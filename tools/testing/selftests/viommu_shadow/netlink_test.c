@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netlink/genl/ctrl.h>
@@ -369,6 +370,10 @@ TEST_F(nl, bad_requests)
 	EXPECT_EQ(-NLE_OBJ_NOTFOUND,
 		  gn_request(&self->nl, VIOMMU_SHADOW_NL_CMD_MAPPING_GET,
 			     NLM_F_DUMP, 0x7ffffff0, &r));
+	/* a context dump is of all: with an id it is refused */
+	EXPECT_EQ(-NLE_INVAL,
+		  gn_request(&self->nl, VIOMMU_SHADOW_NL_CMD_CTX_GET,
+			     NLM_F_DUMP, self->id, &r));
 	/* a mapping dump without an id */
 	EXPECT_EQ(-NLE_INVAL,
 		  gn_request(&self->nl, VIOMMU_SHADOW_NL_CMD_MAPPING_GET,
@@ -488,6 +493,94 @@ TEST_F(nl, dump_racing_changes)
 	reply_free(&r);
 }
 
+/* The highest context id open now, 0 if none. */
+static uint32_t last_id(struct gnl *nl)
+{
+	struct nl_reply r;
+	uint32_t id = 0;
+
+	reply_init(&r);
+	if (!gn_request(nl, VIOMMU_SHADOW_NL_CMD_CTX_GET, NLM_F_DUMP, 0, &r) &&
+	    r.nr)
+		id = a32(reply_tb(&r, r.nr - 1), VIOMMU_SHADOW_A_CTX_ID);
+	reply_free(&r);
+	return id;
+}
+
+/*
+ * An id is not given again at once: a tool that keeps one does not find
+ * another context under it.  A mapping dump of a context that closed
+ * before its first part fails with ENOENT.
+ */
+TEST_F(nl, ids_go_round)
+{
+	uint32_t a, b;
+	int ctx;
+
+	ctx = vs_open();
+	ASSERT_LE(0, ctx);
+	a = last_id(&self->nl);
+	close(ctx);
+	ctx = vs_open();
+	ASSERT_LE(0, ctx);
+	b = last_id(&self->nl);
+	close(ctx);
+	EXPECT_LT(self->id, a);
+	EXPECT_LT(a, b);
+	EXPECT_EQ(self->id, last_id(&self->nl));
+
+	/* requested while open, closed before the first part is made */
+	ctx = vs_open();
+	ASSERT_LE(0, ctx);
+	a = last_id(&self->nl);
+	close(ctx);
+	EXPECT_EQ(-NLE_OBJ_NOTFOUND, ({
+		struct nl_reply r;
+		int ret;
+
+		reply_init(&r);
+		ret = gn_request(&self->nl, VIOMMU_SHADOW_NL_CMD_MAPPING_GET,
+				 NLM_F_DUMP, a, &r);
+		reply_free(&r);
+		ret;
+	}));
+}
+
+/*
+ * The owner's pid is only shown while the owner lives: here a child
+ * attaches a context it inherited and exits, and the parent keeps it.
+ */
+TEST_F(nl, owner_gone)
+{
+	struct nl_reply r;
+	int ctx, status;
+	uint32_t id;
+	pid_t pid;
+
+	if (variant->kind != VSHADOW_MOCK_BACKEND)
+		SKIP(return, "the mock is enough");
+	ctx = vs_open();
+	ASSERT_LE(0, ctx);
+	id = last_id(&self->nl);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(_vs_attach(ctx, VSHADOW_MOCK_BACKEND, self->b.fd) ? 1 : 0);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+
+	reply_init(&r);
+	ASSERT_EQ(0, gn_request(&self->nl, VIOMMU_SHADOW_NL_CMD_CTX_GET, 0, id,
+				&r));
+	ASSERT_EQ(1, r.nr);
+	EXPECT_EQ(VSHADOW_MOCK_BACKEND,
+		  a32(reply_tb(&r, 0), VIOMMU_SHADOW_A_BACKEND));
+	EXPECT_EQ(NULL, reply_tb(&r, 0)[VIOMMU_SHADOW_A_PID]);
+	EXPECT_NE(NULL, reply_tb(&r, 0)[VIOMMU_SHADOW_A_COMM]);
+	reply_free(&r);
+	close(ctx);
+}
+
 /* Wait for an event of @cmd (others pass), parsed into @r's last entry. */
 static struct nlattr **wait_event(struct gnl *nl, struct nl_reply *r,
 				  uint8_t cmd)
@@ -509,6 +602,7 @@ static struct nlattr **wait_event(struct gnl *nl, struct nl_reply *r,
 TEST_F(nl, events)
 {
 	struct viommu_shadow_unmap_range u;
+	struct viommu_shadow_info info;
 	struct nlattr **tb;
 	struct gnl ev;
 	struct nl_reply r;
@@ -582,6 +676,9 @@ TEST_F(nl, events)
 		goto out;
 	}
 
+	/* one mapping it still shadows when it closes */
+	ASSERT_EQ(0, _vs_map(ctx, 3 * SZ_1G, PAGE_4K, self->page, 3));
+
 	/* the mock refuses a map, then fails one with EIO: it breaks */
 	ASSERT_EQ(0, mock_fail_nth(mock, 1, ENOSPC));
 	EXPECT_EQ(ENOSPC, _vs_map(ctx, 2 * SZ_1G, PAGE_4K, self->page, 2));
@@ -599,15 +696,62 @@ TEST_F(nl, events)
 	EXPECT_EQ(id, a32(tb, VIOMMU_SHADOW_A_CTX_ID));
 	EXPECT_NE(NULL, tb[VIOMMU_SHADOW_A_REASON]);
 
+	ASSERT_EQ(0, _vs_info(ctx, &info));
 	close(ctx);
 	tb = wait_event(&ev, &r, VIOMMU_SHADOW_NL_CMD_CTX_DEL);
 	ASSERT_NE(NULL, tb);
 	EXPECT_EQ(id, a32(tb, VIOMMU_SHADOW_A_CTX_ID));
 	EXPECT_EQ(getpid(), a32(tb, VIOMMU_SHADOW_A_PID));
 	EXPECT_NE(NULL, tb[VIOMMU_SHADOW_A_BROKEN]);
+	/* what it shadowed when it closed */
+	EXPECT_EQ(1, info.nr_mappings);
+	EXPECT_EQ(info.nr_mappings, a64(tb, VIOMMU_SHADOW_A_NR_MAPPINGS));
+	EXPECT_EQ(info.nr_maps, a64(tb, VIOMMU_SHADOW_A_NR_MAPS));
 out:
 	if (mock >= 0)
 		close(mock);
+	reply_free(&r);
+	gn_close(&ev);
+}
+
+/*
+ * A VMM cannot flood the administrator with the events it makes at will:
+ * at most 100 a second per context.
+ */
+TEST_F(nl, events_rate_limited)
+{
+	struct viommu_shadow_unmap_range u = range(SZ_1G, SZ_1G);
+	struct timespec t0, t1;
+	struct nl_reply r;
+	struct gnl ev;
+	int grp, i, n = 0;
+	double secs;
+
+	ASSERT_EQ(0, gn_open(&ev));
+	grp = genl_ctrl_resolve_grp(ev.sk, VIOMMU_SHADOW_GENL_NAME,
+				    VIOMMU_SHADOW_MCGRP_EVENTS);
+	ASSERT_EQ(0, nl_socket_add_membership(ev.sk, grp));
+	nl_socket_disable_seq_check(ev.sk);
+	nl_socket_set_buffer_size(ev.sk, 1 << 20, 0);
+	reply_init(&r);
+	nl_socket_modify_cb(ev.sk, NL_CB_VALID, NL_CB_CUSTOM, reply_add, &r);
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, 2 * PAGE_4K, self->page, 1));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 1000; i++)
+		ASSERT_EQ(EINVAL, _vs_unmap(self->ctx, &u));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	nl_socket_set_nonblocking(ev.sk);
+	while (nl_recvmsgs_default(ev.sk) >= 0)
+		;
+	for (i = 0; i < r.nr; i++)
+		n += r.cmd[i] == VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED;
+	TH_LOG("1000 refusals in %.2f s: %d events", secs, n);
+	EXPECT_LE(100, n);
+	EXPECT_GE(100 * ((int)secs + 2), n);
+	EXPECT_GT(1000, n);
 	reply_free(&r);
 	gn_close(&ev);
 }
