@@ -4,8 +4,8 @@
 # run.sh - what "make run" runs, after scripts/deps.sh has set the machine
 # up: build the module and the selftests, then boot the test VM once with an
 # emulated Intel IOMMU, load the module and run the demonstration
-# (viommu_shadow_demo; a look at the loaded modules and device nodes when
-# that program is not built yet).
+# (viommu_shadow_demo, which also shows what vshadowctl sees; a look at the
+# loaded modules and device nodes when that program is not built yet).
 #
 #   scripts/run.sh
 #
@@ -18,6 +18,7 @@ set -euo pipefail
 
 MODULE=drivers/vfio/viommu_shadow/viommu_shadow.ko
 DEMO=tools/testing/selftests/viommu_shadow/viommu_shadow_demo
+CTL=tools/vshadowctl/static/vshadowctl
 EDU=2
 
 [ -f "$ENVF" ] || { echo "run.sh: $ENVF missing: run make deps" >&2; exit 2; }
@@ -36,7 +37,7 @@ make -C "$TOP" selftests
 
 files=() guest_cmd=
 if [ -x "$DEMO" ]; then
-	files=(--file "$DEMO")
+	files=(--file "$DEMO" --file "$CTL")
 	guest_cmd="viommu_shadow_demo"
 	what="the demo program viommu_shadow_demo"
 else

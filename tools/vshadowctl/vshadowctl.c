@@ -10,7 +10,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,8 @@
 #include <linux/viommu_shadow.h>
 
 #define VSHADOWCTL_VERSION	"1"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Exit codes: distinct, so that scripts can tell the cases apart. */
 enum {
@@ -41,7 +42,7 @@ enum {
 static const char *prog = "vshadowctl";
 static bool json;
 static int family;
-static volatile sig_atomic_t stop;
+static sig_atomic_t stop;	/* set by the signal handler */
 
 static struct nla_policy policy[VIOMMU_SHADOW_A_MAX + 1] = {
 	[VIOMMU_SHADOW_A_CTX_ID] = { .type = NLA_U32 },
@@ -73,10 +74,8 @@ static struct nla_policy policy[VIOMMU_SHADOW_A_MAX + 1] = {
 	[VIOMMU_SHADOW_A_REASON] = { .type = NLA_NUL_STRING },
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-"Usage: %s [OPTIONS] COMMAND\n"
+static const char usage_text[] =
+"Usage: vshadowctl [OPTIONS] COMMAND\n"
 "\n"
 "Show viommu_shadow contexts (one per open of /dev/viommu_shadow), their\n"
 "shadow mappings and the module's events.\n"
@@ -96,28 +95,23 @@ static void usage(FILE *f)
 "\n"
 "Needs CAP_NET_ADMIN (root).  Exit status: 0 success, 1 error, 2 usage,\n"
 "3 module not loaded, 4 permission denied, 5 no such context,\n"
-"6 a dump kept changing while it was read.\n",
-		prog);
-}
+"6 a dump kept changing while it was read.\n";
 
-static void __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)
+static void print_usage(FILE *f)
 {
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	fputs(usage_text, f);
 }
+
+/* A message on standard error, after the program's name. */
+#define err(fmt, ...) fprintf(stderr, "%s: " fmt "\n", prog, ##__VA_ARGS__)
 
 /* A libnl error code as an exit code, with a message saying what to do. */
 static int nl_fail(const char *what, int nlerr)
 {
 	switch (nlerr < 0 ? -nlerr : nlerr) {
 	case NLE_PERM:
-		err("%s: permission denied: the viommu_shadow netlink family needs CAP_NET_ADMIN (run as root)",
-		    what);
+		err("%s: permission denied: %s", what,
+		    "the viommu_shadow netlink family needs CAP_NET_ADMIN (run as root)");
 		return EXIT_PERM;
 	case NLE_OBJ_NOTFOUND:
 		err("%s: no such context", what);
@@ -229,14 +223,14 @@ static void out_key(const char *key)
 static void out_u64(const char *key, uint64_t v)
 {
 	out_key(key);
-	printf("%" PRIu64, v);
+	printf("%llu", (unsigned long long)v);
 }
 
 /* Addresses and cookies: hex for people, numbers in JSON. */
 static void out_hex(const char *key, uint64_t v)
 {
 	out_key(key);
-	printf(json ? "%" PRIu64 : "0x%" PRIx64, v);
+	printf(json ? "%llu" : "0x%llx", (unsigned long long)v);
 }
 
 static void out_str(const char *key, const char *s)
@@ -473,7 +467,7 @@ static int cmd_stats(struct nl_sock *sk)
 		{ VIOMMU_SHADOW_A_NR_CLAMPED, "clamped" },
 		{ VIOMMU_SHADOW_A_NR_BISECT_REFUSED, "bisect-refused" },
 	};
-	uint64_t total[sizeof(sums) / sizeof(sums[0])] = { 0 };
+	uint64_t total[ARRAY_SIZE(sums)] = { 0 };
 	uint64_t contexts = 0, attached = 0, broken = 0;
 	struct nlattr *tb[VIOMMU_SHADOW_A_MAX + 1];
 	struct collect c = { 0 };
@@ -489,7 +483,7 @@ static int cmd_stats(struct nl_sock *sk)
 		attached += get_u32(tb, VIOMMU_SHADOW_A_BACKEND) !=
 			    VIOMMU_SHADOW_BACKEND_NONE;
 		broken += !!tb[VIOMMU_SHADOW_A_BROKEN];
-		for (j = 0; j < sizeof(sums) / sizeof(sums[0]); j++)
+		for (j = 0; j < ARRAY_SIZE(sums); j++)
 			total[j] += get_u64(tb, sums[j].attr);
 	}
 	collect_free(&c);
@@ -499,7 +493,7 @@ static int cmd_stats(struct nl_sock *sk)
 	out_u64("contexts", contexts);
 	out_u64("attached", attached);
 	out_u64("broken", broken);
-	for (j = 0; j < sizeof(sums) / sizeof(sums[0]); j++)
+	for (j = 0; j < ARRAY_SIZE(sums); j++)
 		out_u64(sums[j].name, total[j]);
 	out_end(false);
 	return EXIT_OK;
@@ -644,7 +638,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return EXIT_OK;
 		case 'V':
 			printf("%s %s (netlink family %s version %d)\n", prog,
@@ -652,12 +646,12 @@ int main(int argc, char **argv)
 			       VIOMMU_SHADOW_GENL_VERSION);
 			return EXIT_OK;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		print_usage(stderr);
 		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];

@@ -156,7 +156,7 @@ static uint64_t vs_backend_drain(const struct vs_backend *b)
  * the mock keeps a sorted list, which a mapping below all others joins at
  * once.  0 or the errno.
  */
-static int vs_map_many(int ctx, uint64_t base, uint32_t n, void *page)
+static inline int vs_map_many(int ctx, uint64_t base, uint32_t n, void *page)
 {
 	struct viommu_shadow_map_entry *e;
 	struct viommu_shadow_map_batch b = {
