@@ -4,7 +4,8 @@
 #
 #   make                build the module (against KDIR)
 #   make selftests      build the kselftests (static, for the test VM)
-#   make tools          build vshadowctl (needs libnl-genl-3-dev)
+#   make tools          build vshadowctl (needs libnl-genl-3-dev) and
+#                       libvshadow
 #   make run            set up, build, boot the test VM and demonstrate
 #   make vm-run PROG=X  boot the test VM with the module loaded and run the
 #                       static binary X in it (ARGS="...", IOMMU=amd)
@@ -67,17 +68,19 @@ selftests: deps
 	$(MAKE) -C tools/testing/selftests/viommu_shadow \
 		KSRC_DIR="$$(. $(ENVF) && echo $$KSRC_DIR)"
 
-# vshadowctl (libnl-3): the host's build, and a static one for the guest.
+# vshadowctl (libnl-3): the host's build, and a static one for the guest;
+# libvshadow, static and shared.
 tools:
 	$(MAKE) -C tools/vshadowctl
+	$(MAKE) -C tools/lib/vshadow PREFIX=$(PREFIX)
 
 # The iommufd groundwork test, against the debug kernel's uapi.
 selftests-iommufd:
 	KSERIES=debug $(TOP)/scripts/deps.sh
 	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug iommufd
 
-# install: the module (modules_install, then depmod), the uapi header and
-# vshadowctl.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into a
+# install: the module (modules_install, then depmod), the uapi header,
+# vshadowctl and libvshadow.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into a
 # root; PREFIX (/usr/local) is where the header and the CLI go under it.
 VSHADOW_VERSION := 0.1
 PREFIX ?= /usr/local
@@ -95,12 +98,14 @@ install: modules tools
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
 	install -D -m 0755 tools/vshadowctl/vshadowctl $(DESTDIR)$(PREFIX)/sbin/vshadowctl
+	$(MAKE) -C tools/lib/vshadow install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
 uninstall:
 	rm -f $(MOD_INSTALL_DIR)/viommu_shadow.ko $(MOD_INSTALL_DIR)/viommu_shadow_iommufd.ko
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	rm -f $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
 	rm -f $(DESTDIR)$(PREFIX)/sbin/vshadowctl
+	$(MAKE) -C tools/lib/vshadow uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
 # The sources DKMS builds from (dkms.conf), in /usr/src under DESTDIR.
 dkms-source:
@@ -141,4 +146,5 @@ clean:
 	-$(MAKE) $(KBUILD_ARGS) clean 2>/dev/null
 	$(MAKE) -C tools/testing/selftests/viommu_shadow clean
 	$(MAKE) -C tools/vshadowctl clean
+	$(MAKE) -C tools/lib/vshadow clean
 	rm -rf build

@@ -27,7 +27,7 @@ cd "$TOP"
 if [ $# -gt 0 ]; then
 	files=("$@")
 else
-	mapfile -t files < <(find drivers include tools/testing/selftests/viommu_shadow tools/vshadowctl \
+	mapfile -t files < <(find drivers include tools/testing/selftests/viommu_shadow tools/vshadowctl tools/lib/vshadow \
 		-name '*.[ch]' -not -name '*.mod.c' 2>/dev/null | LC_ALL=C sort)
 fi
 [ ${#files[@]} -gt 0 ] || die "no source files found"

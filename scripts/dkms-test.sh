@@ -57,13 +57,15 @@ make -s install DESTDIR="$stage" PREFIX=/usr >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "make install DESTDIR=... PREFIX=/usr"; }
 for f in "lib/modules/$krel/updates/viommu_shadow.ko" \
 	 "lib/modules/$krel/modules.dep" usr/include/linux/viommu_shadow.h \
-	 usr/sbin/vshadowctl; do
+	 usr/sbin/vshadowctl usr/include/vshadow.h usr/lib/libvshadow.a \
+	 usr/lib/libvshadow.so.0 usr/lib/pkgconfig/vshadow.pc; do
 	[ -f "$stage/$f" ] || fail "make install staged no $f"
 done
 make -s uninstall DESTDIR="$stage" PREFIX=/usr >>"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "make uninstall"; }
 for f in "lib/modules/$krel/updates/viommu_shadow.ko" \
-	 usr/include/linux/viommu_shadow.h usr/sbin/vshadowctl; do
+	 usr/include/linux/viommu_shadow.h usr/sbin/vshadowctl \
+	 usr/include/vshadow.h usr/lib/libvshadow.so.0 usr/lib/pkgconfig/vshadow.pc; do
 	[ ! -e "$stage/$f" ] || fail "make uninstall left $f"
 done
 

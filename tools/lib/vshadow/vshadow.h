@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvshadow: shadow DMA mappings with a range unmap that returns each
+ * mapping's cookie and dirty bits, for VMMs, over a VFIO type1 container.
+ *
+ * With the viommu_shadow module loaded, every call is one ioctl on
+ * /dev/viommu_shadow (a few for an unmap whose output does not fit one
+ * buffer).  Without it, or when the module refuses the container, the
+ * library does the same work in userspace: it keeps its own ordered list of
+ * the mappings it was given and makes one type1 call per live mapping.  The
+ * results are the same either way (see vshadow_unmap_range()); only the
+ * cost differs, and which failures can be reported (see vshadow_info).
+ *
+ * Every function returns 0 or a negative errno.  A struct vshadow is not
+ * thread-safe: callers serialise their calls on one (the module serialises
+ * them too, but the userspace fallback does not).
+ */
+#ifndef _VSHADOW_H
+#define _VSHADOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(VSHADOW_BUILD)
+#define VSHADOW_API	__attribute__((visibility("default")))
+#else
+#define VSHADOW_API
+#endif
+
+#define VSHADOW_VERSION_MAJOR	0
+#define VSHADOW_VERSION_MINOR	1
+
+/* The library's version, "MAJOR.MINOR", as it was built. */
+VSHADOW_API const char *vshadow_version(void);
+
+struct vshadow;
+
+/* vshadow_open_type1() flags */
+#define VSHADOW_OPEN_NO_FALLBACK	0x1u	/* the module or nothing */
+#define VSHADOW_OPEN_USERSPACE		0x2u	/* never the module */
+
+/* vshadow_info::mode */
+#define VSHADOW_MODE_KERNEL		1
+#define VSHADOW_MODE_USERSPACE		2
+
+/**
+ * vshadow_open_type1() - shadow the mappings of a VFIO type1 container
+ * @out: the new handle
+ * @container: a VFIO container fd with a type1 IOMMU set (VFIO_SET_IOMMU)
+ * @flags: VSHADOW_OPEN_*
+ *
+ * Uses the viommu_shadow module when /dev/viommu_shadow exists and the
+ * module takes the container, else the userspace fallback (unless
+ * VSHADOW_OPEN_NO_FALLBACK: then the module's error).  The handle does not
+ * own @container; close the handle first.
+ *
+ * Return: 0, -EINVAL (unknown @flags, or both of them), -ENODEV (no type1
+ * IOMMU set on @container), -ENOMEM, or the module's error.
+ */
+VSHADOW_API int vshadow_open_type1(struct vshadow **out, int container,
+				   unsigned int flags);
+
+/* Forget the handle; the mappings stay in the container, which owns them. */
+VSHADOW_API void vshadow_close(struct vshadow *vs);
+
+/* vshadow_map() @prot */
+#define VSHADOW_MAP_READ	0x1u
+#define VSHADOW_MAP_WRITE	0x2u
+
+/**
+ * vshadow_map() - map [@iova, @iova + @length - 1] to @vaddr in the container
+ * @cookie: the caller's value, given back when the mapping is unmapped
+ *
+ * Return: 0; -EEXIST (overlaps a mapping of this handle; nothing changed);
+ * -EINVAL (no @prot, @length 0, or not aligned to the IOMMU page size);
+ * -EOVERFLOW (the range wraps); -ENOSPC (65535 mappings); or type1's own
+ * error (-ENOMEM over RLIMIT_MEMLOCK, -EFAULT, -EEXIST for a mapping made
+ * directly on the container...).
+ */
+VSHADOW_API int vshadow_map(struct vshadow *vs, uint64_t iova,
+			    uint64_t length, void *vaddr, unsigned int prot,
+			    uint64_t cookie);
+
+/* struct vshadow_unmapped::flags */
+#define VSHADOW_UNMAPPED_DIRTY		0x1u	/* @dirty is valid */
+#define VSHADOW_UNMAPPED_CUT		0x2u	/* reached outside the range */
+#define VSHADOW_UNMAPPED_DIRTY_LOST	0x4u	/* take all pages as dirty */
+
+/**
+ * struct vshadow_unmapped - one mapping unmapped (or synced)
+ * @iova: its first IOVA, as mapped
+ * @length: its length, as mapped: a whole mapping is always unmapped
+ * @cookie: the cookie given to vshadow_map()
+ * @flags: VSHADOW_UNMAPPED_*
+ * @dirty: with VSHADOW_UNMAPPED_DIRTY, its dirty bits: one per IOMMU page
+ *	(vshadow_info::pgsize), the page at @iova in bit 0 of word 0; valid
+ *	only during the callback
+ * @nr_pages: @length / pgsize
+ */
+struct vshadow_unmapped {
+	uint64_t iova;
+	uint64_t length;
+	uint64_t cookie;
+	unsigned int flags;
+	const uint64_t *dirty;
+	uint64_t nr_pages;
+};
+
+/* Called once per mapping, in IOVA order. */
+typedef void (*vshadow_unmap_fn)(void *opaque, const struct vshadow_unmapped *m);
+
+/* vshadow_unmap_range() and vshadow_sync_dirty() flags */
+#define VSHADOW_UNMAP_DIRTY	0x1u	/* want the dirty bits */
+#define VSHADOW_UNMAP_WHOLE	0x2u	/* unmap cut mappings whole */
+
+/**
+ * vshadow_unmap_range() - unmap every mapping that intersects [@start, @last]
+ * @start: first IOVA (any)
+ * @last: last IOVA, inclusive (up to UINT64_MAX: the whole space)
+ * @flags: VSHADOW_UNMAP_*; with VSHADOW_UNMAP_DIRTY, the container's
+ *	dirty tracking must be running (VFIO_IOMMU_DIRTY_PAGES_FLAG_START)
+ * @fn: called for each mapping unmapped, in IOVA order (may be NULL)
+ *
+ * Only live mappings are visited, and @last is first lowered to the
+ * highest IOVA ever mapped: the cost does not depend on the range's size.
+ * Without VSHADOW_UNMAP_WHOLE a mapping that crosses @start or @last fails
+ * the call with -EINVAL before anything is unmapped.
+ *
+ * Progress is exact: whatever the return value, the mappings given to @fn
+ * are unmapped (with their bits), the others are not.
+ *
+ * Return: 0; -EINVAL (@start > @last, a cut mapping without
+ * VSHADOW_UNMAP_WHOLE); -ENODATA (dirty tracking is not running);
+ * -EOPNOTSUPP (the container cannot track dirty pages); -E2BIG (one
+ * mapping's bitmap exceeds type1's limit); -EIO (the container no longer
+ * has a mapping this handle made: it was changed directly; the handle
+ * refuses every call from then on); -ENOMEM; or type1's error.
+ */
+VSHADOW_API int vshadow_unmap_range(struct vshadow *vs, uint64_t start,
+				    uint64_t last, unsigned int flags,
+				    vshadow_unmap_fn fn, void *opaque);
+
+/*
+ * vshadow_sync_dirty() - as vshadow_unmap_range() with VSHADOW_UNMAP_DIRTY
+ * (required), but the mappings stay: their dirty bits are read, and so
+ * cleared in the container.
+ */
+VSHADOW_API int vshadow_sync_dirty(struct vshadow *vs, uint64_t start,
+				   uint64_t last, unsigned int flags,
+				   vshadow_unmap_fn fn, void *opaque);
+
+/**
+ * struct vshadow_info - the handle's state
+ * @mode: VSHADOW_MODE_KERNEL or VSHADOW_MODE_USERSPACE
+ * @dirty: the container can track dirty pages
+ * @broken: the handle lost track of the container (see -EIO above)
+ * @pgsize: the IOMMU page size: the unit of alignment and of a dirty bit
+ * @nr_mappings: live mappings
+ * @mapped_bytes: bytes they cover
+ * @high_water: last IOVA of the highest mapping ever made, 0 if none
+ *
+ * Identical in both modes, but for @mode.  (The module's statistics, such
+ * as how many requests were clamped, are in its own GET_INFO and netlink
+ * family, not here.)
+ */
+struct vshadow_info {
+	int mode;
+	bool dirty;
+	bool broken;
+	uint64_t pgsize;
+	uint64_t nr_mappings;
+	uint64_t mapped_bytes;
+	uint64_t high_water;
+};
+
+VSHADOW_API int vshadow_get_info(struct vshadow *vs,
+				 struct vshadow_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _VSHADOW_H */

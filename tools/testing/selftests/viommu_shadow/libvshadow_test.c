@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvshadow in the test VM, on an edu device's type1 container: the same
+ * sequence of calls through the module and through the userspace
+ * fallback gives the same return values, records (iova, length, cookie,
+ * flags) and dirty bits, and the same state.  (With vfio-pci type1
+ * reports every pinned page dirty: both modes must say so, bit for bit.)
+ */
+#include "kselftest_harness.h"
+#include "vshadow_utils.h"
+#include "vshadow.h"
+
+/* One thing the sequence saw: a return value, or one callback. */
+struct event {
+	int what;		/* 0: a return value; 1: a mapping */
+	int ret;
+	uint64_t iova, length, cookie;
+	unsigned int flags;
+	uint64_t nr_pages, dirty_pages;
+};
+
+struct log {
+	struct event ev[512];
+	int nr;
+};
+
+static void log_ret(struct log *l, int ret)
+{
+	if (l->nr < 512)
+		l->ev[l->nr++] = (struct event) { .what = 0, .ret = ret };
+}
+
+static void log_mapping(void *opaque, const struct vshadow_unmapped *m)
+{
+	struct log *l = opaque;
+	struct event e = {
+		.what = 1, .iova = m->iova, .length = m->length,
+		.cookie = m->cookie, .flags = m->flags,
+		.nr_pages = m->nr_pages,
+	};
+	uint64_t i;
+
+	for (i = 0; m->dirty && i < m->nr_pages; i++)
+		e.dirty_pages += test_bit64(m->dirty, i);
+	/* bits past the mapping's pages are never set */
+	for (; m->dirty && i % 64; i++)
+		e.dirty_pages += test_bit64(m->dirty, i) ? 1000000 : 0;
+	if (l->nr < 512)
+		l->ev[l->nr++] = e;
+}
+
+static void log_info(struct log *l, struct vshadow *vs)
+{
+	struct vshadow_info info;
+
+	log_ret(l, vshadow_get_info(vs, &info));
+	log_ret(l, (int)info.nr_mappings);
+	log_ret(l, (int)(info.mapped_bytes / PAGE_4K));
+	log_ret(l, (int)(info.high_water >> 12));
+	log_ret(l, info.broken);
+	log_ret(l, info.dirty);
+}
+
+#define BASE	SZ_1G
+#define N	48
+
+/*
+ * The sequence: mappings of 1, 2 and 3 pages, some back to back, checks
+ * that refuse, dirty tracking, a sync, a cut range unmapped whole, the
+ * whole space, and an unmap with bits while tracking is off.
+ */
+static void sequence(struct vshadow *vs, int container, uint8_t *buf,
+		     struct log *l)
+{
+	uint64_t iova = BASE;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		uint64_t len = (1 + i % 3) * PAGE_4K;
+
+		log_ret(l, vshadow_map(vs, iova, len, buf,
+				       VSHADOW_MAP_READ | VSHADOW_MAP_WRITE,
+				       0x1000000 + i));
+		iova += len + (i % 4 == 3 ? SZ_2M : 0);
+	}
+	log_info(l, vs);
+	/* overlap, unaligned, no access, zero length, wrapping */
+	log_ret(l, vshadow_map(vs, BASE + PAGE_4K, PAGE_4K, buf,
+			       VSHADOW_MAP_READ, 1));
+	log_ret(l, vshadow_map(vs, 7 * SZ_1G + 512, PAGE_4K, buf,
+			       VSHADOW_MAP_READ, 1));
+	log_ret(l, vshadow_map(vs, 7 * SZ_1G, PAGE_4K, buf, 0, 1));
+	log_ret(l, vshadow_map(vs, 7 * SZ_1G, 0, buf, VSHADOW_MAP_READ, 1));
+	log_ret(l, vshadow_map(vs, -PAGE_4K, 2 * PAGE_4K, buf,
+			       VSHADOW_MAP_READ, 1));
+
+	/* a range that cuts the second mapping, without WHOLE */
+	log_ret(l, vshadow_unmap_range(vs, BASE + 2 * PAGE_4K, UINT64_MAX, 0,
+				       log_mapping, l));
+	/* bits without tracking */
+	log_ret(l, vshadow_sync_dirty(vs, BASE, BASE + SZ_1G,
+				      VSHADOW_UNMAP_DIRTY, log_mapping, l));
+	log_ret(l, t1_dirty(container, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	log_ret(l, vshadow_sync_dirty(vs, BASE, BASE + 5 * PAGE_4K,
+				      VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE,
+				      log_mapping, l));
+	log_ret(l, vshadow_unmap_range(vs, BASE + 2 * PAGE_4K,
+				       BASE + 12 * PAGE_4K,
+				       VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE,
+				       log_mapping, l));
+	log_info(l, vs);
+	log_ret(l, vshadow_unmap_range(vs, 0, UINT64_MAX, VSHADOW_UNMAP_DIRTY,
+				       log_mapping, l));
+	log_info(l, vs);
+	log_ret(l, t1_dirty(container, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+
+	/* bits asked for while tracking is off; then without */
+	log_ret(l, vshadow_map(vs, BASE, PAGE_4K, buf, VSHADOW_MAP_READ, 7));
+	log_ret(l, vshadow_unmap_range(vs, 0, UINT64_MAX, VSHADOW_UNMAP_DIRTY,
+				       log_mapping, l));
+	log_ret(l, vshadow_unmap_range(vs, 0, UINT64_MAX, 0, log_mapping, l));
+	/* bad arguments */
+	log_ret(l, vshadow_unmap_range(vs, 2, 1, 0, log_mapping, l));
+	log_ret(l, vshadow_unmap_range(vs, 0, 1, 1U << 7, log_mapping, l));
+	log_ret(l, vshadow_sync_dirty(vs, 0, 1, 0, log_mapping, l));
+	log_info(l, vs);
+}
+
+FIXTURE(lib) {
+	struct vfio_box box;
+	uint8_t *buf;
+	struct log *log[2];
+};
+
+FIXTURE_SETUP(lib)
+{
+	if (vfio_box_open(&self->box, 0, true))
+		SKIP(return, "no edu device bound to vfio-pci");
+	self->buf = mmap(NULL, 4 * PAGE_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->log[0] = calloc(1, sizeof(struct log));
+	self->log[1] = calloc(1, sizeof(struct log));
+}
+
+FIXTURE_TEARDOWN(lib)
+{
+	free(self->log[0]);
+	free(self->log[1]);
+	vfio_box_close(&self->box);
+}
+
+static const char *what(const struct event *e)
+{
+	static char s[160];
+
+	if (!e->what)
+		snprintf(s, sizeof(s), "ret %d", e->ret);
+	else
+		snprintf(s, sizeof(s),
+			 "iova 0x%llx len 0x%llx cookie 0x%llx flags %u pages %llu dirty %llu",
+			 (unsigned long long)e->iova,
+			 (unsigned long long)e->length,
+			 (unsigned long long)e->cookie, e->flags,
+			 (unsigned long long)e->nr_pages,
+			 (unsigned long long)e->dirty_pages);
+	return s;
+}
+
+/* The sequence through the module, then through the fallback: the same. */
+TEST_F(lib, same_in_both_modes)
+{
+	static const unsigned int flags[2] = {
+		VSHADOW_OPEN_NO_FALLBACK, VSHADOW_OPEN_USERSPACE,
+	};
+	struct vshadow_info info;
+	struct vshadow *vs;
+	int m, i, records = 0, dirty = 0;
+
+	for (m = 0; m < 2; m++) {
+		ASSERT_EQ(0, vshadow_open_type1(&vs, self->box.container,
+						flags[m]));
+		ASSERT_EQ(0, vshadow_get_info(vs, &info));
+		EXPECT_EQ(m ? VSHADOW_MODE_USERSPACE : VSHADOW_MODE_KERNEL,
+			  info.mode);
+		sequence(vs, self->box.container, self->buf, self->log[m]);
+		vshadow_close(vs);
+	}
+	ASSERT_EQ(self->log[0]->nr, self->log[1]->nr);
+	for (i = 0; i < self->log[0]->nr; i++) {
+		const struct event *k = &self->log[0]->ev[i];
+		const struct event *u = &self->log[1]->ev[i];
+
+		if (memcmp(k, u, sizeof(*k))) {
+			TH_LOG("event %d: module: %s", i, what(k));
+			TH_LOG("event %d: fallback: %s", i, what(u));
+			ASSERT_TRUE(false);
+		}
+		records += k->what;
+		dirty += k->what && (k->flags & VSHADOW_UNMAPPED_DIRTY) &&
+			 k->dirty_pages == k->nr_pages;
+	}
+	TH_LOG("%d events, %d records (%d with every page dirty) identical",
+	       self->log[0]->nr, records, dirty);
+	/* the sequence did what it says: all 48 mappings, with their bits */
+	EXPECT_LE(N + 1, records);
+	EXPECT_LE(N - 2, dirty);
+}
+
+/* Open: flags, modes, and a version. */
+TEST_F(lib, open_modes)
+{
+	struct vshadow_info info;
+	struct vshadow *vs;
+
+	EXPECT_EQ(0, strcmp("0.1", vshadow_version()));
+	EXPECT_EQ(-EINVAL, vshadow_open_type1(&vs, self->box.container,
+					      VSHADOW_OPEN_NO_FALLBACK |
+					      VSHADOW_OPEN_USERSPACE));
+	EXPECT_EQ(-EINVAL, vshadow_open_type1(&vs, self->box.container,
+					      1U << 5));
+	/* the module is loaded here: it is used by default */
+	ASSERT_EQ(0, vshadow_open_type1(&vs, self->box.container, 0));
+	ASSERT_EQ(0, vshadow_get_info(vs, &info));
+	EXPECT_EQ(VSHADOW_MODE_KERNEL, info.mode);
+	EXPECT_EQ(PAGE_4K, info.pgsize);
+	EXPECT_TRUE(info.dirty);
+	vshadow_close(vs);
+	/* not a container: the module refuses, and so does type1 */
+	EXPECT_EQ(-ENODEV, vshadow_open_type1(&vs, self->box.group, 0));
+	EXPECT_EQ(-EINVAL, vshadow_open_type1(&vs, self->box.group,
+					      VSHADOW_OPEN_NO_FALLBACK));
+}
+
+TEST_HARNESS_MAIN
