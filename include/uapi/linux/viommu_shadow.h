@@ -437,7 +437,24 @@ struct viommu_shadow_unmap_record {
  * Output is bounded: when the next mapping's record or dirty bits do not
  * fit, the call stops cleanly before it and succeeds with OUT_MORE; calling
  * again from @out_resume finishes the job, and the sum of such calls
- * equals one call with large enough buffers.  A pending signal stops the
+ * equals one call with large enough buffers.  OUT_MORE means a mapping of
+ * the range was left for the next call: buffers that fill exactly with the
+ * range's last mapping end the call without it.  Each call whose @last is
+ * lowered counts in GET_INFO's nr_clamped, so a whole-space unmap resumed
+ * k times counts k.
+ *
+ * Sizing the bitmap: a mapping of L bytes has L / @bitmap_pgsize bits.
+ * Without VIOMMU_SHADOW_UNMAP_DENSE each record's bits start on a 64-bit
+ * word, so it takes DIV_ROUND_UP(L / @bitmap_pgsize, 64) * 8 bytes of
+ * @bitmap_bytes; with DENSE, L / @bitmap_pgsize bits packed after the
+ * previous record's (a mapping of more than 32768 pages still starts on a
+ * word).  A buffer that holds the largest mapping's bits is enough: a call
+ * never fails for want of bitmap once it has unmapped something (it stops
+ * with OUT_MORE), only when the first mapping does not fit (ENOSPC).
+ *
+ * A range that the clamp leaves empty (@start above the high-water mark)
+ * is success with nothing done: @out_nr_records 0, @out_bytes 0,
+ * OUT_CLAMPED set, OUT_MORE clear.  A pending signal stops the
  * walk between two mappings the same way: with OUT_MORE if something was
  * unmapped, else the call is restarted (or fails with EINTR, as the
  * signal's SA_RESTART says); a fatal signal fails it with EINTR.
