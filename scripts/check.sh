@@ -44,7 +44,7 @@
 #
 # Environment: LANES, CHECK_FULL, CACHE, KCACHE (as for scripts/deps.sh
 # and scripts/debug-kernel.sh), VM_TIMEOUT (seconds per VM run, default 180,
-# 900 on the debug lane), and those of scripts/vm.sh.
+# 1500 on the debug lane), and those of scripts/vm.sh.
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -207,7 +207,7 @@ vm_check() {
 	local lane=$1 name=$2 tests=$3 opts=$4 start=$SECONDS
 	local out=$OUT/$lane/vm-$name.out log=$OUT/$lane/vm-$name.console.log
 	local args=() parts=() reasons='' r rc=0 m t item="$lane/vm($name)"
-	local timeout=${VM_TIMEOUT:-$([ "$lane" = debug ] && echo 900 || echo 180)}
+	local timeout=${VM_TIMEOUT:-$([ "$lane" = debug ] && echo 1500 || echo 180)}
 	mkdir -p "$OUT/$lane"
 	echo "==> $item: scripts/vm.sh $opts"
 	local mods=$MODULES

@@ -751,7 +751,7 @@ static const char *backend_name(uint32_t kind)
  * the stride, until a run reaches no armed point.  The run with no
  * failure must be clean too, and leave what the sequence means to leave.
  */
-TEST_F(faults, sweep)
+TEST_F_TIMEOUT(faults, sweep, 600)
 {
 	const char *only = getenv("VSHADOW_FAIL_NTH");
 	bool full = sweep_full();

@@ -3399,7 +3399,7 @@ TEST_F(iommufd, top_of_iova_space)
  * The seed scenario without dirty bits: thousands of 4K mappings over
  * more than 16 TB, unmapped over [0, 2^64 - 1] in bounded, resumed calls.
  */
-TEST_F(iommufd, whole_space_in_bounded_calls)
+TEST_F_TIMEOUT(iommufd, whole_space_in_bounded_calls, 300)
 {
 	const int n = 3000;
 	struct viommu_shadow_unmap_record rec[256];
