@@ -61,21 +61,22 @@ MODDIR=drivers/vfio/viommu_shadow
 MODULES="$MODDIR/viommu_shadow.ko $MODDIR/viommu_shadow_mock.ko"
 TESTDIR=tools/testing/selftests/viommu_shadow
 # Programs the tests run, copied into every guest's /bin beside them.
-GUEST_TOOLS="tools/vshadowctl/static/vshadowctl $TESTDIR/vshadow_example"
+GUEST_TOOLS="tools/vshadowctl/static/vshadowctl $TESTDIR/vshadow_example
+	$TESTDIR/type1_unmodified $TESTDIR/type1_unmodified_preload"
 
 # The VM runs of each lane, one per line: "name|test binaries|scripts/vm.sh
 # options".  The test binaries are copied into the guest and run in turn;
 # inside the guest VSHADOW_IOMMU tells them which IOMMU they run on.
 VM_RUNS_DEBIAN=(
-	"intel|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu amd"
 )
 # The debug kernel also has iommufd: its groundwork test runs beside the
 # suite, and alone in a guest without an IOMMU, where iommufd's mock domain
 # (with dirty tracking) works.
 VM_RUNS_DEBUG=(
-	"intel|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test iommufd_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test iommufd_test|--iommu amd"
+	"intel|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test iommufd_test|--iommu intel"
+	"amd|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test iommufd_test|--iommu amd"
 	"none|iommufd_test|--iommu none --edu 0"
 )
 

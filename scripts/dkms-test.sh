@@ -58,7 +58,8 @@ make -s install DESTDIR="$stage" PREFIX=/usr >"$tmp/install.log" 2>&1 ||
 for f in "lib/modules/$krel/updates/viommu_shadow.ko" \
 	 "lib/modules/$krel/modules.dep" usr/include/linux/viommu_shadow.h \
 	 usr/sbin/vshadowctl usr/include/vshadow.h usr/lib/libvshadow.a \
-	 usr/lib/libvshadow.so.0 usr/lib/pkgconfig/vshadow.pc; do
+	 usr/lib/libvshadow.so.0 usr/lib/pkgconfig/vshadow.pc \
+	 usr/lib/libvshadow-preload.so; do
 	[ -f "$stage/$f" ] || fail "make install staged no $f"
 done
 make -s uninstall DESTDIR="$stage" PREFIX=/usr >>"$tmp/install.log" 2>&1 ||

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
@@ -65,9 +66,13 @@ const char *vshadow_version(void)
 	return XSTR(VSHADOW_VERSION_MAJOR) "." XSTR(VSHADOW_VERSION_MINOR);
 }
 
+/*
+ * The system call itself, not libc's ioctl(): libvshadow-preload
+ * interposes on that, and must not see the library's own calls.
+ */
 static int xioctl(int fd, unsigned long req, void *arg)
 {
-	return ioctl(fd, req, arg) ? -errno : 0;
+	return syscall(SYS_ioctl, fd, req, arg) ? -errno : 0;
 }
 
 /* A bitmap buffer of at least @bytes (whole words), zeroed. */

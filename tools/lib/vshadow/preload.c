@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libvshadow-preload: run an unmodified VMM's type1 maps and unmaps through
+ * viommu_shadow (libvshadow), so that the unmaps type1 refuses, above all
+ * a huge range with a dirty bitmap (type1 takes at most 256 MB of bitmap:
+ * 8 TB of 4 KiB pages), are done, with the dirty bits written into the
+ * caller's own bitmap where type1 would have put them.
+ *
+ *   LD_PRELOAD=libvshadow-preload.so qemu-system-x86_64 ...
+ *
+ * It intercepts ioctl():
+ * - VFIO_SET_IOMMU with a type1 IOMMU: the container gets a libvshadow
+ *   handle (the module's, or the userspace fallback without it);
+ * - VFIO_IOMMU_MAP_DMA with only READ/WRITE: vshadow_map();
+ * - VFIO_IOMMU_UNMAP_DMA without VADDR: vshadow_unmap_range(), the bits
+ *   placed at (mapping's iova - iova) / pgsize in the caller's bitmap;
+ * and everything else goes to the real ioctl().  The caller sees type1's
+ * conventions: 0 or -1 with errno, type1's errnos for the checks it
+ * makes (EINVAL for an unaligned or wrapping range, a bad bitmap page
+ * size or a bitmap too small for the range, an unmap with bits while dirty
+ * tracking is off, a range that cuts a mapping), and the unmapped size
+ * written back.  What cannot match is documented in
+ * Documentation/userspace-api/libvshadow.rst ("The preload library").
+ *
+ * Built twice: as a shared object for LD_PRELOAD (the real ioctl from
+ * dlsym(RTLD_NEXT)), and with VSHADOW_PRELOAD_WRAP for a static program
+ * linked with -Wl,--wrap=ioctl (the test VM has no dynamic loader).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/vfio.h>
+
+#include "vshadow.h"
+
+#ifdef VSHADOW_PRELOAD_WRAP
+int __real_ioctl(int fd, unsigned long req, ...);
+#define real_ioctl	__real_ioctl
+#define INTERPOSED	__wrap_ioctl
+#else
+#define INTERPOSED	ioctl
+static int (*real_ioctl)(int fd, unsigned long req, ...);
+#endif
+
+#define MAX_CONTAINERS	64
+
+/*
+ * The containers seen set up, by fd.  One lock for all: it serialises the
+ * calls on a handle (which is not thread-safe) and the table itself.
+ */
+static struct {
+	int fd;
+	struct vshadow *vs;
+} containers[MAX_CONTAINERS];
+static int nr_containers;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct vshadow **find(int fd)
+{
+	int i;
+
+	for (i = 0; i < nr_containers; i++)
+		if (containers[i].fd == fd)
+			return &containers[i].vs;
+	return NULL;
+}
+
+/* A new type1 container (or one set up again): give it a handle. */
+static void track(int fd)
+{
+	struct vshadow **slot = find(fd);
+	struct vshadow *vs;
+
+	if (vshadow_open_type1(&vs, fd, 0))
+		vs = NULL;	/* the calls then go straight to type1 */
+	if (slot) {
+		vshadow_close(*slot);
+		*slot = vs;
+	} else if (nr_containers < MAX_CONTAINERS) {
+		containers[nr_containers].fd = fd;
+		containers[nr_containers++].vs = vs;
+	} else {
+		vshadow_close(vs);
+	}
+}
+
+/* A handle that lost track of its container is dropped: type1 directly. */
+static int done(struct vshadow **slot, int ret)
+{
+	struct vshadow_info info;
+
+	if (ret == -EIO && !vshadow_get_info(*slot, &info) && info.broken) {
+		vshadow_close(*slot);
+		*slot = NULL;
+	}
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return 0;
+}
+
+/* The module's errnos that type1 has no use for, as type1 says them. */
+static int as_type1(int ret)
+{
+	switch (ret) {
+	case -ERANGE:		/* beyond the container's IOVA space */
+	case -EOVERFLOW:	/* wraps */
+	case -ENODATA:		/* bits asked for, tracking off */
+	case -EOPNOTSUPP:	/* bits asked for, cannot track */
+	case -E2BIG:		/* one mapping's bits over type1's limit */
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static int do_map(struct vshadow **slot, struct vfio_iommu_type1_dma_map *m)
+{
+	unsigned int prot = 0;
+
+	if (m->flags & VFIO_DMA_MAP_FLAG_READ)
+		prot |= VSHADOW_MAP_READ;
+	if (m->flags & VFIO_DMA_MAP_FLAG_WRITE)
+		prot |= VSHADOW_MAP_WRITE;
+	/* the cookie is unused here: the caller keeps its own books */
+	return done(slot, as_type1(vshadow_map(*slot, m->iova, m->size,
+					       (void *)(uintptr_t)m->vaddr,
+					       prot, m->iova)));
+}
+
+/* Where the unmapped mappings' bits and sizes go. */
+struct unmap_out {
+	uint64_t iova;		/* the range's start: bit 0 of the bitmap */
+	uint64_t pgsize;
+	uint64_t *bitmap;	/* the caller's, or NULL */
+	uint64_t bytes;
+};
+
+static void put_bits(void *opaque, const struct vshadow_unmapped *m)
+{
+	struct unmap_out *out = opaque;
+	uint64_t first = (m->iova - out->iova) / out->pgsize, i, bit;
+
+	out->bytes += m->length;
+	if (!out->bitmap)
+		return;
+	for (i = 0; i < m->nr_pages; i++) {
+		bool dirty = (m->flags & VSHADOW_UNMAPPED_DIRTY_LOST) ||
+			     (m->dirty && (m->dirty[i / 64] >> (i % 64) & 1));
+
+		bit = first + i;
+		if (dirty)
+			out->bitmap[bit / 64] |= 1ULL << (bit % 64);
+		else
+			out->bitmap[bit / 64] &= ~(1ULL << (bit % 64));
+	}
+	/*
+	 * As type1 does: it writes each mapping's bits as whole 64-bit
+	 * words, keeping the bits before the mapping in its first word and
+	 * clearing those after it in its last.
+	 */
+	for (bit = first + m->nr_pages; bit % 64; bit++)
+		out->bitmap[bit / 64] &= ~(1ULL << (bit % 64));
+}
+
+/*
+ * type1 writes the unmapped size back on success only: on a failure the
+ * caller cannot tell what went (nor could it from type1 itself).
+ */
+static int unmapped(struct vshadow **slot,
+		    struct vfio_iommu_type1_dma_unmap *u,
+		    const struct unmap_out *out, int ret)
+{
+	if (!ret)
+		u->size = out->bytes;
+	return done(slot, as_type1(ret));
+}
+
+static int do_unmap(struct vshadow **slot,
+		    struct vfio_iommu_type1_dma_unmap *u)
+{
+	struct vfio_bitmap *bm = (struct vfio_bitmap *)u->data;
+	struct unmap_out out = { .iova = u->iova };
+	struct vshadow_info info;
+	uint64_t last, pages;
+	unsigned int flags = 0;
+	int ret;
+
+	ret = vshadow_get_info(*slot, &info);
+	if (ret)
+		return done(slot, ret);
+	out.pgsize = info.pgsize;
+	if (u->flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+		/* type1: the whole space, no range, no bits */
+		if (u->iova || u->size ||
+		    (u->flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP))
+			return done(slot, -EINVAL);
+		ret = vshadow_unmap_range(*slot, 0, UINT64_MAX,
+					  VSHADOW_UNMAP_WHOLE, put_bits, &out);
+		return unmapped(slot, u, &out, ret);
+	}
+	/* type1's own checks of the range, with its errno */
+	if (!u->size || (u->iova | u->size) & (info.pgsize - 1) ||
+	    __builtin_add_overflow(u->iova, u->size - 1, &last))
+		return done(slot, -EINVAL);
+	if (u->flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
+		pages = u->size / info.pgsize;
+		if (u->argsz < sizeof(*u) + sizeof(*bm) ||
+		    bm->pgsize != info.pgsize || !bm->data ||
+		    bm->size < (pages + 63) / 64 * 8)
+			return done(slot, -EINVAL);
+		out.bitmap = (uint64_t *)bm->data;
+		flags |= VSHADOW_UNMAP_DIRTY;
+	}
+	ret = vshadow_unmap_range(*slot, u->iova, last, flags, put_bits, &out);
+	return unmapped(slot, u, &out, ret);
+}
+
+int INTERPOSED(int fd, unsigned long req, ...)
+{
+	struct vshadow **slot;
+	unsigned long arg;
+	va_list ap;
+	int ret;
+
+	va_start(ap, req);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+#ifndef VSHADOW_PRELOAD_WRAP
+	if (!real_ioctl) {
+		real_ioctl = dlsym(RTLD_NEXT, "ioctl");
+		if (!real_ioctl) {
+			errno = EIO;	/* no libc ioctl() to call */
+			return -1;
+		}
+	}
+#endif
+	switch (req) {
+	case VFIO_SET_IOMMU:
+		ret = real_ioctl(fd, req, arg);
+		if (!ret && (arg == VFIO_TYPE1v2_IOMMU ||
+			     arg == VFIO_TYPE1_IOMMU)) {
+			pthread_mutex_lock(&lock);
+			track(fd);
+			pthread_mutex_unlock(&lock);
+		}
+		return ret;
+	case VFIO_IOMMU_MAP_DMA:
+	case VFIO_IOMMU_UNMAP_DMA:
+		break;
+	default:
+		return real_ioctl(fd, req, arg);
+	}
+
+	pthread_mutex_lock(&lock);
+	slot = find(fd);
+	if (!slot || !*slot) {
+		ret = real_ioctl(fd, req, arg);
+	} else if (req == VFIO_IOMMU_MAP_DMA) {
+		struct vfio_iommu_type1_dma_map *m = (void *)arg;
+
+		/* anything but a plain map (VADDR...) is type1's */
+		if (m->argsz < sizeof(*m) ||
+		    m->flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
+			ret = real_ioctl(fd, req, arg);
+		else
+			ret = do_map(slot, m);
+	} else {
+		struct vfio_iommu_type1_dma_unmap *u = (void *)arg;
+
+		if (u->argsz < sizeof(*u) ||
+		    u->flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
+				 VFIO_DMA_UNMAP_FLAG_ALL))
+			ret = real_ioctl(fd, req, arg);
+		else
+			ret = do_unmap(slot, u);
+	}
+	pthread_mutex_unlock(&lock);
+	return ret;
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvshadow-preload with an unmodified type1 program (type1_unmodified):
+ * the seed case (a 16 TB unmap with a dirty bitmap) fails on plain type1
+ * and succeeds through the preload library with every dirty bit where
+ * type1 would have put it; calls type1 handles by itself give the same
+ * results, errnos, sizes and bits with and without it.  In the guest the
+ * preload library is linked in statically (-Wl,--wrap=ioctl): the guest
+ * has no dynamic loader.
+ */
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vshadow_utils.h"
+
+#define PLAIN	"/bin/type1_unmodified"
+#define PRELOAD	"/bin/type1_unmodified_preload"
+
+/* Run @prog @mode; its output in @out, its exit status returned. */
+static int run(const char *prog, const char *mode, char *out, size_t len)
+{
+	int pfd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execl(prog, prog, mode, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (got + 1 < len && (n = read(pfd[0], out + got, len - got - 1)) > 0)
+		got += n;
+	out[got] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+FIXTURE(interpose) {
+	char plain[8192];
+	char preload[8192];
+};
+
+FIXTURE_SETUP(interpose)
+{
+	char bdf[32];
+	int group;
+
+	if (access(PLAIN, X_OK) || access(PRELOAD, X_OK))
+		SKIP(return, "the type1_unmodified programs are not in /bin");
+	if (edu_find(0, bdf, sizeof(bdf), &group))
+		SKIP(return, "no edu device bound to vfio-pci");
+}
+
+FIXTURE_TEARDOWN(interpose)
+{
+}
+
+/* The seed: type1 refuses it; through the preload library it is done. */
+TEST_F(interpose, seed_unmap_done)
+{
+	EXPECT_EQ(2, run(PLAIN, "seed", self->plain, sizeof(self->plain)));
+	TH_LOG("plain type1:\n%s", self->plain);
+	EXPECT_NE(NULL, strstr(self->plain,
+			       "unmap 16 TB with a 512 MB bitmap: FAIL Invalid argument"));
+
+	EXPECT_EQ(0, run(PRELOAD, "seed", self->preload,
+			 sizeof(self->preload)));
+	TH_LOG("with the preload library:\n%s", self->preload);
+	EXPECT_NE(NULL, strstr(self->preload,
+			       "unmap 16 TB with a 512 MB bitmap: ok - size 0x100000\n"));
+	EXPECT_NE(NULL, strstr(self->preload,
+			       "dirty bits at the mappings' offsets: 256 of 256\n"));
+}
+
+/* What type1 does by itself comes out the same, line for line. */
+TEST_F(interpose, plain_calls_unchanged)
+{
+	EXPECT_EQ(0, run(PLAIN, "plain", self->plain, sizeof(self->plain)));
+	EXPECT_EQ(0, run(PRELOAD, "plain", self->preload,
+			 sizeof(self->preload)));
+	TH_LOG("plain type1:\n%s", self->plain);
+	EXPECT_STREQ(self->plain, self->preload);
+	/* and it did exercise what it says */
+	EXPECT_NE(NULL, strstr(self->plain, "unmap cutting one: FAIL Invalid argument"));
+	EXPECT_NE(NULL, strstr(self->plain, "map over a mapping: FAIL File exists"));
+	EXPECT_NE(NULL, strstr(self->plain, "unmap bits: ok - size 0x"));
+}
+
+TEST_HARNESS_MAIN
