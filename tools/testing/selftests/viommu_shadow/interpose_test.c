@@ -8,8 +8,6 @@
  * preload library is linked in statically (-Wl,--wrap=ioctl): the guest
  * has no dynamic loader.
  */
-#include <sys/wait.h>
-
 #include "kselftest_harness.h"
 #include "vshadow_utils.h"
 
@@ -19,30 +17,10 @@
 /* Run @prog @mode; its output in @out, its exit status returned. */
 static int run(const char *prog, const char *mode, char *out, size_t len)
 {
-	int pfd[2], status;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
+	char cmd[128];
 
-	if (pipe(pfd))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		execl(prog, prog, mode, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (got + 1 < len && (n = read(pfd[0], out + got, len - got - 1)) > 0)
-		got += n;
-	out[got] = 0;
-	close(pfd[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	snprintf(cmd, sizeof(cmd), "%s %s", prog, mode);
+	return vs_run(cmd, out, len, 0);
 }
 
 FIXTURE(interpose) {

@@ -756,38 +756,6 @@ TEST_F(nl, events_rate_limited)
 	gn_close(&ev);
 }
 
-/* Run vshadowctl with @args; its stdout and stderr in @out, its status. */
-static int run_ctl(const char *args, char *out, size_t len, uid_t uid)
-{
-	int pfd[2], status;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(pfd))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		close(pfd[0]);
-		if (uid && (setgid(uid) || setuid(uid)))
-			_exit(100);
-		execl("/bin/sh", "sh", "-c", args, (char *)NULL);
-		_exit(101);
-	}
-	close(pfd[1]);
-	while (got + 1 < len && (n = read(pfd[0], out + got, len - got - 1)) > 0)
-		got += n;
-	out[got] = 0;
-	close(pfd[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 /* The line of @text that starts with @prefix, or NULL. */
 static const char *line_of(const char *text, const char *prefix)
 {
@@ -828,7 +796,7 @@ TEST_F(nl, vshadowctl_output)
 	ASSERT_EQ(0, _vs_info(self->ctx, &info));
 
 	/* show: one line per context, "ctx ID backend NAME pid PID ..." */
-	ASSERT_EQ(0, run_ctl(VSHADOWCTL " show", out, CTL_OUT, 0));
+	ASSERT_EQ(0, vs_run(VSHADOWCTL " show", out, CTL_OUT, 0));
 	snprintf(want, sizeof(want), "ctx %u backend ", self->id);
 	l = line_of(out, want);
 	ASSERT_NE(NULL, l) TH_LOG("%s", out);
@@ -841,12 +809,12 @@ TEST_F(nl, vshadowctl_output)
 	EXPECT_NE(NULL, strstr(l, want)) TH_LOG("%s", l);
 
 	snprintf(cmd, sizeof(cmd), VSHADOWCTL " show %u", self->id);
-	ASSERT_EQ(0, run_ctl(cmd, out, CTL_OUT, 0));
+	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
 	EXPECT_EQ(1, count_lines(out, "ctx "));
 
 	/* JSON: a list of objects, numbers as numbers */
 	snprintf(cmd, sizeof(cmd), VSHADOWCTL " -j show %u", self->id);
-	ASSERT_EQ(0, run_ctl(cmd, out, CTL_OUT, 0));
+	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
 	snprintf(want, sizeof(want), "[\n{\"ctx\":%u,\"backend\":", self->id);
 	EXPECT_EQ(0, strncmp(out, want, strlen(want))) TH_LOG("%s", out);
 	snprintf(want, sizeof(want), ",\"pid\":%d,\"comm\":\"", getpid());
@@ -858,7 +826,7 @@ TEST_F(nl, vshadowctl_output)
 
 	/* mappings: one line each, in IOVA order */
 	snprintf(cmd, sizeof(cmd), VSHADOWCTL " mappings %u", self->id);
-	ASSERT_EQ(0, run_ctl(cmd, out, CTL_OUT, 0));
+	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
 	EXPECT_EQ(100, count_lines(out, "iova 0x"));
 	snprintf(want, sizeof(want), "iova 0x%llx length 0x1000 cookie 0x0\n",
 		 SZ_1G);
@@ -867,25 +835,25 @@ TEST_F(nl, vshadowctl_output)
 		 SZ_1G + 99 * PAGE_4K);
 	EXPECT_NE(NULL, line_of(out, want));
 	snprintf(cmd, sizeof(cmd), VSHADOWCTL " --json mappings %u", self->id);
-	ASSERT_EQ(0, run_ctl(cmd, out, CTL_OUT, 0));
+	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
 	EXPECT_EQ(100, count_lines(out, "{\"iova\":"));
 	snprintf(want, sizeof(want), "{\"iova\":%llu,\"length\":4096,\"cookie\":99}\n]\n",
 		 SZ_1G + 99 * PAGE_4K);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
 
 	/* stats: totals; at least ours */
-	ASSERT_EQ(0, run_ctl(VSHADOWCTL " -j stats", out, CTL_OUT, 0));
+	ASSERT_EQ(0, vs_run(VSHADOWCTL " -j stats", out, CTL_OUT, 0));
 	EXPECT_EQ(0, strncmp(out, "{\"contexts\":", 12)) TH_LOG("%s", out);
 
 	/* exit codes: usage 2, no such context 5 */
-	EXPECT_EQ(2, run_ctl(VSHADOWCTL " frobnicate", out, CTL_OUT, 0));
-	EXPECT_EQ(2, run_ctl(VSHADOWCTL " mappings", out, CTL_OUT, 0));
-	EXPECT_EQ(2, run_ctl(VSHADOWCTL " mappings 0", out, CTL_OUT, 0));
-	EXPECT_EQ(5, run_ctl(VSHADOWCTL " mappings 2147483000", out, CTL_OUT,
-			     0));
+	EXPECT_EQ(2, vs_run(VSHADOWCTL " frobnicate", out, CTL_OUT, 0));
+	EXPECT_EQ(2, vs_run(VSHADOWCTL " mappings", out, CTL_OUT, 0));
+	EXPECT_EQ(2, vs_run(VSHADOWCTL " mappings 0", out, CTL_OUT, 0));
+	EXPECT_EQ(5, vs_run(VSHADOWCTL " mappings 2147483000", out, CTL_OUT,
+			    0));
 	EXPECT_NE(NULL, strstr(out, "no such context"));
-	EXPECT_EQ(5, run_ctl(VSHADOWCTL " show 2147483000", out, CTL_OUT, 0));
-	EXPECT_EQ(0, run_ctl(VSHADOWCTL " --help", out, CTL_OUT, 0));
+	EXPECT_EQ(5, vs_run(VSHADOWCTL " show 2147483000", out, CTL_OUT, 0));
+	EXPECT_EQ(0, vs_run(VSHADOWCTL " --help", out, CTL_OUT, 0));
 	EXPECT_NE(NULL, strstr(out, "Usage: vshadowctl"));
 	free(out);
 }
@@ -986,11 +954,11 @@ TEST(unprivileged_refused)
 
 	if (access(VSHADOWCTL, X_OK))
 		SKIP(return, "no %s in this guest", VSHADOWCTL);
-	EXPECT_EQ(4, run_ctl(VSHADOWCTL " show", out, sizeof(out), 65534));
+	EXPECT_EQ(4, vs_run(VSHADOWCTL " show", out, sizeof(out), 65534));
 	EXPECT_NE(NULL, strstr(out, "vshadowctl: show: permission denied:"))
 		TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "needs CAP_NET_ADMIN (run as root)"));
-	EXPECT_EQ(4, run_ctl(VSHADOWCTL " monitor", out, sizeof(out), 65534));
+	EXPECT_EQ(4, vs_run(VSHADOWCTL " monitor", out, sizeof(out), 65534));
 }
 
 TEST_HARNESS_MAIN

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
@@ -351,6 +352,43 @@ static inline int vs_objects(long *contexts, long *nodes)
 static inline bool test_bit64(const uint64_t *map, uint64_t bit)
 {
 	return map[bit / 64] & (1ULL << (bit % 64));
+}
+
+/*
+ * Run @cmd with /bin/sh -c, as user @uid (0: as we are), its standard
+ * output and error in @out (NUL-terminated, cut at @len - 1): its exit
+ * status, or -1 if it did not exit.
+ */
+static inline int vs_run(const char *cmd, char *out, size_t len, uid_t uid)
+{
+	int pfd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		if (uid && (setgid(uid) || setuid(uid)))
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (got + 1 < len &&
+	       (n = read(pfd[0], out + got, len - got - 1)) > 0)
+		got += n;
+	out[got] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 /* ---- the mock backend ---- */
