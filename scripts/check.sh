@@ -11,6 +11,7 @@
 #            nothing, the shell scripts pass shellcheck -x, the selftests
 #            build, the syzkaller description and the netlink family's
 #            YNL spec match the uapi header (and the spec the module),
+#            every Documentation page parses without a docutils warning,
 #            dkms and make install/uninstall work (scripts/dkms-test.sh)
 #   6.1      Debian bookworm's kernel (scripts/deps.sh)
 #   6.12     Debian bookworm-backports' kernel (scripts/deps.sh)
@@ -413,6 +414,7 @@ if KSERIES=6.1 "$TOP/scripts/deps.sh" >"$OUT/host/deps.log" 2>&1; then
 	host_check host/selftests '' make -C "$TOP" selftests
 	host_check host/syzkaller '' python3 "$TOP/tools/testing/syzkaller/check_description.py"
 	host_check host/netlink-spec '' python3 "$TOP/tools/testing/netlink/check_spec.py"
+	host_check host/docs '' python3 "$TOP/tools/testing/docs/check_rst.py"
 	host_check host/packaging '' "$TOP/scripts/dkms-test.sh"
 else
 	tail -n 20 "$OUT/host/deps.log"

@@ -57,7 +57,7 @@ mkdir -p "$CACHE"
 # Host packages, installed when missing.  The list is recorded with the
 # cache, so that a cache made with an older list is checked again.
 PKGS="make gcc gcc-multilib libc6-dev qemu-system-x86 busybox-static cpio kmod xz-utils
-      sparse perl shellcheck libnl-3-dev libnl-genl-3-dev pkg-config python3 python3-yaml dkms"
+      sparse perl shellcheck libnl-3-dev libnl-genl-3-dev pkg-config python3 python3-yaml python3-docutils dkms"
 PKGS_STAMP=$CACHE/.host-pkgs-$KSERIES
 
 # Fast path: everything was set up before and is still there.
