@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -959,6 +960,37 @@ TEST(unprivileged_refused)
 		TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "needs CAP_NET_ADMIN (run as root)"));
 	EXPECT_EQ(4, vs_run(VSHADOWCTL " monitor", out, sizeof(out), 65534));
+}
+
+/*
+ * The family exists in the initial network namespace only: from another
+ * one it is not there, and vshadowctl says the module is not loaded
+ * (exit 3), as it does when it is not.
+ */
+TEST(other_netns_sees_nothing)
+{
+	char out[1024];
+	pid_t pid;
+	int status;
+
+	if (access(VSHADOWCTL, X_OK))
+		SKIP(return, "no %s in this guest", VSHADOWCTL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct gnl nl;
+
+		if (unshare(CLONE_NEWNET))
+			_exit(100);
+		/* the family cannot be resolved here */
+		if (!gn_open(&nl))
+			_exit(101);
+		_exit(vs_run(VSHADOWCTL " show", out, sizeof(out), 0) == 3 &&
+		      strstr(out, "module is not loaded") ? 0 : 102);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN
