@@ -532,8 +532,11 @@ static int vshadow_mock_release(struct inode *inode, struct file *filp)
 	struct vshadow_mock *mock = filp->private_data;
 	struct vshadow_mock_map *map, *tmp;
 
-	list_for_each_entry_safe(map, tmp, &mock->mappings, link)
+	/* up to 65535 of them: under KASAN that takes long enough to yield */
+	list_for_each_entry_safe(map, tmp, &mock->mappings, link) {
 		vshadow_mock_free(map);
+		cond_resched();
+	}
 	mutex_destroy(&mock->lock);
 	kfree(mock);
 	return 0;
