@@ -1,47 +1,45 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# viommu_shadow: top-level wrapper around Kbuild, the selftests and the VM.
+# viommu_shadow: top-level wrapper around Kbuild, the tools, the selftests
+# and the test rig.  "make help" lists the targets.
 #
-#   make                build the module (against KDIR)
-#   make selftests      build the kselftests (static, for the test VM)
-#   make tools          build vshadowctl (needs libnl-genl-3-dev) and
-#                       libvshadow
-#   make run            set up, build, boot the test VM and demonstrate
-#   make vm-run PROG=X  boot the test VM with the module loaded and run the
-#                       static binary X in it (ARGS="...", IOMMU=amd)
-#   make check          set up, build, style checks, all tests in the VM,
-#                       on every lane (LANES: 6.1, 6.12, and debug when its
-#                       kernel is cached)
-#   make debug-kernel   build the debug lane's kernel (about 13 minutes
-#                       cold; cached outside the tree, see scripts/common.sh)
-#   make check-full     check, building the debug kernel first if needed
-#                       (a failed build fails the lane)
-#   make install        modules_install + depmod, and the uapi header,
-#                       for a real host (DESTDIR, PREFIX); make uninstall
-#   make dkms-source    the sources for DKMS in /usr/src (dkms.conf)
-#   make clean
+# Two kinds of target.  The product's (all, modules, install, uninstall,
+# tools, install-tools, dkms-source, sparse, clean, distclean) build and
+# install for a real host: they never install a package, never touch apt,
+# and write nothing outside the tree but what install puts in DESTDIR.
+# They build against KDIR, by default the running kernel's build tree
+# (HOST_KDIR); without one they stop and name the package to install.
+# The test rig's (deps, run, vm-run, check, check-full, debug-kernel,
+# bench, checkpatch, selftests, selftests-iommufd) set up what they need:
+# run, check, check-full, bench, deps and debug-kernel install missing
+# Debian packages (scripts/deps.sh says which); every rig target fetches
+# Debian kernel packages into the git-ignored .cache/ (scripts/fetch.sh,
+# no install) and builds the module against those, for the guest.
 #
-# KDIR defaults to the running kernel's build tree; when that does not
-# exist (as on the CI machines, whose kernel has no module tree) the Debian
-# headers that scripts/deps.sh installs are used.  KSERIES=6.12 selects the
-# bookworm-backports kernel instead of 6.1, KSERIES=debug the debug lane's
-# kernel (once built).  LANES="6.12" (say) runs check on those lanes only.
+# KSERIES=6.12 selects the rig's bookworm-backports kernel instead of 6.1,
+# KSERIES=debug the debug lane's kernel (once built).  LANES="6.12" (say)
+# runs check on those lanes only.
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KSERIES ?= 6.1
 CACHE ?= $(TOP)/.cache
 DEPS := $(TOP)/scripts/deps.sh
+FETCH := $(TOP)/scripts/fetch.sh
 ENVF := $(CACHE)/env-$(KSERIES).sh
 LANES ?= 6.1 6.12 debug
 export KSERIES CACHE LANES
 
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
-ifeq ($(origin KDIR),undefined)
-ifneq ($(wildcard $(HOST_KDIR)/Makefile),)
-KDIR := $(HOST_KDIR)
-else
-NEED_DEPS := 1
-KDIR = $(shell . $(ENVF) 2>/dev/null && echo $$KDIR)
+KDIR ?= $(HOST_KDIR)
+
+# The goals that build against KDIR stop here, while parsed, when it is not
+# a kernel build tree: before anything runs, and with no set-up of any kind.
+KDIR_GOALS := all modules install uninstall sparse
+ifneq ($(filter $(KDIR_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(wildcard $(KDIR)/Makefile),)
+$(error no kernel build tree in $(KDIR): install the running kernel's \
+headers (on Debian and Ubuntu: the package linux-headers-$(shell uname -r)), \
+or build against another kernel with KDIR=/path/to/its/build)
 endif
 endif
 
@@ -52,74 +50,136 @@ MODDIR := drivers/vfio/viommu_shadow
 # would delete every .ko below it, the guest kernel's in .cache/ included.
 KBUILD_ARGS = -C $(KDIR) M=$(TOP)/$(MODDIR) VSHADOW_MOCK=$(VSHADOW_MOCK)
 
-.PHONY: all modules deps tools selftests selftests-iommufd run vm-run check check-full \
-	debug-kernel install uninstall dkms-source clean checkpatch sparse bench
-
-all: modules
-
-deps:
-	@$(DEPS)
-
-modules: $(if $(NEED_DEPS),deps)
-	$(MAKE) $(KBUILD_ARGS) W=1 modules
-
-selftests: deps
-	$(MAKE) tools
-	$(MAKE) -C tools/testing/selftests/viommu_shadow \
-		KSRC_DIR="$$(. $(ENVF) && echo $$KSRC_DIR)"
-
-# vshadowctl (libnl-3): the host's build, and a static one for the guest;
-# libvshadow, static and shared.
-tools:
-	$(MAKE) -C tools/vshadowctl
-	$(MAKE) -C tools/lib/vshadow PREFIX=$(PREFIX)
-
-# The iommufd groundwork test, against the debug kernel's uapi.
-selftests-iommufd:
-	KSERIES=debug $(TOP)/scripts/deps.sh
-	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug iommufd
-
-# install: the module (modules_install, then depmod), the uapi header,
-# vshadowctl and libvshadow.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into a
-# root; PREFIX (/usr/local) is where the header and the CLI go under it.
-VSHADOW_VERSION := 0.1
+# The one version of the package: the module's MODULE_VERSION, dkms.conf,
+# libvshadow's pkg-config file and vshadowctl -V (libvshadow's SONAME
+# follows its ABI instead).
+VSHADOW_VERSION := $(shell cat $(TOP)/VERSION)
 PREFIX ?= /usr/local
 DESTDIR ?=
 INSTALL_MOD_PATH ?= $(DESTDIR)
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+MODULESLOADDIR ?= /usr/lib/modules-load.d
 KRELEASE = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
 		$(KDIR)/include/generated/utsrelease.h)
 MOD_INSTALL_DIR = $(INSTALL_MOD_PATH)/lib/modules/$(KRELEASE)/updates
 HEADER := include/uapi/linux/viommu_shadow.h
+UDEV_RULE := packaging/60-viommu_shadow.rules
 DKMS_SRC = $(DESTDIR)/usr/src/viommu_shadow-$(VSHADOW_VERSION)
 
-install: modules tools
+.PHONY: all modules deps tools selftests selftests-iommufd run vm-run check \
+	check-full debug-kernel install install-tools install-modules-load \
+	uninstall dkms-source clean distclean checkpatch sparse bench help cleanroom
+
+all: modules
+
+help:
+	@sed -n '/^# help-begin/,/^# help-end/{/^# help-/d;s/^# \{0,1\}//;p}' $(TOP)/Makefile
+
+# help-begin
+# The product (never installs a package; KDIR=, DESTDIR=, PREFIX=):
+#   make                  the module, against KDIR (default: the running
+#                         kernel's build tree, /lib/modules/$(uname -r)/build)
+#   make install          the module (updates/, depmod), the uapi header,
+#                         the udev rule giving /dev/viommu_shadow its mode
+#   make install-tools    vshadowctl (needs libnl-genl-3-dev) and libvshadow
+#   make install-modules-load
+#                         also load the module at boot (modules-load.d)
+#   make uninstall        undo make install and make install-tools
+#   make tools            build vshadowctl and libvshadow only
+#   make dkms-source      the sources for DKMS in /usr/src (see the README)
+#   make sparse           the module under sparse (needs sparse)
+#   make clean            remove what the build made
+#   make distclean        clean, and remove .cache/ (the rig's downloads)
+#
+# The test rig (installs missing Debian packages; fetches kernels into .cache/):
+#   make run              boot the test VM, load the module, demonstrate it
+#   make check            every test, on every lane (LANES="6.1 6.12 debug")
+#   make check-full       check, building the debug kernel first; long sweeps;
+#                         and the clean room
+#   make cleanroom        make run and make check in a new Debian 12 root
+#   make debug-kernel     build the debug lane's kernel (13-16 min cold)
+#   make bench            the benchmark, in a guest without slab debugging
+#   make vm-run PROG=X    run your own static program X in the test VM
+#   make deps             set the rig up only
+#   make selftests        build the guest's test programs (installs nothing;
+#                         KSELFTEST_DIR= to use a kernel tree's harness)
+#   make checkpatch       checkpatch.pl --strict over the sources
+# help-end
+
+deps:
+	@$(DEPS)
+
+modules:
+	$(MAKE) $(KBUILD_ARGS) W=1 modules
+
+# The test programs of the guest (static), and the static vshadowctl they
+# run there.  Installs nothing: the kselftest harness comes from
+# KSELFTEST_DIR (a kernel tree's tools/testing/selftests) or from
+# linux-source-6.1 fetched into .cache/, and the uapi headers from
+# bookworm-backports' linux-libc-dev fetched there too, whatever the
+# host's own linux-libc-dev is.
+selftests:
+	@$(FETCH) $(if $(KSELFTEST_DIR),uapi,src)
+	$(MAKE) -C tools/lib/vshadow
+	$(MAKE) -C tools/vshadowctl static/vshadowctl
+	$(MAKE) -C tools/testing/selftests/viommu_shadow
+
+# vshadowctl (libnl-3, skipped with a message where it is missing) and
+# libvshadow (static, shared, the preload library).
+tools:
+	$(MAKE) -C tools/lib/vshadow PREFIX=$(PREFIX)
+	$(MAKE) -C tools/vshadowctl
+
+# The iommufd groundwork test, against the debug kernel's uapi.
+selftests-iommufd:
+	KSERIES=debug $(DEPS)
+	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug iommufd
+
+# install: the module (modules_install, then depmod), the uapi header and
+# the udev rule.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into
+# a root; PREFIX (/usr/local) is where the header goes under it.
+install: modules
 	$(MAKE) $(KBUILD_ARGS) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
 		INSTALL_MOD_DIR=updates modules_install
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
-	install -D -m 0755 tools/vshadowctl/vshadowctl $(DESTDIR)$(PREFIX)/sbin/vshadowctl
+	install -D -m 0644 $(UDEV_RULE) $(DESTDIR)$(UDEVRULESDIR)/60-viommu_shadow.rules
+
+install-tools: tools
+	$(MAKE) -C tools/vshadowctl install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 	$(MAKE) -C tools/lib/vshadow install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
+install-modules-load:
+	install -D -m 0644 packaging/viommu_shadow.conf \
+		$(DESTDIR)$(MODULESLOADDIR)/viommu_shadow.conf
+
+# Kbuild may have compressed the modules (CONFIG_MODULE_COMPRESS_*).
 uninstall:
-	rm -f $(MOD_INSTALL_DIR)/viommu_shadow.ko $(MOD_INSTALL_DIR)/viommu_shadow_iommufd.ko
+	rm -f $(foreach m,viommu_shadow viommu_shadow_iommufd, \
+		$(addprefix $(MOD_INSTALL_DIR)/$(m).ko,"" .gz .xz .zst))
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	rm -f $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
-	rm -f $(DESTDIR)$(PREFIX)/sbin/vshadowctl
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-viommu_shadow.rules
+	rm -f $(DESTDIR)$(MODULESLOADDIR)/viommu_shadow.conf
+	$(MAKE) -C tools/vshadowctl uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 	$(MAKE) -C tools/lib/vshadow uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
-# The sources DKMS builds from (dkms.conf), in /usr/src under DESTDIR.
+# The sources DKMS builds from, in /usr/src under DESTDIR; dkms.conf gets
+# the version here.
 dkms-source:
 	rm -rf $(DKMS_SRC)
 	install -d $(DKMS_SRC)/$(MODDIR) $(DKMS_SRC)/include/uapi/linux
-	install -m 0644 dkms.conf $(DKMS_SRC)/
+	sed 's/@VERSION@/$(VSHADOW_VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
+	install -m 0644 VERSION $(DKMS_SRC)/
 	install -m 0644 $(MODDIR)/Kbuild $(filter-out %.mod.c,$(wildcard \
 		$(MODDIR)/*.c $(MODDIR)/*.h)) $(DKMS_SRC)/$(MODDIR)/
 	install -m 0644 $(HEADER) $(DKMS_SRC)/include/uapi/linux/
 
-checkpatch: deps
+checkpatch:
+	@$(FETCH) src
 	@$(TOP)/scripts/checkpatch.sh
 
-sparse: deps
+sparse:
 	$(MAKE) $(KBUILD_ARGS) VSHADOW_MOCK=1 C=2 W=1 modules
 
 run: deps
@@ -142,9 +202,26 @@ debug-kernel: deps
 check-full: deps
 	@CHECK_FULL=1 $(TOP)/scripts/check.sh
 
+# The README's two commands from a fresh clone of HEAD in a new Debian 12
+# root (check-full runs it).
+cleanroom: deps
+	@$(TOP)/scripts/cleanroom.sh
+
+# Works with or without a kernel build tree.
 clean:
-	-$(MAKE) $(KBUILD_ARGS) clean 2>/dev/null
+	$(if $(wildcard $(KDIR)/Makefile),-$(MAKE) $(KBUILD_ARGS) clean)
+	cd $(MODDIR) && rm -f *.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers
 	$(MAKE) -C tools/testing/selftests/viommu_shadow clean
 	$(MAKE) -C tools/vshadowctl clean
 	$(MAKE) -C tools/lib/vshadow clean
 	rm -rf build
+
+distclean: clean
+	@[ ! -d "$(CACHE)" ] || echo "removing $(CACHE) ($$(du -sh "$(CACHE)" | cut -f1))"
+	rm -rf $(CACHE)
+
+	@kc=$${KCACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/viommu_shadow}; \
+	if [ -d "$$kc" ]; then \
+		echo "The debug kernel's cache, shared by every clone, stays in $$kc" \
+		     "($$(du -sh "$$kc" | cut -f1)); remove it with: rm -rf $$kc"; \
+	fi

@@ -7,9 +7,9 @@
 #
 #   scripts/checkpatch.sh [FILE...]     default: all of the project's files
 #
-# checkpatch.pl comes from the linux-source package of $KSERIES, extracted
-# by scripts/deps.sh together with the spelling.txt and
-# const_structs.checkpatch it reads from its own directory.
+# checkpatch.pl comes from linux-source-6.1, fetched into the cache by
+# scripts/fetch.sh (make checkpatch runs it) together with the spelling.txt
+# and const_structs.checkpatch it reads from its own directory.
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -17,11 +17,11 @@ set -euo pipefail
 
 die() { printf 'checkpatch.sh: error: %s\n' "$*" >&2; exit 2; }
 
-[ -f "$ENVF" ] || die "$ENVF missing: run scripts/deps.sh (or make deps) first"
+[ -f "$SRC_ENVF" ] || die "$SRC_ENVF missing: run scripts/fetch.sh source (or make checkpatch)"
 # shellcheck disable=SC1090
-. "$ENVF"
-CHECKPATCH=$KSRC_DIR/scripts/checkpatch.pl
-[ -f "$CHECKPATCH" ] || die "$CHECKPATCH missing: rerun scripts/deps.sh"
+. "$SRC_ENVF"
+CHECKPATCH=${KSRC_DIR:-}/scripts/checkpatch.pl
+[ -f "$CHECKPATCH" ] || die "$CHECKPATCH missing: run scripts/fetch.sh source"
 
 cd "$TOP"
 if [ $# -gt 0 ]; then

@@ -126,18 +126,10 @@ fi
 # checked with the system's keyring) without adding the suite to the
 # system's sources.
 APTDIR=$KCACHE/apt
-uri=$(debian_mirror)
-[ -n "$uri" ] || die "cannot find the Debian mirror in the apt configuration"
-mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial" "$APTDIR/parts"
-echo "deb $uri bookworm-backports main" >"$APTDIR/sources.list"
-APT=(-o "Dir::Etc::SourceList=$APTDIR/sources.list"
-     -o "Dir::Etc::SourceParts=$APTDIR/parts"
-     -o "Dir::State::Lists=$APTDIR/lists"
-     -o "Dir::Cache=$APTDIR" -o "Dir::Cache::pkgcache="
-     -o "Dir::Cache::srcpkgcache=" -o "Debug::NoLocking=1"
-     -o "APT::Sandbox::User=root")
-log "apt-get update (bookworm-backports from $uri, private state in $APTDIR)"
-apt-get "${APT[@]}" update -qq >&2 || die "apt-get update of bookworm-backports failed"
+rig_apt "$APTDIR" bookworm-backports || die "cannot set up the private apt state"
+# Asked anew each time (--refresh, or no complete entry): is there a newer
+# source package?
+rig_apt_update "$APTDIR" force || die "apt-get update of bookworm-backports failed"
 VERSION=$(apt-cache "${APT[@]}" policy "$SRCPKG" | sed -n 's/^ *Candidate: //p')
 case "$VERSION" in
 ""|"(none)")	die "apt knows no $SRCPKG in bookworm-backports" ;;
@@ -226,7 +218,16 @@ if [ ! -f "$BUILD/.config.fragment-$HASH" ]; then
 fi
 
 log "building bzImage and modules with -j$JOBS (cold: about 13 minutes; log $LOGF)"
+# A line of progress a minute, so that a terminal is never silent for long.
+(
+	while sleep 60; do
+		log "building: $(grep -c '^  CC' "$LOGF") files compiled, $(((SECONDS - start) / 60)) min"
+	done
+) &
+ticker=$!
+trap 'kill "$ticker" 2>/dev/null' EXIT
 if ! "${KMAKE[@]}" bzImage modules >>"$LOGF" 2>&1; then
+
 	grep -E 'error|Error' "$LOGF" | head -n 20 >&2 || true
 	tail -n 20 "$LOGF" >&2
 	die "kernel build failed (see $LOGF)"

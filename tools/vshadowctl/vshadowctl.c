@@ -21,7 +21,10 @@
 
 #include <linux/viommu_shadow.h>
 
-#define VSHADOWCTL_VERSION	"1"
+/* The package's version, from VERSION at the top of the tree (Makefile). */
+#ifndef VSHADOW_VERSION
+#error "VSHADOW_VERSION is not defined: build with tools/vshadowctl/Makefile"
+#endif
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -642,7 +645,7 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		case 'V':
 			printf("%s %s (netlink family %s version %d)\n", prog,
-			       VSHADOWCTL_VERSION, VIOMMU_SHADOW_GENL_NAME,
+			       VSHADOW_VERSION, VIOMMU_SHADOW_GENL_NAME,
 			       VIOMMU_SHADOW_GENL_VERSION);
 			return EXIT_OK;
 		default:

@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
+#include <net/genetlink.h>
 
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
@@ -428,8 +429,17 @@ static const struct file_operations vshadow_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
+/*
+ * A fixed minor from the range Documentation/admin-guide/devices.txt keeps
+ * for local use (misc 243-254), with the devname alias below: depmod then
+ * lists the node in modules.devname, "kmod static-nodes" creates it at
+ * boot, and opening it loads the module.  If another local driver holds
+ * the minor, the device takes a dynamic one instead (no autoload then).
+ */
+#define VSHADOW_MINOR	247
+
 static struct miscdevice vshadow_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
+	.minor = VSHADOW_MINOR,
 	.name = "viommu_shadow",
 	.fops = &vshadow_fops,
 	.mode = 0666,
@@ -456,6 +466,12 @@ static int __init vshadow_init(void)
 	if (ret)
 		goto err_tree;
 	ret = misc_register(&vshadow_misc);
+	if (ret == -EBUSY) {
+		pr_warn("viommu_shadow: misc minor %d is taken: using a dynamic one, /dev/viommu_shadow will not load the module\n",
+			VSHADOW_MINOR);
+		vshadow_misc.minor = MISC_DYNAMIC_MINOR;
+		ret = misc_register(&vshadow_misc);
+	}
 	if (ret)
 		goto err_nl;
 	vshadow_debugfs = debugfs_create_dir("viommu_shadow", NULL);
@@ -486,3 +502,8 @@ module_exit(vshadow_exit);
 
 MODULE_DESCRIPTION("Shadow DMA mappings and dirty-exact range unmap for VFIO");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(VSHADOW_VERSION);
+/* Loaded on first use: by its device node, or by its netlink family. */
+MODULE_ALIAS_MISCDEV(VSHADOW_MINOR);
+MODULE_ALIAS("devname:viommu_shadow");
+MODULE_ALIAS_GENL_FAMILY(VIOMMU_SHADOW_GENL_NAME);
