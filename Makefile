@@ -219,7 +219,6 @@ clean:
 distclean: clean
 	@[ ! -d "$(CACHE)" ] || echo "removing $(CACHE) ($$(du -sh "$(CACHE)" | cut -f1))"
 	rm -rf $(CACHE)
-
 	@kc=$${KCACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/viommu_shadow}; \
 	if [ -d "$$kc" ]; then \
 		echo "The debug kernel's cache, shared by every clone, stays in $$kc" \

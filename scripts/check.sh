@@ -12,7 +12,11 @@
 #            build, the syzkaller description and the netlink family's
 #            YNL spec match the uapi header (and the spec the module),
 #            every Documentation page parses without a docutils warning,
-#            dkms and make install/uninstall work (scripts/dkms-test.sh)
+#            make without a kernel build tree sets nothing up, dkms and
+#            make install/uninstall work (scripts/dkms-test.sh); with
+#            CHECK_FULL=1 also the clean room (scripts/cleanroom.sh: make
+#            run and make check LANES=6.1 from a fresh clone in a new
+#            Debian 12 root)
 #   6.1      Debian bookworm's kernel (scripts/deps.sh)
 #   6.12     Debian bookworm-backports' kernel (scripts/deps.sh)
 #   debug    the project's own 6.12 build with KASAN, lockdep, kmemleak,
@@ -70,9 +74,12 @@ GUEST_TOOLS="tools/vshadowctl/static/vshadowctl $TESTDIR/vshadow_example
 # The VM runs of each lane, one per line: "name|test binaries|scripts/vm.sh
 # options".  The test binaries are copied into the guest and run in turn;
 # inside the guest VSHADOW_IOMMU tells them which IOMMU they run on.
+# A run whose options have --install-module loads no module itself: the
+# guest loads it on first use (autoload_test.sh).
 VM_RUNS_DEBIAN=(
 	"intel|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu intel"
 	"amd|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu amd"
+	"autoload|autoload_test.sh|--iommu intel --edu 0 --install-module $MODDIR/viommu_shadow.ko"
 )
 # The debug kernel also has iommufd: its groundwork test runs beside the
 # suite, and alone in a guest without an IOMMU, where iommufd's mock domain
@@ -119,6 +126,17 @@ host_check() {
 		record PASS "$name" "$((SECONDS - start))s"
 	fi
 	echo "==> $name: ${detail:-ok} ($((SECONDS - start))s)"
+}
+
+# deps_progress SERIES LOG: scripts/deps.sh for SERIES, its output in LOG;
+# its own lines (and fetch.sh's) are shown as they come, so that a long
+# set-up is never silent.
+deps_progress() {
+	local rc
+	KSERIES=$1 "$TOP/scripts/deps.sh" </dev/null 2>&1 | tee "$2" |
+		grep --line-buffered -E '^(deps|fetch|debug-kernel)\.sh: ' | sed 's/^/    /'
+	rc=${PIPESTATUS[0]}
+	return "$rc"
 }
 
 # make_modules_from_clean KDIR: every object is rebuilt, so that no warning
@@ -217,6 +235,7 @@ vm_check() {
 	local mods=$MODULES
 	# The debug kernel has IOMMUFD: its backend module is built and loaded.
 	[ "$lane" != debug ] || mods="$mods $MODDIR/viommu_shadow_iommufd.ko"
+	[[ "$opts" != *--install-module* ]] || mods=
 	for m in $mods; do
 		[ -f "$m" ] || { record FAIL "$item" "not run: $m not built"; return; }
 		args+=(--module "$m")
@@ -352,7 +371,8 @@ lane() {
 		;;
 	*)
 		runs=("${VM_RUNS_DEBIAN[@]}")
-		if ! KSERIES=$lane "$TOP/scripts/deps.sh" >"$OUT/$lane/deps.log" 2>&1; then
+		echo "==> $lane/deps: scripts/deps.sh (log build/check/$lane/deps.log)"
+		if ! deps_progress "$lane" "$OUT/$lane/deps.log"; then
 			tail -n 20 "$OUT/$lane/deps.log"
 			record FAIL "$lane/deps" "scripts/deps.sh failed, see build/check/$lane/deps.log"
 			summarize "$lane"
@@ -414,14 +434,26 @@ reliability() {
 check_start=$SECONDS
 : >"$OUT/lanes"
 # The host checks use the default series' checkpatch and kselftest headers.
-if KSERIES=6.1 "$TOP/scripts/deps.sh" >"$OUT/host/deps.log" 2>&1; then
+echo "==> host/deps: scripts/deps.sh (log build/check/host/deps.log)"
+if deps_progress 6.1 "$OUT/host/deps.log"; then
 	host_check host/checkpatch '' "$TOP/scripts/checkpatch.sh"
-	host_check host/scripts '' shellcheck -x "$TOP"/scripts/*.sh "$TOP/.ci/run"
+	host_check host/scripts '' shellcheck -x "$TOP"/scripts/*.sh "$TOP/.ci/run" \
+		"$TOP/$TESTDIR"/*.sh
 	host_check host/selftests '' make -C "$TOP" selftests
 	host_check host/syzkaller '' python3 "$TOP/tools/testing/syzkaller/check_description.py"
 	host_check host/netlink-spec '' python3 "$TOP/tools/testing/netlink/check_spec.py"
 	host_check host/docs '' python3 "$TOP/tools/testing/docs/check_rst.py"
 	host_check host/packaging '' "$TOP/scripts/dkms-test.sh"
+	[ "$(id -u)" -eq 0 ] ||
+		record SKIP host/packaging-dkms "dkms install needs root: sudo scripts/dkms-test.sh"
+	# make check-full: the README's commands in a new Debian 12 root.
+	if [ "$CHECK_FULL" = 1 ]; then
+		if [ "$(id -u)" -eq 0 ]; then
+			host_check host/cleanroom '' "$TOP/scripts/cleanroom.sh"
+		else
+			record SKIP host/cleanroom "needs root (chroot): sudo scripts/cleanroom.sh"
+		fi
+	fi
 else
 	tail -n 20 "$OUT/host/deps.log"
 	record FAIL host/deps "scripts/deps.sh failed, see build/check/host/deps.log"

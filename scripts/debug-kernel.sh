@@ -227,7 +227,6 @@ log "building bzImage and modules with -j$JOBS (cold: about 13 minutes; log $LOG
 ticker=$!
 trap 'kill "$ticker" 2>/dev/null' EXIT
 if ! "${KMAKE[@]}" bzImage modules >>"$LOGF" 2>&1; then
-
 	grep -E 'error|Error' "$LOGF" | head -n 20 >&2 || true
 	tail -n 20 "$LOGF" >&2
 	die "kernel build failed (see $LOGF)"

@@ -89,7 +89,6 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends $missing >&2 ||
 		die "apt-get install failed for:$missing" "apt-get install$missing"
 	log "packages installed in $((SECONDS - t))s"
-
 fi
 
 # The debug lane's kernel is the project's own build: only find it here

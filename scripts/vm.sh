@@ -17,6 +17,11 @@
 #   --module KO         load KO after VFIO is set up, unload it after the
 #                       command; repeatable, loaded in the order given and
 #                       unloaded in reverse
+#   --install-module KO install KO in the guest's
+#                       /lib/modules/RELEASE/updates/ and run the host's
+#                       depmod there, as "make install" does on a host
+#                       (modules.alias, modules.devname), without loading
+#                       it; repeatable
 #   --file PATH         copy PATH into the guest's /bin; repeatable.  Guest
 #                       binaries must be static: the guest has no libc.
 #   --env NAME=VALUE    export NAME=VALUE to the guest command; repeatable
@@ -99,14 +104,14 @@ die() { printf 'vm.sh: error: %s\n' "$*" >&2; exit 2; }
 say() { printf 'vm.sh: %s\n' "$*"; }
 
 iommu=intel edu=2 timeout=300 log=$VM_DIR/console.log
-modules=() files=() envs=() slab_debug=slub_debug=FZPU
+modules=() installs=() files=() envs=() slab_debug=slub_debug=FZPU
 while [ $# -gt 0 ]; do
 	opt=$1
 	case "$opt" in
 	--)		shift; break ;;
 	-h|--help)	usage; exit 0 ;;
 	--no-slab-debug) slab_debug=; shift; continue ;;
-	--iommu|--edu|--timeout|--log|--module|--file|--env)
+	--iommu|--edu|--timeout|--log|--module|--install-module|--file|--env)
 		[ $# -ge 2 ] || die "$opt needs a value"
 		val=$2
 		shift 2
@@ -119,6 +124,7 @@ while [ $# -gt 0 ]; do
 	--timeout)	timeout=$val ;;
 	--log)		log=$val ;;
 	--module)	modules+=("$val") ;;
+	--install-module) installs+=("$val") ;;
 	--file)		files+=("$val") ;;
 	--env)		envs+=("$val") ;;
 	esac
@@ -189,6 +195,21 @@ for ko in ${modules[@]+"${modules[@]}"}; do
 	copy_ko "$ko" "$root/modules/$name.ko"
 	mods="$mods $name"
 done
+
+# The modules installed, not loaded: the guest loads them on first use.
+if [ ${#installs[@]} -gt 0 ]; then
+	release=$(basename "$GUEST_MODDIR")
+	mkdir -p "$root/lib/modules/$release/updates"
+	# What depmod reads of the kernel's own (as on a host).
+	cp "$GUEST_MODDIR"/modules.order "$GUEST_MODDIR"/modules.builtin* \
+		"$root/lib/modules/$release/"
+	for ko in "${installs[@]}"; do
+		[ -f "$ko" ] || die "--install-module $ko: no such file"
+		name=$(basename "$ko"); name=${name%%.ko*}
+		copy_ko "$ko" "$root/lib/modules/$release/updates/$name.ko"
+	done
+	depmod -b "$root" "$release" || die "depmod -b $root $release failed"
+fi
 
 # Extra files.  A dynamically linked program would only fail in the guest
 # with a baffling "not found", so refuse it here.
