@@ -34,7 +34,7 @@ KDIR ?= $(HOST_KDIR)
 
 # The goals that build against KDIR stop here, while parsed, when it is not
 # a kernel build tree: before anything runs, and with no set-up of any kind.
-KDIR_GOALS := all modules install uninstall sparse
+KDIR_GOALS := all modules install sparse
 ifneq ($(filter $(KDIR_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifeq ($(wildcard $(KDIR)/Makefile),)
 $(error no kernel build tree in $(KDIR): install the running kernel's \
@@ -68,7 +68,8 @@ DKMS_SRC = $(DESTDIR)/usr/src/viommu_shadow-$(VSHADOW_VERSION)
 
 .PHONY: all modules deps tools selftests selftests-iommufd run vm-run check \
 	check-full debug-kernel install install-tools install-modules-load \
-	uninstall dkms-source clean distclean checkpatch sparse bench help cleanroom
+	uninstall dkms-source clean distclean checkpatch sparse bench help cleanroom \
+	install-udev
 
 all: modules
 
@@ -82,6 +83,7 @@ help:
 #   make install          the module (updates/, depmod), the uapi header,
 #                         the udev rule giving /dev/viommu_shadow its mode
 #   make install-tools    vshadowctl (needs libnl-genl-3-dev) and libvshadow
+#   make install-udev     the udev rule alone (after dkms install)
 #   make install-modules-load
 #                         also load the module at boot (modules-load.d)
 #   make uninstall        undo make install and make install-tools
@@ -143,6 +145,10 @@ install: modules
 		INSTALL_MOD_DIR=updates modules_install
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
+	$(MAKE) install-udev
+
+# The udev rule alone (DKMS installs the module but no rule).
+install-udev:
 	install -D -m 0644 $(UDEV_RULE) $(DESTDIR)$(UDEVRULESDIR)/60-viommu_shadow.rules
 
 install-tools: tools
@@ -154,10 +160,15 @@ install-modules-load:
 		$(DESTDIR)$(MODULESLOADDIR)/viommu_shadow.conf
 
 # Kbuild may have compressed the modules (CONFIG_MODULE_COMPRESS_*).
+# Without KDIR (the kernel's headers gone) only the module is left alone.
 uninstall:
+ifneq ($(wildcard $(KDIR)/Makefile),)
 	rm -f $(foreach m,viommu_shadow viommu_shadow_iommufd, \
 		$(addprefix $(MOD_INSTALL_DIR)/$(m).ko,"" .gz .xz .zst))
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
+else
+	@echo "no kernel build tree in $(KDIR): the module is left installed (KDIR=...)"
+endif
 	rm -f $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
 	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-viommu_shadow.rules
 	rm -f $(DESTDIR)$(MODULESLOADDIR)/viommu_shadow.conf
@@ -216,9 +227,17 @@ clean:
 	$(MAKE) -C tools/lib/vshadow clean
 	rm -rf build
 
+# CACHE may come from the environment: only a directory that is the rig's
+# cache (it has its env-src.sh or apt/) is removed.
 distclean: clean
-	@[ ! -d "$(CACHE)" ] || echo "removing $(CACHE) ($$(du -sh "$(CACHE)" | cut -f1))"
-	rm -rf $(CACHE)
+	@if [ -d "$(CACHE)" ]; then \
+		if [ "$(CACHE)" != "$(TOP)/.cache" ] && [ ! -f "$(CACHE)/env-src.sh" ] && \
+		   [ ! -d "$(CACHE)/apt" ]; then \
+			echo "CACHE=$(CACHE) is not the rig's cache: not removing it" >&2; exit 1; \
+		fi; \
+		echo "removing $(CACHE) ($$(du -sh "$(CACHE)" | cut -f1))"; \
+		rm -rf "$(CACHE)"; \
+	fi
 	@kc=$${KCACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/viommu_shadow}; \
 	if [ -d "$$kc" ]; then \
 		echo "The debug kernel's cache, shared by every clone, stays in $$kc" \

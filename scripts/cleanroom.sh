@@ -25,7 +25,7 @@
 # debootstrap (scripts/deps.sh installs it).
 #
 # Environment: KCACHE (common.sh), DEBIAN_MIRROR, CLEANROOM_TIMEOUT
-# (seconds for the two commands together, default 3600).
+# (seconds for each of the two commands, default 3600).
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -42,15 +42,15 @@ mirror=$(debian_mirror)
 security=$(debian_security_mirror)
 
 OUT=$TOP/build/cleanroom
-BASE=$KCACHE/cleanroom/base-bookworm
-ROOT=$KCACHE/cleanroom/run.$$
 mkdir -p "$OUT" "$KCACHE/cleanroom"
+# Canonical paths: the processes in the root are found by their root.
+BASE=$(realpath "$KCACHE/cleanroom")/base-bookworm
 start=$SECONDS
 
 # The base root, made once; .complete is written last.
 if [ ! -f "$BASE/.complete" ]; then
 	log "debootstrap --variant=minbase bookworm from $mirror (once)"
-	rm -rf "$BASE"
+	rm -rf --one-file-system "$BASE"
 	t=$SECONDS
 	debootstrap --variant=minbase --include=git,make,sudo,ca-certificates \
 		bookworm "$BASE" "$mirror" >"$OUT/debootstrap.log" 2>&1 ||
@@ -84,10 +84,10 @@ cleanup() {
 	rm -rf --one-file-system "$ROOT" ||
 		log "could not remove all of $ROOT: rm -rf --one-file-system it"
 }
+ROOT=$(mktemp -d "$(dirname "$BASE")/run.XXXXXX")
 trap cleanup EXIT
-
 log "copying the base root to $ROOT"
-cp -a "$BASE" "$ROOT"
+cp -a "$BASE/." "$ROOT"
 rm -f "$ROOT/.complete"
 {
 	printf 'deb %s bookworm main\n' "$mirror"

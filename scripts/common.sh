@@ -46,7 +46,7 @@ debian_mirror() {
 	local uri
 	# shellcheck disable=SC2016 # $(REPO_URI) is apt's field, not ours
 	uri=$(apt-get indextargets --format '$(REPO_URI)' 'Origin: Debian' \
-	      'Label: Debian' 2>/dev/null | head -n1)
+	      'Label: Debian' 2>/dev/null | grep -E '^https?://' | head -n1)
 	printf '%s' "${uri:-${DEBIAN_MIRROR:-}}"
 }
 
@@ -54,7 +54,7 @@ debian_mirror() {
 debian_security_mirror() {
 	# shellcheck disable=SC2016
 	apt-get indextargets --format '$(REPO_URI)' 'Label: Debian-Security' \
-		2>/dev/null | head -n1
+		2>/dev/null | grep -E '^https?://' | head -n1
 }
 
 # rig_apt DIR SUITE...: set APT to the options of a private apt state in

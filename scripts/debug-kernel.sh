@@ -218,9 +218,13 @@ if [ ! -f "$BUILD/.config.fragment-$HASH" ]; then
 fi
 
 log "building bzImage and modules with -j$JOBS (cold: about 13 minutes; log $LOGF)"
-# A line of progress a minute, so that a terminal is never silent for long.
+# A line of progress a minute, so that a terminal is never silent for long
+# (in short sleeps, so that it is gone soon after the build).
 (
-	while sleep 60; do
+	n=0
+	while sleep 5; do
+		n=$((n + 1))
+		[ $((n % 12)) -eq 0 ] || continue
 		log "building: $(grep -c '^  CC' "$LOGF") files compiled, $(((SECONDS - start) / 60)) min"
 	done
 ) &

@@ -70,9 +70,9 @@ if [ "$(cat "$PKGS_STAMP" 2>/dev/null)" = "$PKGS" ] && [ -f "$ENVF" ] &&
 	. "$ENVF"
 	# shellcheck disable=SC1090
 	. "$SRC_ENVF"
-	if [ -d "$KDIR" ] && [ -f "$GUEST_KERNEL" ] && [ -f "$KSRC_DIR/.done" ] &&
-	   [ -f "$UAPI_DIR/.done" ] &&
-	   [ -n "$(find "$GUEST_MODDIR/kernel/drivers/vfio" -name 'vfio.ko*' 2>/dev/null)" ]; then
+	if [ -d "${KDIR:-}" ] && [ -f "${GUEST_KERNEL:-}" ] && [ -f "${KSRC_DIR:-}/.done" ] &&
+	   [ -f "${UAPI_DIR:-}/.done" ] &&
+	   [ -n "$(find "${GUEST_MODDIR:-/nonexistent}/kernel/drivers/vfio" -name 'vfio.ko*' 2>/dev/null)" ]; then
 		exit 0
 	fi
 fi

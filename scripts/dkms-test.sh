@@ -29,7 +29,8 @@ fail() { printf 'dkms-test.sh: FAIL: %s\n' "$*" >&2; exit 1; }
 # The product targets, on a host without a kernel build tree.
 rig='scripts/(deps|fetch)\.sh|(^|[;&|[:space:]])(sudo +)?(apt-get|apt|dpkg|apt-cache)[[:space:]]'
 for goal in modules install ""; do
-	out=$(make -n -C "$TOP" HOST_KDIR=/nonexistent/build $goal 2>&1) &&
+	out=$(env -u KDIR -u MAKEFLAGS -u MAKELEVEL \
+	      make -n -C "$TOP" HOST_KDIR=/nonexistent/build $goal 2>&1) &&
 		fail "make -n ${goal:-(default goal)} without a kernel build tree succeeded"
 	if grep -E -- "$rig" <<<"$out"; then
 		fail "make -n ${goal:-(default goal)} would set the rig up (above)"
@@ -38,7 +39,8 @@ for goal in modules install ""; do
 		fail "make ${goal:-(default goal)} without a build tree names no headers package: $out"
 done
 # (-n: a real clean would remove this check's own logs in build/.)
-make -n -C "$TOP" HOST_KDIR=/nonexistent/build clean >/dev/null 2>&1 ||
+env -u KDIR -u MAKEFLAGS -u MAKELEVEL \
+	make -n -C "$TOP" HOST_KDIR=/nonexistent/build clean >/dev/null 2>&1 ||
 	fail "make clean without a kernel build tree"
 
 [ -f "$ENVF" ] || fail "$ENVF missing: run make deps"

@@ -49,19 +49,27 @@ mkdir -p "$CACHE/debs"
 rig_apt "$APTDIR" bookworm bookworm-updates bookworm-backports ||
 	die "cannot set up the private apt state"
 
-# download PKG [SUITE]: the path of PKG's .deb in $CACHE/debs, downloaded
-# when not there.  A stale list (the archive moved on) is updated once.
+# download PKG [SUITE]: the path of the .deb of SUITE's candidate version
+# of PKG in $CACHE/debs, downloaded when not there (a cached .deb of
+# another version is never taken for it).  A stale list (the archive
+# moved on) is updated once.
 download() {
-	local pkg=$1 suite=${2:-bookworm} deb try
-	deb=$(first "$CACHE"/debs/"${pkg}"_*.deb)
+	local pkg=$1 suite=${2:-bookworm} deb='' ver try stem
 	for try in 1 2; do
-		[ -z "$deb" ] || break
 		rig_apt_update "$APTDIR" "$([ "$try" = 1 ] || echo force)" ||
 			die "apt-get update of the private state failed" \
 			    "check the network and the mirror ($(debian_mirror))"
-		log "downloading $pkg ($suite)"
-		(cd "$CACHE/debs" && apt-get "${APT[@]}" download -t "$suite" "$pkg" >&2) || true
-		deb=$(first "$CACHE"/debs/"${pkg}"_*.deb)
+		ver=$(apt-cache "${APT[@]}" -t "$suite" policy "$pkg" 2>/dev/null |
+		      sed -n 's/^ *Candidate: //p')
+		case "$ver" in ""|"(none)") continue ;; esac
+		# apt-get download names the file with the epoch's ':' as %3a.
+		stem=$CACHE/debs/${pkg}_${ver//:/%3a}
+		deb=$(first "$stem"_*.deb)
+		[ -z "$deb" ] || break
+		log "downloading $pkg $ver ($suite)"
+		(cd "$CACHE/debs" && apt-get "${APT[@]}" download "$pkg=$ver" >&2) || true
+		deb=$(first "$stem"_*.deb)
+		[ -z "$deb" ] || break
 	done
 	[ -n "$deb" ] || die "cannot download $pkg" "apt-get download -t $suite $pkg"
 	printf '%s\n' "$deb"
@@ -131,7 +139,7 @@ resolve_abi() {
 }
 
 fetch_kernel() {
-	local suite kabi img hdr dep deb
+	local suite kabi img hdr dep deb deps
 	case "$KSERIES" in
 	6.1)	suite=bookworm ;;
 	6.12)	suite=bookworm-backports ;;
@@ -145,20 +153,20 @@ fetch_kernel() {
 		[ -f "$CACHE/kernel-$kabi/.done" ] && [ -f "$CACHE/headers-$kabi/.done" ] ||
 			kabi=
 	fi
+	# Otherwise the lists are brought up to date first: an old list
+	# names an ABI the archive may no longer have.
 	if [ -z "${kabi:-}" ]; then
-		rig_apt_update "$APTDIR" || die "apt-get update of the private state failed"
+		rig_apt_update "$APTDIR" force || die "apt-get update of the private state failed"
 		kabi=$(resolve_abi "$suite")
-		if [ -z "$kabi" ]; then
-			rig_apt_update "$APTDIR" force || die "apt-get update failed"
-			kabi=$(resolve_abi "$suite")
-		fi
 		[ -n "$kabi" ] || die "cannot resolve the $KSERIES kernel ABI ($suite)" \
 			"apt-cache -t $suite depends linux-headers-amd64"
 	fi
 	log "kernel $KSERIES ABI: $kabi"
 
-	# The guest kernel: vmlinuz and plain .ko modules.
+	# The guest kernel: vmlinuz and plain .ko modules, unpacked again if
+	# its modules went missing.
 	img=$CACHE/kernel-$kabi
+	[ -n "$(find "$img/lib/modules" -name 'vfio.ko*' 2>/dev/null)" ] || rm -f "$img/.done"
 	if [ ! -f "$img/.done" ]; then
 		deb=$(download "linux-image-$kabi-amd64-unsigned" "$suite")
 		rm -rf "$img" && mkdir -p "$img"
@@ -173,15 +181,19 @@ fetch_kernel() {
 	hdr=$CACHE/headers-$kabi
 	if [ ! -f "$hdr/.done" ]; then
 		rm -rf "$hdr" && mkdir -p "$hdr"
-		for dep in "linux-headers-$kabi-amd64" $(apt-cache "${APT[@]}" -t "$suite" \
-		    depends "linux-headers-$kabi-amd64" 2>/dev/null |
-		    sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ ]*\)$/\1/p'); do
-			unpack "$(download "$dep" "$suite")" "$hdr"
+		deps=$(apt-cache "${APT[@]}" -t "$suite" depends "linux-headers-$kabi-amd64") ||
+			die "apt-cache depends linux-headers-$kabi-amd64 failed"
+		for dep in "linux-headers-$kabi-amd64" $(sed -n \
+		    's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ ]*\)$/\1/p' <<<"$deps"); do
+			deb=$(download "$dep" "$suite")
+			unpack "$deb" "$hdr"
 		done
 		sed -i "s|^include /usr/src/|include $hdr/usr/src/|" \
 			"$hdr/usr/src/linux-headers-$kabi-amd64/Makefile"
-		[ -e "$hdr/usr/src/linux-headers-$kabi-amd64/scripts/Makefile.build" ] ||
+		if [ ! -f "$hdr/usr/src/linux-headers-$kabi-common/Makefile" ] ||
+		   [ ! -e "$hdr/usr/src/linux-headers-$kabi-amd64/scripts/Makefile.build" ]; then
 			die "the headers of $kabi are incomplete in $hdr"
+		fi
 		touch "$hdr/.done"
 	fi
 

@@ -434,7 +434,8 @@ static const struct file_operations vshadow_fops = {
  * for local use (misc 243-254), with the devname alias below: depmod then
  * lists the node in modules.devname, "kmod static-nodes" creates it at
  * boot, and opening it loads the module.  If another local driver holds
- * the minor, the device takes a dynamic one instead (no autoload then).
+ * the minor, the module does not load: a dynamic minor would leave that
+ * static node, and the udev rule's mode, on the other driver's device.
  */
 #define VSHADOW_MINOR	247
 
@@ -466,12 +467,9 @@ static int __init vshadow_init(void)
 	if (ret)
 		goto err_tree;
 	ret = misc_register(&vshadow_misc);
-	if (ret == -EBUSY) {
-		pr_warn("viommu_shadow: misc minor %d is taken: using a dynamic one, /dev/viommu_shadow will not load the module\n",
-			VSHADOW_MINOR);
-		vshadow_misc.minor = MISC_DYNAMIC_MINOR;
-		ret = misc_register(&vshadow_misc);
-	}
+	if (ret == -EBUSY)
+		pr_err("viommu_shadow: misc minor %d is held by another driver\n",
+		       VSHADOW_MINOR);
 	if (ret)
 		goto err_nl;
 	vshadow_debugfs = debugfs_create_dir("viommu_shadow", NULL);
