@@ -55,6 +55,9 @@
 #               by scripts/deps.sh, names the guest kernel and its modules
 #   CACHE       default <repo>/.cache
 #   VM_ACCEL    QEMU accelerator (default tcg; kvm hangs on the CI machines)
+#   VM_TCG_THREAD
+#               multi (default: one host thread per vCPU) or single (one
+#               host thread runs every vCPU in turn)
 #   VM_APPEND   extra guest kernel command line, e.g. VM_APPEND=loglevel=8
 set -euo pipefail
 shopt -s extglob
@@ -442,8 +445,12 @@ esac
 [ "$KSERIES" != debug ] || append="$append no5lvl"
 append="$append ${VM_APPEND:-}"
 
+case "${VM_TCG_THREAD:-multi}" in
+multi|single) ;;
+*)	die "VM_TCG_THREAD must be multi or single" ;;
+esac
 case "${VM_ACCEL:-tcg}" in
-tcg)	accel=tcg,thread=multi ;;
+tcg)	accel=tcg,thread=${VM_TCG_THREAD:-multi} ;;
 kvm)	accel=kvm ;;
 *)	die "VM_ACCEL must be tcg or kvm" ;;
 esac
