@@ -50,7 +50,7 @@
 # replaces the logs of the lanes it runs and keeps the others'.
 #
 # Environment: LANES, CHECK_FULL, CACHE, KCACHE (as for scripts/deps.sh
-# and scripts/debug-kernel.sh), VM_TIMEOUT (seconds per VM run, default 180,
+# and scripts/debug-kernel.sh), VM_TIMEOUT (seconds per VM run, default 300,
 # 1500 on the debug lane), and those of scripts/vm.sh.
 set -euo pipefail
 
@@ -229,17 +229,7 @@ vm_check() {
 	local lane=$1 name=$2 tests=$3 opts=$4 start=$SECONDS
 	local out=$OUT/$lane/vm-$name.out log=$OUT/$lane/vm-$name.console.log
 	local args=() parts=() reasons='' r rc=0 m t item="$lane/vm($name)"
-	local timeout=${VM_TIMEOUT:-$([ "$lane" = debug ] && echo 1500 || echo 180)}
-	# The debug kernel's guests run their vCPUs in one host thread.  Under
-	# multi-threaded TCG both guests of a make check-full on a new machine
-	# died in range.iommufd.tracepoints with "Oops: int3" in __schedule:
-	# a vCPU ran the int3 of a jump label that text_poke_bp() had already
-	# finished patching (the events' enable switches the sched_switch
-	# probe), which text_poke_bp()'s synchronisation rules out on real
-	# CPUs; with one host thread no vCPU runs while another patches.  It
-	# cost nothing here: viommu_shadow_test took 389 s single, 386 s multi.
-	local tcg_thread=multi
-	[ "$lane" != debug ] || tcg_thread=single
+	local timeout=${VM_TIMEOUT:-$([ "$lane" = debug ] && echo 1500 || echo 300)}
 	mkdir -p "$OUT/$lane"
 	echo "==> $item: scripts/vm.sh $opts"
 	local mods=$MODULES
@@ -260,7 +250,7 @@ vm_check() {
 		args+=(--file "$t")
 	done
 	# shellcheck disable=SC2086
-	VM_TCG_THREAD=$tcg_thread "$TOP/scripts/vm.sh" $opts --timeout "$timeout" --log "$log" \
+	"$TOP/scripts/vm.sh" $opts --timeout "$timeout" --log "$log" \
 		"${args[@]}" -- "$(guest_command "$tests")" </dev/null 2>&1 | tee "$out" ||
 		rc=$?
 	if [ "$rc" -ne 0 ]; then
