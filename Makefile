@@ -140,12 +140,11 @@ selftests-iommufd:
 # install: the module (modules_install, then depmod), the uapi header and
 # the udev rule.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into
 # a root; PREFIX (/usr/local) is where the header goes under it.
-install: modules
+install: modules install-udev
 	$(MAKE) $(KBUILD_ARGS) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
 		INSTALL_MOD_DIR=updates modules_install
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/linux/viommu_shadow.h
-	$(MAKE) install-udev
 
 # The udev rule alone (DKMS installs the module but no rule).
 install-udev:

@@ -11,8 +11,9 @@
 #   CACHE     the git-ignored cache, default <repo>/.cache
 #   KCACHE    the debug kernel's cache, outside the work tree so that every
 #             clone shares it: default ${XDG_CACHE_HOME:-$HOME/.cache}/viommu_shadow
-#   ENVF      what scripts/fetch.sh wrote for KSERIES: KABI, KDIR,
-#             GUEST_KERNEL, GUEST_MODDIR (and KSRC_DIR, UAPI_DIR)
+#   ENVF      what scripts/fetch.sh (scripts/debug-kernel.sh for debug)
+#             wrote for KSERIES: KABI, KDIR, GUEST_KERNEL, GUEST_MODDIR
+#             (debug also KSRC_DIR, its source tree, and KUAPI_DIR)
 #   SRC_ENVF  what scripts/fetch.sh wrote for the build-time inputs of
 #             every series: KSRC_DIR (kselftest headers, checkpatch),
 #             UAPI_DIR (the uapi headers the selftests build with)
