@@ -137,18 +137,29 @@ static void vshadow_iommufd_detach(void *priv)
  * *@read counts the reads that had succeeded before (a clearing read took
  * bits that are then lost).
  */
-static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
-				     u64 length, u64 pgsize, u32 flags,
-				     size_t bytes, u32 *read)
+static long vshadow_iommufd_read_hwpt(struct vshadow_iommufd *t, u32 hwpt,
+				      u64 iova, u64 length, u64 pgsize,
+				      u32 flags)
 {
 	struct iommu_hwpt_get_dirty_bitmap cmd = {
 		.size = sizeof(cmd),
+		.hwpt_id = hwpt,
 		.flags = flags,
 		.iova = iova,
 		.length = length,
 		.page_size = pgsize,
 		.data = vshadow_argpage_uaddr(t->bits, 0),
 	};
+
+	return vshadow_forward_args(t->args, t->file,
+				    IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd,
+				    sizeof(cmd), 0);
+}
+
+static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
+				     u64 length, u64 pgsize, u32 flags,
+				     size_t bytes, u32 *read)
+{
 	long ret;
 	u32 i;
 
@@ -156,10 +167,8 @@ static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
 		return VSHADOW_BROKEN;
 	memset(vshadow_argpage_kaddr(t->bits, 0), 0, bytes);
 	for (i = 0; i < t->nr_hwpts; i++) {
-		cmd.hwpt_id = t->hwpts[i];
-		ret = vshadow_forward_args(t->args, t->file,
-					   IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd,
-					   sizeof(cmd), 0);
+		ret = vshadow_iommufd_read_hwpt(t, t->hwpts[i], iova, length,
+						pgsize, flags);
 		if (ret)
 			return ret;
 		(*read)++;
@@ -226,7 +235,6 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 {
 	const size_t off = ALIGN(sizeof(struct iommu_ioas_iova_ranges), 8);
 	struct vshadow_iommufd *t = priv;
-	u32 read = 0;
 	struct iommu_ioas_iova_ranges cmd = {
 		.size = sizeof(cmd),
 		.ioas_id = t->ioas_id,
@@ -235,6 +243,7 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 		.allowed_iovas = vshadow_argpage_uaddr(t->args, off),
 	};
 	long ret;
+	u32 i;
 
 	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_IOVA_RANGES,
 				   &cmd, sizeof(cmd), sizeof(cmd));
@@ -251,16 +260,36 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 		return 0;
 	/*
 	 * Each HWPT must be one iommufd reads dirty bits of: ENOENT for no
-	 * such HWPT, EOPNOTSUPP for one whose IOMMU cannot track.  Whether
-	 * it tracks now, and whether it is one of this IOAS's, iommufd does
-	 * not say (see vshadow_iommufd_read_page()).
+	 * such HWPT, EOPNOTSUPP for one whose IOMMU cannot track, both
+	 * checked before iommufd looks at the range.  The range read,
+	 * [0, pgsize), is normally a hole of the IOAS: 6.12 then drops the
+	 * EINVAL of a range without areas and reports success, a kernel
+	 * that returns it answers EINVAL; either proves what the check is
+	 * for.  Whether the HWPT tracks now, and whether it is one of this
+	 * IOAS's, no read says (see vshadow_iommufd_read_page()).
 	 */
-	return vshadow_iommufd_read_page(t, 0, caps->pgsize, caps->pgsize,
-					 IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
-					 sizeof(u64), &read);
+	if (vshadow_argpage_gone(t->bits))
+		return VSHADOW_BROKEN;
+	for (i = 0; i < t->nr_hwpts; i++) {
+		ret = vshadow_iommufd_read_hwpt(t, t->hwpts[i], 0, caps->pgsize,
+						caps->pgsize,
+						IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+		if (!ret && vshadow_fail(VSHADOW_FAULT_HOLE))
+			ret = -EINVAL;
+		if (ret && ret != -EINVAL)
+			return ret;
+	}
+	return 0;
 }
 
-/* One IOMMU_IOAS_UNMAP of [@iova, @iova + @length - 1]; *@done: its length. */
+/*
+ * One IOMMU_IOAS_UNMAP of [@iova, @iova + @length - 1]; *@done: its length.
+ * iommufd reads (0, U64_MAX) as "unmap everything", the VMM's own
+ * mappings included: the module never asks that, since no run is longer
+ * than the pages of a context, which never cover all 2^64 bytes (MAP
+ * refuses the mapping that would, EOVERFLOW), and U64_MAX is no multiple
+ * of a page.
+ */
 static long vshadow_iommufd_unmap_call(struct vshadow_iommufd *t, u64 iova,
 				       u64 length, u64 *done)
 {
@@ -369,21 +398,21 @@ static int vshadow_iommufd_unmap(void *priv, u64 iova, u64 length,
 }
 
 /*
- * Read and clear the run's bits in every HWPT.  An error once a read has
- * cleared bits must not look like one that came before anything was
- * read (EINVAL, ENODATA, ENODEV, which the walk takes as "nothing lost").
+ * Read and clear the run's bits in every HWPT.  Should a read fail after
+ * another succeeded (a later HWPT, or a later page of bits), the bits
+ * that one cleared are lost: *@cleared says so, and the error stays the
+ * failed read's own.
  */
 static int vshadow_iommufd_sync(void *priv, u64 iova, u64 length,
-				const struct vshadow_bitmap *bitmap)
+				const struct vshadow_bitmap *bitmap,
+				bool *cleared)
 {
 	struct vshadow_iommufd *t = priv;
 	u32 read;
 	int ret;
 
 	ret = vshadow_iommufd_dirty(t, iova, length, bitmap, 0, &read);
-	if (ret && read &&
-	    (ret == -EINVAL || ret == -ENODATA || ret == -ENODEV))
-		ret = -EIO;
+	*cleared = ret && read;
 	return ret;
 }
 

@@ -62,6 +62,14 @@ static int __vshadow_map_locked(struct vshadow_ctx *ctx,
 		return -ERANGE;
 	if (vshadow_tree_first(ctx, e->iova, last))
 		return -EEXIST;
+	/*
+	 * No byte count may reach 2^64, which a u64 cannot hold: a run, a
+	 * call's out_bytes, mapped_bytes.  Mappings do not overlap, so that
+	 * holds as long as no context covers every byte of the space (a
+	 * run of all of it would be 0 bytes long).
+	 */
+	if (ctx->mapped_bytes + e->length < ctx->mapped_bytes)
+		return -EOVERFLOW;
 	if (ctx->nr_mappings >= ctx->max_mappings)
 		return -ENOSPC;
 

@@ -38,6 +38,7 @@
  * @fail_left: failures still to hand out, from call @fail_at on, to
  *	calls that reach a mapping
  * @fail_first: the next failure is the first
+ * @fail_flags: VSHADOW_MOCK_FAIL_READ_FIRST or 0
  */
 struct vshadow_mock {
 	struct mutex lock; /* see above */
@@ -53,6 +54,7 @@ struct vshadow_mock {
 	u32 fail_repeat;
 	u32 fail_left;
 	bool fail_first;
+	u32 fail_flags;
 };
 
 /* One mapping; @dirty has a bit per VSHADOW_MOCK_PGSIZE, whatever @pgsize. */
@@ -92,6 +94,20 @@ static void vshadow_mock_failed(struct vshadow_mock *mock)
 {
 	mock->fail_left--;
 	mock->fail_first = false;
+}
+
+/*
+ * Whether the failure @fail strikes a call with @bitmap before it looks at
+ * any mapping (VSHADOW_MOCK_FAIL_READ_FIRST); if so, it is spent.
+ */
+static bool vshadow_mock_fails_first(struct vshadow_mock *mock, int fail,
+				     const struct vshadow_bitmap *bitmap)
+{
+	if (!fail || !bitmap || mock->fail_first ||
+	    !(mock->fail_flags & VSHADOW_MOCK_FAIL_READ_FIRST))
+		return false;
+	vshadow_mock_failed(mock);
+	return true;
 }
 
 static void vshadow_mock_free(struct vshadow_mock_map *map)
@@ -269,6 +285,10 @@ static int vshadow_mock_unmap(void *priv, u64 iova, u64 length,
 
 	mutex_lock(&mock->lock);
 	fail = vshadow_mock_inject(mock, &after);
+	if (vshadow_mock_fails_first(mock, fail, bitmap)) {
+		ret = fail;
+		goto out_unlock;
+	}
 	if (!vshadow_mock_aligned(mock, iova, length)) {
 		ret = -EINVAL;
 		goto out_unlock;
@@ -321,7 +341,7 @@ out_unlock:
 
 /* Read and clear the dirty bits of the mappings inside the range. */
 static int vshadow_mock_sync(void *priv, u64 iova, u64 length,
-			     const struct vshadow_bitmap *bitmap)
+			     const struct vshadow_bitmap *bitmap, bool *cleared)
 {
 	struct vshadow_mock *mock = priv;
 	struct vshadow_mock_map *map;
@@ -367,6 +387,8 @@ static int vshadow_mock_sync(void *priv, u64 iova, u64 length,
 	}
 	if (!ret && !seen)
 		ret = VSHADOW_UNMAP_ABSENT;
+	/* An injected failure strikes after @seen mappings were read. */
+	*cleared = ret && seen;
 out_unlock:
 	mutex_unlock(&mock->lock);
 	return ret;
@@ -488,7 +510,8 @@ static long vshadow_mock_ioctl(struct file *filp, unsigned int cmd, unsigned lon
 	case VSHADOW_MOCK_FAIL_NTH:
 		if (copy_from_user(&fail, uarg, sizeof(fail)))
 			return -EFAULT;
-		if (fail.size != sizeof(fail) || fail.__reserved ||
+		if (fail.size != sizeof(fail) ||
+		    fail.flags & ~VSHADOW_MOCK_FAIL_READ_FIRST ||
 		    fail.error <= 0 || fail.error > MAX_ERRNO)
 			return -EINVAL;
 		mutex_lock(&mock->lock);
@@ -496,6 +519,7 @@ static long vshadow_mock_ioctl(struct file *filp, unsigned int cmd, unsigned lon
 		mock->fail_error = -fail.error;
 		mock->fail_after = fail.after;
 		mock->fail_repeat = fail.repeat;
+		mock->fail_flags = fail.flags;
 		mock->fail_left = 0;
 		mutex_unlock(&mock->lock);
 		return 0;

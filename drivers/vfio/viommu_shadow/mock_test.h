@@ -55,7 +55,12 @@ struct vshadow_mock_set_dirty {
  * fail with -@error, and the @repeat calls after it too; @nth 0 disarms.
  * A failing map changes nothing; the first failing unmap of a run first
  * removes its first @after mappings (with their dirty bits stored), as
- * type1's can.
+ * type1's can.  A failure strikes a call when it reaches a mapping (a
+ * call that finds none answers "absent" and spends nothing), except
+ * that with VSHADOW_MOCK_FAIL_READ_FIRST in @flags the failures after the
+ * first strike every call with a bitmap before it looks at any mapping:
+ * as iommufd's dirty-bit read, which comes before its unmap, fails for a
+ * HWPT destroyed meanwhile (ENOENT), or for want of memory.
  */
 struct vshadow_mock_fail_nth {
 	__u32 size;
@@ -63,8 +68,10 @@ struct vshadow_mock_fail_nth {
 	__s32 error;
 	__u32 after;
 	__u32 repeat;
-	__u32 __reserved;
+	__u32 flags;
 };
+
+#define VSHADOW_MOCK_FAIL_READ_FIRST	0x1U
 
 #define VSHADOW_MOCK_FAIL_NTH	_IO(VIOMMU_SHADOW_TYPE, VSHADOW_MOCK_CMD_FAIL_NTH)
 

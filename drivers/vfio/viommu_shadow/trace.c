@@ -45,9 +45,12 @@ int vshadow_call_unmap(struct vshadow_ctx *ctx, u64 iova, u64 length,
 }
 
 int vshadow_call_sync(struct vshadow_ctx *ctx, u64 iova, u64 length,
-		      const struct vshadow_bitmap *bitmap)
+		      const struct vshadow_bitmap *bitmap, bool *cleared)
 {
-	int ret = ctx->ops->sync(ctx->backend, iova, length, bitmap);
+	int ret;
+
+	*cleared = false;
+	ret = ctx->ops->sync(ctx->backend, iova, length, bitmap, cleared);
 
 	trace_vshadow_backend_sync(ctx->ops->id, iova, length, bitmap, ret);
 	if (ret)

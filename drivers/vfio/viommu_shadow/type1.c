@@ -23,11 +23,19 @@
  * struct vshadow_type1 - a context's view of its container
  * @file: the container (the context holds the reference)
  * @args: the argument page, in the attaching process
+ * @pgsize: the page size the container reported when last asked
+ * @hole: the first IOVA of a page outside every IOVA range the container
+ *	allows, where no mapping can be; U64_MAX when it reports none
  */
 struct vshadow_type1 {
 	struct file *file;
 	struct vshadow_argpage *args;
+	u64 pgsize;
+	u64 hole;
 };
+
+/* No IOVA known to be outside every allowed range. */
+#define VSHADOW_TYPE1_NO_HOLE	U64_MAX
 
 /*
  * A VFIO container, by its device number: only a first filter.  What
@@ -42,28 +50,103 @@ static bool vshadow_type1_is_container(struct file *file)
 }
 
 /*
- * The migration capability in GET_INFO's capability chain (@info, @len
- * bytes as the container wrote them), or NULL.  The chain is in memory the
+ * The offset of capability @id, version 1, of at least @size bytes in
+ * GET_INFO's capability chain (@info, @len bytes as the container wrote
+ * them), or 0.  type1 packs the chain without padding (6.1's DMA_AVAIL
+ * capability is 12 bytes), so its members may be unaligned: they are
+ * copied out, never dereferenced in place.  The chain is in memory the
  * process can write: every offset is checked, and each must move forward.
  */
-static const struct vfio_iommu_type1_info_cap_migration *
-vshadow_type1_find_migration(const void *info, size_t len, u32 offset)
+static size_t vshadow_type1_find_cap(const struct vfio_iommu_type1_info *info,
+				     size_t len, u16 id, size_t size)
 {
-	const struct vfio_info_cap_header *hdr;
-	const size_t minsz = sizeof(struct vfio_iommu_type1_info);
+	struct vfio_info_cap_header hdr;
+	u32 offset = info->cap_offset;
 
-	while (offset >= minsz && offset <= len - sizeof(*hdr) &&
-	       IS_ALIGNED(offset, 8)) {
-		hdr = info + offset;
-		if (hdr->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
-		    hdr->version == 1 &&
-		    offset + sizeof(struct vfio_iommu_type1_info_cap_migration) <= len)
-			return info + offset;
-		if (hdr->next <= offset)
+	if (!(info->flags & VFIO_IOMMU_INFO_CAPS))
+		return 0;
+	while (offset >= sizeof(*info) && offset <= len - sizeof(hdr)) {
+		memcpy(&hdr, (const void *)info + offset, sizeof(hdr));
+		if (hdr.id == id && hdr.version == 1 && size <= len - offset)
+			return offset;
+		if (hdr.next <= offset)
 			break;
-		offset = hdr->next;
+		offset = hdr.next;
 	}
-	return NULL;
+	return 0;
+}
+
+/*
+ * A page of @pgsize outside every IOVA range the container allows, from
+ * its IOVA range capability (ranges in ascending order, as type1 keeps
+ * them): before the first, between two, or after the last.  type1 maps
+ * nothing there, ever.  A GET_BITMAP of it then answers only whether
+ * dirty tracking runs (see vshadow_type1_tracking()); its end must not
+ * wrap, so the top page of the space does not do.
+ */
+static u64 vshadow_type1_find_hole(const struct vfio_iommu_type1_info *info,
+				   size_t len, u64 pgsize)
+{
+	const size_t hdr = offsetof(struct vfio_iommu_type1_info_cap_iova_range,
+				    iova_ranges);
+	struct vfio_iommu_type1_info_cap_iova_range cap;
+	struct vfio_iova_range range;
+	u64 next = 0, at;
+	size_t offset;
+	u32 i;
+
+	offset = vshadow_type1_find_cap(info, len,
+					VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+					hdr);
+	if (!offset)
+		return VSHADOW_TYPE1_NO_HOLE;
+	memcpy(&cap, (const void *)info + offset, hdr);
+	if (cap.nr_iovas > (len - offset - hdr) / sizeof(range))
+		return VSHADOW_TYPE1_NO_HOLE;
+	for (i = 0; i <= cap.nr_iovas; i++) {
+		/* A page from @next up to the next range, or to the top. */
+		at = round_up(next, pgsize);
+		if (at < next)
+			break;
+		if (i == cap.nr_iovas)
+			return at <= U64_MAX - 2 * pgsize + 1 ? at :
+			       VSHADOW_TYPE1_NO_HOLE;
+		memcpy(&range, (const void *)info + offset + hdr +
+		       i * sizeof(range), sizeof(range));
+		if (at < range.start && range.start - at >= pgsize)
+			return at;
+		if (range.end == U64_MAX || range.end < next)
+			break;
+		next = range.end + 1;
+	}
+	return VSHADOW_TYPE1_NO_HOLE;
+}
+
+/*
+ * Whether the container can track dirty pages at all: only a type1 v2
+ * container can.  CHECK_EXTENSION(TYPE1v2) answers 1 on a v1 container
+ * too, and its GET_INFO has the migration capability all the same, so
+ * ask with VFIO_IOMMU_DIRTY_PAGES and both START and STOP, which changes
+ * nothing: v1 refuses it with EACCES before anything else, v2 with
+ * EINVAL (one flag at a time), and iommufd's compatibility container,
+ * which has no such ioctl, with ENOTTY.  1 for v2, 0, or an error.
+ */
+static int vshadow_type1_dirty_capable(struct vshadow_type1 *t)
+{
+	struct vfio_iommu_type1_dirty_bitmap dirty = {
+		.argsz = sizeof(dirty),
+		.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
+			 VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+	};
+	long ret;
+
+	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
+				   &dirty, sizeof(dirty), 0);
+	if (ret == -EINVAL)
+		return 1;
+	if (ret == -EACCES || ret == -ENOTTY || !ret)
+		return 0;
+	return ret;
 }
 
 /* One VFIO_IOMMU_GET_INFO with @len bytes of room, through @ap. */
@@ -90,11 +173,11 @@ static long vshadow_type1_get_info(struct vshadow_type1 *t,
  */
 static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 {
-	const struct vfio_iommu_type1_info_cap_migration *mig;
+	struct vfio_iommu_type1_info_cap_migration mig;
 	struct vshadow_type1 *t = priv;
 	struct vfio_iommu_type1_info *info;
 	struct vshadow_argpage *big;
-	size_t len = PAGE_SIZE;
+	size_t len = PAGE_SIZE, offset;
 	int tries = 0;
 	u64 pgsize;
 	long ret;
@@ -138,6 +221,8 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 
 	pgsize = 1ULL << __ffs64(info->iova_pgsizes);
 	caps->pgsize = pgsize;
+	t->pgsize = pgsize;
+	t->hole = vshadow_type1_find_hole(info, len, pgsize);
 	/*
 	 * type1 (seen on 6.1.176 and 6.12.95) computes the end of an unmap
 	 * as iova + size, which wraps to 0 for a mapping that ends at
@@ -146,11 +231,18 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 	 */
 	caps->max_last = U64_MAX - pgsize;
 	caps->dirty_bitmap_max = 0;
-	mig = NULL;
-	if (info->flags & VFIO_IOMMU_INFO_CAPS)
-		mig = vshadow_type1_find_migration(info, len, info->cap_offset);
-	if (mig && (mig->pgsize_bitmap & pgsize))
-		caps->dirty_bitmap_max = mig->max_dirty_bitmap_size;
+	offset = vshadow_type1_find_cap(info, len,
+					VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+					sizeof(mig));
+	if (offset) {
+		memcpy(&mig, (void *)info + offset, sizeof(mig));
+		ret = 0;
+		if (mig.pgsize_bitmap & pgsize)
+			ret = vshadow_type1_dirty_capable(t);
+		if (ret > 0)
+			caps->dirty_bitmap_max = mig.max_dirty_bitmap_size;
+		ret = min_t(long, ret, 0);
+	}
 out_free:
 	kvfree(info);
 	return ret;
@@ -311,25 +403,80 @@ static void vshadow_type1_bits_back(struct vshadow_type1 *t,
 }
 
 /*
- * type1 refused a call with dirty bits with EINVAL, though every argument
- * it checks was checked: either its dirty tracking is off (ENODATA), or
- * the container changed under the context (it lost its IOMMU, or its page
- * size changed).
+ * Whether dirty tracking runs: a GET_BITMAP of a page where no mapping can
+ * be (@hole) succeeds when it does, and fails with EINVAL when it does not
+ * (type1 checks that last, after the page size and alignment).  0, -ENODATA,
+ * or the error of the call.
+ */
+static int vshadow_type1_tracking(struct vshadow_type1 *t, u64 pgsize)
+{
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap hdr;
+		struct vfio_iommu_type1_dirty_bitmap_get get;
+	} args = {
+		.hdr = {
+			.argsz = sizeof(args),
+			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+		},
+		.get = {
+			.iova = t->hole,
+			.size = pgsize,
+			.bitmap = {
+				.pgsize = pgsize,
+				.size = sizeof(u64),
+				.data = (__u64 __user *)
+					vshadow_argpage_uaddr(t->args, PAGE_SIZE),
+			},
+		},
+	};
+	long ret;
+
+	BUILD_BUG_ON(sizeof(args) != sizeof(args.hdr) + sizeof(args.get));
+	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
+				   &args, sizeof(args), 0);
+	return ret == -EINVAL ? -ENODATA : ret;
+}
+
+/*
+ * type1 refused an unmap or a GET_BITMAP of a run with EINVAL, though the
+ * context checked every argument against what it last learned.  Ask the
+ * container again:
+ *
+ * - it lost its IOMMU: -ENODEV;
+ * - its page size changed (or it cannot be asked): -EINVAL, and the walk
+ *   learns the new page size;
+ * - with dirty bits, its tracking is off: -ENODATA, nothing done;
+ * - else a v2 container refused to cut a mapping: the VMM changed the
+ *   container directly under the context's mappings (type1 v1 does not
+ *   refuse, and unmaps another length: broken too).  The context's
+ *   mapping is no longer what the container holds: VSHADOW_BROKEN.
+ *
+ * Tracking is told apart from a cut with vshadow_type1_tracking(); a
+ * container that reports no IOVA range (no hole to ask about) is taken
+ * as not tracking, the old answer, which leaves the mapping in place.
  */
 static int vshadow_type1_explain_einval(struct vshadow_type1 *t, u64 iova,
 					u64 length,
 					const struct vshadow_bitmap *bitmap)
 {
 	struct vshadow_backend_caps caps;
+	u64 pgsize = t->pgsize;
 	int ret;
 
 	ret = vshadow_type1_query(t, &caps);
 	if (ret == -ENODEV || ret == VSHADOW_BROKEN)
 		return ret;
-	if (ret || caps.pgsize != bitmap->pgsize ||
+	if (ret || caps.pgsize != pgsize ||
 	    ((iova | length) & (caps.pgsize - 1)))
 		return -EINVAL;
-	return -ENODATA;
+	if (bitmap) {
+		if (t->hole == VSHADOW_TYPE1_NO_HOLE)
+			return -ENODATA;
+		ret = vshadow_type1_tracking(t, caps.pgsize);
+		if (ret)
+			return ret;
+	}
+	return VSHADOW_BROKEN;
 }
 
 /*
@@ -390,7 +537,7 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 				       bitmap ? &vbitmap : NULL, &done);
 	if (ret == -EFAULT)
 		return vshadow_type1_unmap_resolve(t, iova, length, bitmap);
-	if (ret == -EINVAL && bitmap)
+	if (ret == -EINVAL)
 		return vshadow_type1_explain_einval(t, iova, length, bitmap);
 	/* A failed run may have stored some first mappings' bits too. */
 	vshadow_type1_bits_back(t, bitmap);
@@ -409,7 +556,7 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
  * VFIO_IOMMU_DIRTY_PAGES with GET_BITMAP, whose bitmap type1 wants zeroed.
  */
 static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
-			      const struct vshadow_bitmap *bitmap)
+			      const struct vshadow_bitmap *bitmap, bool *cleared)
 {
 	struct vfio_iommu_type1_dirty_bitmap hdr = {
 		.argsz = sizeof(hdr) +
@@ -431,10 +578,16 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 	memcpy(args + sizeof(hdr), &get, sizeof(get));
 	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
 				   args, sizeof(args), 0);
+	/*
+	 * type1 checks everything before it reads (EINVAL); any other error
+	 * may come after it copied and cleared some of the bits.
+	 */
 	if (ret == -EINVAL)
 		return vshadow_type1_explain_einval(t, iova, length, bitmap);
-	if (ret)
+	if (ret) {
+		*cleared = true;
 		return ret;
+	}
 	vshadow_type1_bits_back(t, bitmap);
 	return 0;
 }

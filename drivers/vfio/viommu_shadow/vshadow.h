@@ -115,9 +115,10 @@ struct vshadow_bitmap {
  * @sync: store the dirty bits of the run [@iova, @iova + @length - 1]
  *	in @bitmap and clear them in the backend, without unmapping; 0, or
  *	VSHADOW_UNMAP_DIRTY_LOST, VSHADOW_UNMAP_ABSENT, VSHADOW_BROKEN and
- *	-ENODEV as for @unmap; -EINVAL or -ENODATA when it read nothing;
- *	any other errno when it may have read and cleared some of the bits
- *	(they are then reported lost).
+ *	-ENODEV as for @unmap; -ENODATA when tracking is not running; or
+ *	another errno.  On failure, *@cleared (false on entry) says whether
+ *	it may have read, and so cleared, some of the bits first: they are
+ *	then reported lost.  The errno itself says nothing about that.
  *
  * Every call but @detach (made at release, when nothing else can use the
  * context) is made with vshadow_ctx::lock held, so a backend needs no
@@ -135,7 +136,7 @@ struct vshadow_backend_ops {
 	int (*unmap)(void *priv, u64 iova, u64 length,
 		     const struct vshadow_bitmap *bitmap);
 	int (*sync)(void *priv, u64 iova, u64 length,
-		    const struct vshadow_bitmap *bitmap);
+		    const struct vshadow_bitmap *bitmap, bool *cleared);
 };
 
 /*
@@ -150,6 +151,9 @@ struct vshadow_backend_ops {
  * VSHADOW_FAULT_ANSWER: a call into a container that acted, whose answer
  *	written back to the argument page is lost (as -EFAULT): a write-back
  *	a thread of the caller can make fail by unmapping the page.
+ * VSHADOW_FAULT_HOLE: iommufd's dirty read of a range without areas
+ *	answers -EINVAL, as a kernel that does not drop iopt's error would
+ *	(6.12 reports success).
  *
  * Only the test build (VSHADOW_FAULT_INJECT) has the injector; in any
  * other, vshadow_fail() is constant false and compiles away.
@@ -159,6 +163,7 @@ enum vshadow_fault {
 	VSHADOW_FAULT_COPY,
 	VSHADOW_FAULT_CALL,
 	VSHADOW_FAULT_ANSWER,
+	VSHADOW_FAULT_HOLE,
 };
 
 struct dentry;
@@ -374,7 +379,7 @@ int vshadow_call_map(struct vshadow_ctx *ctx, u64 iova, u64 length, u64 vaddr,
 int vshadow_call_unmap(struct vshadow_ctx *ctx, u64 iova, u64 length,
 		       const struct vshadow_bitmap *bitmap);
 int vshadow_call_sync(struct vshadow_ctx *ctx, u64 iova, u64 length,
-		      const struct vshadow_bitmap *bitmap);
+		      const struct vshadow_bitmap *bitmap, bool *cleared);
 
 /* main.c: the context's answer to what a backend call answered */
 int vshadow_check_caller(struct vshadow_ctx *ctx);

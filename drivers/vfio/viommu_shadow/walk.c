@@ -286,18 +286,34 @@ static int vshadow_run_records(struct vshadow_walk *walk,
 
 /*
  * A run unmap failed: the backend may have removed some first mappings of
- * the run, with their bits in the kernel buffer.  Find out one mapping at
- * a time, unmapping those still there on their own (their bits go to the
- * second half of the buffer), and deliver each one's bits from where they
- * are.  *@done is how many of the run are gone and reported; the result
- * is 0, or the error of the first mapping that could not be unmapped.
- * From *@lost on (run->nr: none), the reported mappings' bits could not
- * be delivered: once that happens, the probing goes on only as far as it
- * must to count what the failed call removed, and the first mapping still
- * there, which its probe removes.
+ * the run, with their bits in the first half of the kernel buffer, and
+ * still has the rest whole.  Find out one mapping at a time, in IOVA
+ * order, and deliver each one's bits from where they are:
+ *
+ * - Until one is found still there, each is probed with an unmap of its
+ *   own (its bits, if any, into the buffer's second half).  "Absent": the
+ *   run unmap took it.  Success: it was still there, and so are the rest,
+ *   which are then unmapped the same way.
+ * - A probe that fails before that is known (an iommufd dirty read fails
+ *   before its unmap can answer) leaves the mapping's fate unknown: it is
+ *   unmapped again without a bitmap.  "Absent" means the run took it, as
+ *   above; success, that it was still there and is gone now without its
+ *   bits (*@dropped; the call stops after it, with the probe's error).
+ *   Should that unmap fail too, the context cannot know what the backend
+ *   holds: it breaks.  (Probing by unmap alone from the start would
+ *   widen the window between reading a mapping's bits and unmapping it.)
+ *
+ * *@done is how many of the run are gone and reported; the result is 0,
+ * or the error that stopped the resolution.  From *@lost on (run->nr:
+ * none), the reported mappings' bits could not be delivered: once that
+ * happens, the probing goes on only as far as it must to count what the
+ * failed call removed, and the first mapping still there, which its probe
+ * removes.  *@dropped (run->nr: none) is the mapping unmapped without its
+ * bits.
  */
 static int vshadow_run_resolve(struct vshadow_walk *walk,
-			       struct vshadow_run *run, u32 *done, u32 *lost)
+			       struct vshadow_run *run, u32 *done, u32 *lost,
+			       u32 *dropped)
 {
 	struct vshadow_ctx *ctx = walk->ctx;
 	u64 *scratch = ctx->run_bits + VSHADOW_RUN_BYTES / 8;
@@ -307,42 +323,58 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 	};
 	struct vshadow_node *node = run->first;
 	u64 used = walk->bitmap_used, pages, at;
-	bool still_there = false;
+	bool still_there = false, unknown = false;
 	const u64 *src;
 	u64 src_bit;
-	int ret;
+	int ret, err = 0;
 
 	*lost = run->nr;
-	for (*done = 0; *done < run->nr; (*done)++) {
+	*dropped = run->nr;
+	*done = 0;
+	while (*done < run->nr) {
 		pages = vshadow_pages(ctx, node);
 		bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
 		ret = vshadow_call_unmap(ctx, node->start,
 					 node->last - node->start + 1,
-					 walk->bitmap ? &bitmap : NULL);
+					 walk->bitmap && !unknown ? &bitmap : NULL);
+		src = NULL;
+		src_bit = 0;
 		if (ret == VSHADOW_UNMAP_ABSENT && !still_there) {
 			/* The run unmap took it, and stored its bits. */
 			src = ctx->run_bits;
 			src_bit = (node->start - run->first->start) /
 				  ctx->caps.pgsize;
+		} else if (!ret && unknown) {
+			/* It was still there; its bits are gone with it. */
+			*dropped = *done;
 		} else if (!ret) {
 			still_there = true;
 			src = scratch;
-			src_bit = 0;
+		} else if (!still_there && !unknown && ret < 0 &&
+			   ret != -EIO && ret != -ENODEV) {
+			/* Its fate is unknown: once more, without a bitmap. */
+			unknown = true;
+			err = ret;
+			continue;
 		} else {
-			/* A hole after a mapping still there: not the run's. */
-			if (ret == VSHADOW_UNMAP_ABSENT ||
+			/*
+			 * A hole after a mapping still there is not the
+			 * run's; an unknown fate that stays unknown breaks.
+			 */
+			if (unknown || ret == VSHADOW_UNMAP_ABSENT ||
 			    ret == VSHADOW_UNMAP_DIRTY_LOST)
 				ret = VSHADOW_BROKEN;
 			return vshadow_backend_result(ctx, ret);
 		}
 		at = vshadow_bits_at(walk, &used, pages, false);
-		if (walk->bitmap && *lost == run->nr &&
+		if (src && walk->bitmap && *lost == run->nr &&
 		    vshadow_put_bits(walk->bitmap, at, src, src_bit, pages))
 			*lost = *done;
-		if (*lost < run->nr && still_there) {
-			(*done)++;
+		(*done)++;
+		if (*dropped < run->nr)
+			return err;
+		if (*lost < run->nr && still_there)
 			break;
-		}
 		node = vshadow_tree_next(node, walk->cmd->start,
 					 walk->cmd->out_last);
 	}
@@ -351,11 +383,11 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 
 /*
  * Mark the records of the run's mappings from @from to @to (exclusive),
- * the run's first record being record @base, DIRTY_LOST: gone, but their
- * bits never reached the caller's bitmap.  The call then fails: EFAULT.
+ * the run's first record being record @base, DIRTY_LOST: gone (or, for a
+ * sync, read), but their bits never reached the caller's bitmap.
  */
-static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
-			    u32 to)
+static void vshadow_run_mark_lost(struct vshadow_walk *walk, u32 base,
+				  u32 from, u32 to)
 {
 	u32 __user *uflags;
 	u32 flags;
@@ -367,13 +399,23 @@ static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
 		/*
 		 * The record was written once already; should this fail,
 		 * the caller made its records unwritable during the call,
-		 * and the EFAULT is all it can be told.
+		 * and the call's EFAULT is all it can be told.
 		 */
 		if (vshadow_fail(VSHADOW_FAULT_COPY) ||
 		    get_user(flags, uflags) ||
 		    put_user(flags | VIOMMU_SHADOW_RECORD_DIRTY_LOST, uflags))
 			break;
 	}
+}
+
+/*
+ * The bits of the records from @from to @to (exclusive) could not be
+ * written to the caller's bitmap: mark them, and fail the call (EFAULT).
+ */
+static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
+			    u32 to)
+{
+	vshadow_run_mark_lost(walk, base, from, to);
 	return -EFAULT;
 }
 
@@ -408,9 +450,9 @@ static void vshadow_run_done(struct vshadow_walk *walk,
 }
 
 /*
- * A run's sync failed with @err after the backend checked its arguments:
- * it may have read (and so cleared) some of the run's bits, which are
- * lost.  Report every mapping of the run, each with DIRTY_LOST.
+ * A run's sync failed with @err after the backend may have read (and so
+ * cleared) some of the run's bits, which are lost.  Report every mapping
+ * of the run, each with DIRTY_LOST.
  */
 static int vshadow_sync_lost(struct vshadow_walk *walk,
 			     struct vshadow_run *run, int err)
@@ -418,7 +460,7 @@ static int vshadow_sync_lost(struct vshadow_walk *walk,
 	u32 base = walk->cmd->out_nr_records;
 
 	vshadow_run_done(walk, run, run->nr);
-	vshadow_run_lost(walk, base, 0, run->nr);
+	vshadow_run_mark_lost(walk, base, 0, run->nr);
 	return err;
 }
 
@@ -434,7 +476,8 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	struct vshadow_bitmap bitmap = { .pgsize = ctx->caps.pgsize };
 	struct vshadow_node *node;
 	u64 start = run->first->start, used, pages, at;
-	u32 base = walk->cmd->out_nr_records, done = run->nr, lost, i;
+	u32 base = walk->cmd->out_nr_records, done = run->nr, lost, dropped, i;
+	bool cleared;
 	int ret;
 
 	ret = vshadow_run_records(walk, run);
@@ -450,14 +493,15 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 		bitmap.kdata = ctx->run_bits;
 	if (walk->sync) {
 		ret = vshadow_call_sync(ctx, start,
-					run->tail->last - start + 1, &bitmap);
+					run->tail->last - start + 1, &bitmap,
+					&cleared);
 		/*
-		 * Only these come before anything was read.  A backend out
-		 * of reach (VSHADOW_BROKEN) may have read some first, as
-		 * iommufd between two HWPTs or two pages of bits.
+		 * The backend says whether it may have read some bits before
+		 * it failed.  A backend out of reach (VSHADOW_BROKEN) may
+		 * have, whatever it says.  A sync changes no mapping: only
+		 * the answers that break a context for any call break it.
 		 */
-		if ((ret < 0 && ret != -EINVAL && ret != -ENODATA &&
-		     ret != -ENODEV) || ret == VSHADOW_BROKEN)
+		if ((ret < 0 && cleared) || ret == VSHADOW_BROKEN)
 			return vshadow_sync_lost(walk, run,
 						 vshadow_backend_result(ctx, ret));
 		ret = vshadow_backend_result(ctx, ret);
@@ -473,8 +517,10 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	 * breaks the context as for one mapping.
 	 */
 	if (ret < 0 && ret != -ENODEV && ret != -EIO && run->nr > 1) {
-		ret = vshadow_run_resolve(walk, run, &done, &lost);
+		ret = vshadow_run_resolve(walk, run, &done, &lost, &dropped);
 		vshadow_run_done(walk, run, done);
+		if (walk->bitmap && dropped < done)
+			vshadow_run_mark_lost(walk, base, dropped, dropped + 1);
 		if (lost < done)
 			return vshadow_run_lost(walk, base, lost, done);
 		return ret;

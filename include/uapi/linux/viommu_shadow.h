@@ -122,10 +122,10 @@ enum viommu_shadow_backend {
  * the VMM re-registers its vaddrs (VFIO_DMA_UNMAP_FLAG_VADDR, then
  * VFIO_DMA_MAP_FLAG_VADDR), which this interface does not offer.
  *
- * The container must have a type1 IOMMU set.  type1 v1 and v2 containers
- * look the same through the container's ioctls on 6.1; v2 is what VMMs
+ * The container must have a type1 IOMMU set, v1 or v2; v2 is what VMMs
  * use, and the module only ever unmaps whole mappings, which both handle
- * alike (v1 cannot track dirty pages: GET_DIRTY then gives ENODATA).
+ * alike.  Only v2 tracks dirty pages: on v1, GET_INFO lacks
+ * VIOMMU_SHADOW_FEATURE_DIRTY and dirty requests fail with EOPNOTSUPP.
  *
  * Errors: EOPNOTSUPP (non-zero @flags, unknown @backend, or its module is
  * not loaded), EINVAL (a @backend_id the backend does not take; HWPTs for
@@ -247,7 +247,8 @@ struct viommu_shadow_info {
  *
  * Errors: EINVAL (no access flag, @length 0, unaligned @iova, @length or
  * @vaddr), EOVERFLOW (@iova + @length - 1 wraps past 2^64 - 1, or the
- * user range wraps), ERANGE (the backend cannot unmap a mapping that ends
+ * user range wraps, or the context's mappings would cover all 2^64
+ * bytes, whose count no __u64 holds), ERANGE (the backend cannot unmap a mapping that ends
  * at 2^64 - 1, see the documentation), EEXIST (overlaps a shadow mapping;
  * nothing changed), ENOSPC (the context holds as many mappings as the
  * module allows it, see viommu_shadow_info::mappings_avail; nothing
@@ -349,10 +350,13 @@ struct viommu_shadow_map_batch {
  * @flags: VIOMMU_SHADOW_RECORD_DIRTY: @bitmap_offset and @bitmap_bits are
  *	valid; VIOMMU_SHADOW_RECORD_CUT: the mapping reached outside the
  *	requested range and was unmapped whole (VIOMMU_SHADOW_UNMAP_WHOLE);
- *	VIOMMU_SHADOW_RECORD_DIRTY_LOST: the mapping was unmapped, but its
- *	dirty bits could not be written to the bitmap (the buffer became
- *	unwritable during the call): treat every page of it as dirty.  The
- *	call then fails with EFAULT after this record, which is counted.
+ *	VIOMMU_SHADOW_RECORD_DIRTY_LOST: the mapping was unmapped (or, for
+ *	SYNC_DIRTY, read), but its dirty bits never reached the bitmap:
+ *	treat every page of it as dirty.  The call then fails after this
+ *	record, which is counted: with EFAULT when the buffer became
+ *	unwritable during the call, else with the backend's error (a failed
+ *	run whose first mapping left could only be unmapped without its
+ *	bits; a sync whose read failed after another cleared bits).
  * @__reserved: written as 0
  * @bitmap_offset: bit offset of the mapping's first page in the caller's
  *	bitmap buffer: a multiple of 64, or with VIOMMU_SHADOW_UNMAP_DENSE
@@ -474,8 +478,10 @@ struct viommu_shadow_unmap_record {
  * buffer is not writable; progress is still exact), EINTR (a fatal
  * signal, or any signal before anything was unmapped when the call is not
  * restarted), EIO (the backend's answer did not fit the request, for
- * type1 because it no longer had a mapping the context has: the container
- * was changed directly; the context is now broken), ENODEV (the container
+ * type1 because it no longer had a mapping the context has, or refused
+ * to cut a mapping the VMM made in its place: the container was changed
+ * directly; or a failed run left a mapping's fate unknown; the context
+ * is now broken), ENODEV (the container
  * lost its IOMMU, and every mapping with it; the context is now broken),
  * EOPNOTSUPP (GET_DIRTY, but the backend cannot track dirty pages:
  * GET_INFO's features lack DIRTY), E2BIG (one mapping's dirty bitmap
@@ -522,7 +528,7 @@ struct viommu_shadow_unmap_range {
  * Errors: those of UNMAP_RANGE; when a backend call fails after it may
  * have read some of a run's bits, the run's records are all reported with
  * VIOMMU_SHADOW_RECORD_DIRTY_LOST (take every page as dirty) and the call
- * fails with that error.
+ * fails with that error, the context usable (a sync changes no mapping).
  */
 #define VIOMMU_SHADOW_SYNC_DIRTY \
 	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_SYNC_DIRTY)

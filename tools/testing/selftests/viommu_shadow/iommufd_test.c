@@ -739,6 +739,68 @@ TEST_F(mock, viommu_shadow_attach_hwpts)
 }
 
 /*
+ * ATTACH checks each HWPT with a NO_CLEAR read of [0, 4096), a hole of
+ * this IOAS (the mock's aperture starts at 2^24).  What a read of a hole
+ * proves is "a HWPT iommufd reads dirty bits of" (ENOENT and EOPNOTSUPP
+ * come before the range is looked at), never "tracks now".  Today's
+ * kernel (6.12) answers it with success, dropping iopt's EINVAL for a
+ * range without areas: recorded here with a direct read.  A kernel that
+ * returns the EINVAL must not make ATTACH fail: the module's injector
+ * (test build, debugfs fail_nth) answers that read with EINVAL, found by
+ * arming points in turn until the one that fails is the "hole" one.
+ */
+TEST_F(mock, viommu_shadow_hwpt_check_reads_a_hole)
+{
+	struct iommu_hwpt_get_dirty_bitmap get = {
+		.size = sizeof(get),
+		.hwpt_id = self->hwpt_id,
+		.flags = IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
+		.iova = 0,
+		.length = PAGE_4K,
+		.page_size = PAGE_4K,
+	};
+	char nth[16], state[96];
+	__u64 bits = 0;
+	bool seen = false;
+	int ctx, ctl, ret;
+	unsigned int n;
+	ssize_t len;
+
+	get.data = (uintptr_t)&bits;
+	EXPECT_EQ(0, ioctl_errno(self->fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &get));
+
+	ctl = open("/sys/kernel/debug/viommu_shadow/fail_nth", O_RDWR);
+	if (ctl < 0)
+		SKIP(return, "no fail_nth: not the test build of the module");
+	for (n = 1; n < 64 && !seen; n++) {
+		ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, ctx);
+		/* A seq_file: no pread()/pwrite(), seek first. */
+		len = snprintf(nth, sizeof(nth), "%u", n);
+		ASSERT_EQ(0, lseek(ctl, 0, SEEK_SET));
+		ASSERT_EQ(len, write(ctl, nth, len));
+		ret = vs_attach(ctx, self->fd, self->ioas_id, &self->hwpt_id, 1);
+		ASSERT_EQ(0, lseek(ctl, 0, SEEK_SET));
+		len = read(ctl, state, sizeof(state) - 1);
+		ASSERT_LT(0, len);
+		state[len] = 0;
+		ASSERT_EQ(0, lseek(ctl, 0, SEEK_SET));
+		ASSERT_EQ(1, write(ctl, "0", 1));
+		if (ret == EOPNOTSUPP)
+			SKIP(return, "viommu_shadow_iommufd not loaded");
+		if (strstr(state, " hole ")) {
+			seen = true;
+			EXPECT_EQ(0, ret);
+			EXPECT_TRUE(vs_features(ctx) &
+				    VIOMMU_SHADOW_FEATURE_DIRTY);
+		}
+		close(ctx);
+	}
+	close(ctl);
+	EXPECT_TRUE(seen);
+}
+
+/*
  * The last pages of the mock's aperture: a run of two mappings ending at
  * its last byte, bits on its very last page, unmapped by a request for
  * the whole space.

@@ -810,6 +810,7 @@ FIXTURE_VARIANT(backend_faults) {
 	int error;
 	uint32_t after;
 	uint32_t repeat;
+	uint32_t flags;
 };
 
 FIXTURE_VARIANT_ADD(backend_faults, once) {
@@ -826,6 +827,22 @@ FIXTURE_VARIANT_ADD(backend_faults, twice) {
 
 FIXTURE_VARIANT_ADD(backend_faults, partial_twice) {
 	.error = ENOMEM, .after = 1, .repeat = 1,
+};
+
+/*
+ * A run that removes one mapping and fails, whose first probe then fails
+ * before it can tell whether the next one is there (as iommufd's dirty
+ * read of a destroyed HWPT, before its unmap), and whose unmap without a
+ * bitmap fails once more after that: the unknown fates.
+ */
+FIXTURE_VARIANT_ADD(backend_faults, probe_fails) {
+	.error = ENOMEM, .after = 1, .repeat = 1,
+	.flags = VSHADOW_MOCK_FAIL_READ_FIRST,
+};
+
+FIXTURE_VARIANT_ADD(backend_faults, probe_fails_twice) {
+	.error = ENOMEM, .after = 1, .repeat = 2,
+	.flags = VSHADOW_MOCK_FAIL_READ_FIRST,
 };
 
 /*
@@ -854,6 +871,7 @@ TEST_F(backend_faults, sweep)
 	struct vshadow_mock_fail_nth f = {
 		.size = sizeof(f), .error = variant->error,
 		.after = variant->after, .repeat = variant->repeat,
+		.flags = variant->flags,
 	};
 	struct vshadow_mock_get_mappings g = { .size = sizeof(g) };
 	struct tally t = { 0 };

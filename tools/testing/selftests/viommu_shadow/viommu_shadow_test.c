@@ -1627,6 +1627,130 @@ TEST_F(seed, container_rebuilt_behind_the_context)
 }
 
 /*
+ * The VMM replaces a mapping of the context's on the container directly
+ * with a larger one (unmap, then map 3 pages where the context has 2):
+ * type1 v2 refuses to cut it with EINVAL, the same answer as for a page
+ * size change, and the container's page size is what it was.  The
+ * context then knows its mapping is not what the container holds: it
+ * breaks (EIO), without a bitmap and with one (tracking on, which type1
+ * is asked about on a page no mapping can use); the VMM's own mapping is
+ * untouched.  Tracking off is told apart: ENODATA, nothing changed, the
+ * context usable.
+ */
+TEST_F(seed, vmm_mapping_cut_by_a_run_breaks)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	int c = self->box.container, pass, ctx;
+	uint64_t unmapped = 0, bits[4];
+
+	for (pass = 0; pass < 3; pass++) {
+		ctx = pass ? vs_open() : self->ctx;
+		ASSERT_LE(0, ctx);
+		if (pass)
+			ASSERT_EQ(0, _vs_attach(ctx, 1, c));
+		if (pass == 1)
+			ASSERT_EQ(0, t1_dirty(c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+		ASSERT_EQ(0, _vs_map(ctx, SZ_1G, 2 * PAGE_4K, self->buf, 1));
+		ASSERT_EQ(0, t1_unmap(c, SZ_1G, 2 * PAGE_4K, NULL, 0,
+				      &unmapped));
+		ASSERT_EQ(0, t1_map(c, SZ_1G, 3 * PAGE_4K, self->buf));
+		r = vs_range(SZ_1G, SZ_1G + 2 * PAGE_4K - 1, 0, rec, 4);
+		if (pass)
+			vs_range_dirty(&r, bits, sizeof(bits));
+		if (pass == 2) {
+			/* Tracking off: that is all it says. */
+			EXPECT_EQ(ENODATA, _vs_unmap(ctx, &r));
+			EXPECT_FALSE(vs_broken(ctx));
+		} else {
+			EXPECT_EQ(EIO, _vs_unmap(ctx, &r));
+			EXPECT_TRUE(vs_broken(ctx));
+		}
+		EXPECT_EQ(0, r.out_nr_records);
+		if (pass == 1)
+			ASSERT_EQ(0, t1_dirty(c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+		EXPECT_EQ(0, t1_unmap(c, SZ_1G, 3 * PAGE_4K, NULL, 0,
+				      &unmapped));
+		EXPECT_EQ(3 * PAGE_4K, unmapped);
+		if (pass)
+			close(ctx);
+	}
+}
+
+/*
+ * A type1 v1 container (VFIO_TYPE1_IOMMU, set on the second edu device's
+ * own container): CHECK_EXTENSION(TYPE1v2) answers 1 on it too and 6.1's
+ * GET_INFO has the migration capability, but VFIO_IOMMU_DIRTY_PAGES
+ * answers EACCES.  The context asks, and says so: GET_INFO lacks DIRTY,
+ * and dirty requests fail with EOPNOTSUPP before anything is unmapped;
+ * maps and unmaps work.
+ */
+TEST(type1_v1_container_has_no_dirty)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	struct vfio_box box;
+	uint64_t bits[4];
+	uint8_t *buf;
+	int ctx;
+
+	if (vfio_box_open(&box, 1, false))
+		SKIP(return, "no second edu device bound to vfio-pci");
+	ASSERT_EQ(0, vs_ioctl(box.container, VFIO_SET_IOMMU,
+			      (void *)VFIO_TYPE1_IOMMU));
+	EXPECT_EQ(EACCES, t1_dirty(box.container,
+				   VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	buf = mmap(NULL, 2 * PAGE_4K, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ctx = vs_open();
+	ASSERT_EQ(0, _vs_attach(ctx, VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+				box.container));
+	ASSERT_EQ(0, _vs_info(ctx, &info));
+	EXPECT_FALSE(info.features & VIOMMU_SHADOW_FEATURE_DIRTY);
+	ASSERT_EQ(0, _vs_map(ctx, SZ_1G, PAGE_4K, buf, 1));
+	ASSERT_EQ(0, _vs_map(ctx, SZ_1G + PAGE_4K, PAGE_4K, buf, 2));
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EOPNOTSUPP, _vs_unmap(ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r));
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	ASSERT_EQ(0, _vs_unmap(ctx, &r));
+	EXPECT_EQ(2, r.out_nr_records);
+	EXPECT_FALSE(vs_broken(ctx));
+	close(ctx);
+	vfio_box_close(&box);
+}
+
+/*
+ * A v2 container whose tracking was never started: a sync fails with
+ * ENODATA before anything is read (no record counted, none DIRTY_LOST),
+ * changes nothing and leaves the context usable.
+ */
+TEST_F(seed, sync_before_tracking_starts)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	uint64_t bits[4];
+	int i;
+
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G, PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, _vs_map(self->ctx, SZ_1G + PAGE_4K, PAGE_4K, self->buf,
+			     2));
+	memset(rec, 0, sizeof(rec));
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(ENODATA, vs_ioctl(self->ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	for (i = 0; i < 4; i++)
+		EXPECT_FALSE(rec[i].flags & VIOMMU_SHADOW_RECORD_DIRTY_LOST);
+	EXPECT_FALSE(vs_broken(self->ctx));
+	EXPECT_EQ(2, nr_mappings(self->ctx));
+}
+
+/*
  * Memory pinned through the module is the caller's, as if it had mapped
  * it itself: type1 charges it to the caller's locked memory, against its
  * RLIMIT_MEMLOCK once CAP_IPC_LOCK is gone, and a MAP over the limit
@@ -2836,8 +2960,11 @@ TEST_F(range, runs_equal_one_by_one)
  * A run unmap that fails after removing the first p mappings of the run
  * (as type1's can: it returns no length then), at every p: the module
  * finds out which are gone, unmaps the rest one by one, and delivers every
- * mapping's own bits.  When the retry fails too, the call fails with
- * exactly the first p reported, and the rest unmaps normally later.
+ * mapping's own bits.  When the probe of the first mapping left fails too,
+ * the module cannot tell whether the run took that one (an error says
+ * nothing about where the backend stopped): it unmaps it without a
+ * bitmap, reports it DIRTY_LOST, and the call fails after it with the
+ * probe's error; the rest unmaps normally later.
  */
 TEST_F(mock, run_failure_at_every_position)
 {
@@ -2870,22 +2997,95 @@ TEST_F(mock, run_failure_at_every_position)
 				continue;
 			}
 			EXPECT_EQ(EBUSY, _vs_unmap(self->ctx, &r));
-			ASSERT_EQ(p, r.out_nr_records);
+			ASSERT_EQ(p + 1, r.out_nr_records);
 			EXPECT_TRUE(run_bits_ok(rec, p, bits, true));
-			EXPECT_EQ(RUN_N - p, nr_mappings(self->ctx));
-			EXPECT_EQ(RUN_N - p, mock_mappings(self->mock, NULL, 0));
-			rest = RUN_N - p;
+			EXPECT_TRUE(rec[p].flags &
+				    VIOMMU_SHADOW_RECORD_DIRTY_LOST);
+			rest = RUN_N - p - 1;
+			EXPECT_EQ(rest, nr_mappings(self->ctx));
+			EXPECT_EQ(rest, mock_mappings(self->mock, NULL, 0));
+			if (!rest)
+				continue;
 			memset(bits, 0, sizeof(bits));
 			r = vs_range(r.out_resume, ~0ULL,
 				     VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
 			vs_range_dirty(&r, bits, sizeof(bits));
 			ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
 			ASSERT_EQ(rest, r.out_nr_records);
-			EXPECT_EQ(p, rec[0].cookie);
+			EXPECT_EQ(p + 1, rec[0].cookie);
 			EXPECT_TRUE(run_bits_ok(rec, rest, bits, true));
 			EXPECT_EQ(0, mock_mappings(self->mock, NULL, 0));
 		}
 	}
+}
+
+/*
+ * A run unmap removes its first @after mappings and fails; the probe of
+ * the first mapping then fails too, before it can tell whether that one
+ * is still there (the mock's VSHADOW_MOCK_FAIL_READ_FIRST plays iommufd's
+ * NO_CLEAR dirty read of a HWPT destroyed meanwhile, which comes before
+ * its unmap: iommufd itself gets there only after a WARN).  The mappings
+ * the run took are reported with their bits; the first one still there
+ * is unmapped without a bitmap and reported DIRTY_LOST; the call fails
+ * with the probe's error, and the tree, the mock and the records agree,
+ * with the context usable.  When that unmap fails as well, nothing can
+ * be known: the context breaks (EIO), with what was resolved reported.
+ */
+TEST_F(mock, run_probe_fails_after_partial_removal)
+{
+	struct viommu_shadow_unmap_record rec[RUN_N];
+	struct viommu_shadow_unmap_range r;
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .nth = 1, .error = EBUSY, .repeat = 1,
+		.flags = VSHADOW_MOCK_FAIL_READ_FIRST,
+	};
+	uint64_t bits[16];
+	uint32_t p, i;
+
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	for (p = 0; p < RUN_N; p++) {
+		ASSERT_NE(0, run_layout(self->ctx, self->mock, SZ_1G, false,
+					(void *)SZ_1G));
+		f.after = p;
+		ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH, &f));
+		memset(bits, 0, sizeof(bits));
+		r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+		vs_range_dirty(&r, bits, sizeof(bits));
+		EXPECT_EQ(EBUSY, _vs_unmap(self->ctx, &r));
+		ASSERT_EQ(p + 1, r.out_nr_records);
+		EXPECT_EQ(RUN_N - p - 1, nr_mappings(self->ctx));
+		EXPECT_EQ(RUN_N - p - 1, mock_mappings(self->mock, NULL, 0));
+		EXPECT_TRUE(run_bits_ok(rec, p, bits, true));
+		for (i = 0; i < p; i++)
+			EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[i].flags);
+		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
+			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, rec[p].flags);
+		EXPECT_FALSE(vs_broken(self->ctx));
+		/* The rest is whole, and goes as usual. */
+		r = vs_range(r.out_resume, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE,
+			     rec, RUN_N);
+		vs_range_dirty(&r, bits, sizeof(bits));
+		ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+		EXPECT_EQ(RUN_N - p - 1, r.out_nr_records);
+		EXPECT_TRUE(run_bits_ok(rec, r.out_nr_records, bits, true));
+		EXPECT_EQ(0, mock_mappings(self->mock, NULL, 0));
+	}
+
+	/* The unmap without a bitmap fails too: broken, nothing lost. */
+	f.after = 2;
+	f.repeat = 2;
+	ASSERT_NE(0, run_layout(self->ctx, self->mock, SZ_1G, false,
+				(void *)SZ_1G));
+	ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH, &f));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EIO, _vs_unmap(self->ctx, &r));
+	ASSERT_EQ(2, r.out_nr_records);
+	EXPECT_TRUE(run_bits_ok(rec, 2, bits, true));
+	EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[1].flags);
+	EXPECT_EQ(RUN_N - 2, nr_mappings(self->ctx));
+	EXPECT_EQ(RUN_N - 2, mock_mappings(self->mock, NULL, 0));
+	EXPECT_TRUE(vs_broken(self->ctx));
 }
 
 static int _vs_sync(int ctx, struct viommu_shadow_unmap_range *cmd)
@@ -2993,6 +3193,51 @@ TEST_F(mock, sync_failure_reports_lost_bits)
 		ASSERT_EQ(0, _vs_sync(self->ctx, &r));
 		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[0].flags);
 	}
+}
+
+/*
+ * A sync that fails with EINVAL, an errno that usually comes before
+ * anything is read, after it read (and so cleared) two mappings' bits:
+ * the backend says so beside the errno, so the run's records are all
+ * DIRTY_LOST, the error is the backend's own, and the context stays
+ * usable (a sync changes no mapping).  A failure before anything was
+ * read loses nothing: no record says DIRTY_LOST.  (iommufd gets here when
+ * a later HWPT's read fails after an earlier one's cleared its bits.)
+ */
+TEST_F(mock, sync_says_what_it_cleared)
+{
+	struct viommu_shadow_unmap_record rec[RUN_N];
+	struct viommu_shadow_unmap_range r;
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .nth = 1, .error = EINVAL, .after = 2,
+	};
+	uint64_t bits[16];
+	int i;
+
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	ASSERT_NE(0, run_layout(self->ctx, self->mock, SZ_1G, false,
+				(void *)SZ_1G));
+	ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH, &f));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EINVAL, _vs_sync(self->ctx, &r));
+	ASSERT_EQ(RUN_N, r.out_nr_records);
+	for (i = 0; i < RUN_N; i++)
+		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
+			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, rec[i].flags);
+	EXPECT_FALSE(vs_broken(self->ctx));
+
+	f.error = EBUSY;
+	f.after = 0;
+	ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH, &f));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, RUN_N);
+	vs_range_dirty(&r, bits, sizeof(bits));
+	EXPECT_EQ(EBUSY, _vs_sync(self->ctx, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	EXPECT_FALSE(vs_broken(self->ctx));
+	ASSERT_EQ(0, _vs_sync(self->ctx, &r));
+	EXPECT_EQ(RUN_N, r.out_nr_records);
+	EXPECT_EQ(RUN_N, mock_mappings(self->mock, NULL, 0));
 }
 
 static int _vs_map_batch(int ctx, struct viommu_shadow_map_entry *e,
@@ -3393,6 +3638,41 @@ TEST_F(iommufd, top_of_iova_space)
 	if (top == ~0ULL)
 		EXPECT_EQ(~0ULL, r.out_resume);
 	EXPECT_EQ(0, nr_mappings(self->ctx));
+}
+
+/*
+ * No context covers all 2^64 bytes, so no byte count (a run's length,
+ * out_bytes, mapped_bytes) reaches 2^64, which a u64 reads as 0.  On an
+ * IOAS with no device, whose range reaches 2^64 - 1: [0, 2^63) maps,
+ * [2^63, 2^64) is refused with EOVERFLOW and reaches no backend; one page
+ * less maps, and the whole space unmaps in one call with out_bytes
+ * 2^64 - 4096 and nothing of the IOAS left.
+ */
+TEST_F(iommufd, never_all_of_the_space)
+{
+	const uint64_t half = 1ULL << 63;
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	struct viommu_shadow_info info;
+	uint64_t done = 0;
+
+	if (variant->cdev)
+		SKIP(return, "needs all of the 64-bit space: an IOAS with no device");
+	ASSERT_EQ(0, _vs_map(self->ctx, 0, half, self->buf, 1));
+	EXPECT_EQ(EOVERFLOW, _vs_map(self->ctx, half, half, self->buf, 2));
+	EXPECT_EQ(1, nr_mappings(self->ctx));
+	EXPECT_EQ(ENOENT, ioas_unmap(self->fd, self->ioas, half, PAGE_4K,
+				     &done));
+	ASSERT_EQ(0, _vs_map(self->ctx, half, half - PAGE_4K, self->buf, 2));
+	ASSERT_EQ(0, _vs_info(self->ctx, &info));
+	EXPECT_EQ(~0ULL - PAGE_4K + 1, info.mapped_bytes);
+	r = vs_range(0, ~0ULL, 0, rec, 4);
+	ASSERT_EQ(0, _vs_unmap(self->ctx, &r));
+	EXPECT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(~0ULL - PAGE_4K + 1, r.out_bytes);
+	EXPECT_EQ(0, nr_mappings(self->ctx));
+	EXPECT_FALSE(vs_broken(self->ctx));
+	EXPECT_EQ(ENOENT, ioas_unmap(self->fd, self->ioas, 0, PAGE_4K, &done));
 }
 
 /*
