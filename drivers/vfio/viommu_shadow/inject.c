@@ -36,6 +36,7 @@ static const char * const vshadow_fault_names[] = {
 	[VSHADOW_FAULT_CALL] = "call",
 	[VSHADOW_FAULT_ANSWER] = "answer",
 	[VSHADOW_FAULT_HOLE] = "hole",
+	[VSHADOW_FAULT_ENOENT] = "enoent",
 };
 
 /* Protects the fields below; fault points take it alone, never sleeping. */

@@ -154,6 +154,9 @@ struct vshadow_backend_ops {
  * VSHADOW_FAULT_HOLE: iommufd's dirty read of a range without areas
  *	answers -EINVAL, as a kernel that does not drop iopt's error would
  *	(6.12 reports success).
+ * VSHADOW_FAULT_ENOENT: a VFIO unmap of nothing answers -ENOENT, as
+ *	iommufd's VFIO compatibility layer did before it learned type1's
+ *	"0 bytes" (6.12 answers 0 bytes).
  *
  * Only the test build (VSHADOW_FAULT_INJECT) has the injector; in any
  * other, vshadow_fail() is constant false and compiles away.
@@ -164,13 +167,16 @@ enum vshadow_fault {
 	VSHADOW_FAULT_CALL,
 	VSHADOW_FAULT_ANSWER,
 	VSHADOW_FAULT_HOLE,
+	VSHADOW_FAULT_ENOENT,
 };
 
 struct dentry;
 #ifdef VSHADOW_FAULT_INJECT
+#define VSHADOW_TEST_BUILD	true
 bool __vshadow_fail(enum vshadow_fault kind, const char *site);
 void vshadow_inject_init(struct dentry *dir);
 #else
+#define VSHADOW_TEST_BUILD	false
 static inline bool __vshadow_fail(enum vshadow_fault kind, const char *site)
 {
 	return false;

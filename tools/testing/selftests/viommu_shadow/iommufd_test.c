@@ -209,6 +209,149 @@ TEST_F(ioas, failed_unmap_has_acted)
 	EXPECT_EQ(4 * PAGE_4K, unmapped);
 }
 
+static int vs_map(int ctx, __u64 iova, __u64 length, void *vaddr,
+		  __u64 cookie);
+
+/*
+ * iommufd's VFIO compatibility layer: /dev/iommu hands every ioctl that
+ * is not iommufd's own to it, so with the IOAS made its compatibility
+ * IOAS and VFIO_SET_IOMMU(TYPE1v2) it answers as a VFIO container does
+ * (a kernel with IOMMUFD_VFIO_CONTAINER puts the same code behind
+ * /dev/vfio/vfio; the debug kernel has not, and the module's test build
+ * lets the type1 backend attach to /dev/iommu instead).  It has no
+ * migration capability: no dirty bits.  An unmap of nothing answers 0
+ * bytes on this kernel, as type1 does; older compatibility layers
+ * answered ENOENT, which the module's injector plays (test build,
+ * debugfs fail_nth, point "enoent").  Either way a mapping of the
+ * context's that the VMM removed directly is found gone and the context
+ * breaks (EIO), instead of the mapping blocking every later unmap over
+ * it (ENOENT, a plain error, did that).
+ */
+static int compat_unmap(int fd, __u64 iova, __u64 size, __u64 *done)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = iova, .size = size,
+	};
+	int ret = ioctl_errno(fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
+
+	*done = unmap.size;
+	return ret;
+}
+
+/* A context on the compatibility container, its mapping removed directly. */
+static int compat_ctx(int fd, void *buf)
+{
+	struct viommu_shadow_attach at = {
+		.size = sizeof(at),
+		.backend = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+		.fd = fd,
+	};
+	__u64 done;
+	int ctx;
+
+	ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+	if (ctx < 0)
+		return -1;
+	if (ioctl_errno(ctx, VIOMMU_SHADOW_ATTACH, &at) ||
+	    vs_map(ctx, 1ULL << 30, PAGE_4K, buf, 1) ||
+	    vs_map(ctx, (1ULL << 30) + 4 * PAGE_4K, PAGE_4K, buf, 2) ||
+	    compat_unmap(fd, (1ULL << 30) + 4 * PAGE_4K, PAGE_4K, &done) ||
+	    done != PAGE_4K) {
+		close(ctx);
+		return -1;
+	}
+	return ctx;
+}
+
+TEST_F(ioas, vfio_compat_container)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct iommu_vfio_ioas set = {
+		.size = sizeof(set),
+		.ioas_id = self->ioas_id,
+		.op = IOMMU_VFIO_IOAS_SET,
+	};
+	struct viommu_shadow_unmap_range r = {
+		.size = sizeof(r), .start = 0, .last = ~0ULL,
+		.records = (uintptr_t)rec, .nr_records = 4,
+		.record_size = sizeof(rec[0]),
+	};
+	struct viommu_shadow_info info = { .size = sizeof(info) };
+	struct viommu_shadow_attach at = {
+		.size = sizeof(at),
+		.backend = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+		.fd = self->fd,
+	};
+	char nth[16], state[96];
+	bool seen = false;
+	int ctx, ctl, ret;
+	unsigned int n;
+	__u64 done = 1;
+	ssize_t len;
+
+	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_VFIO_IOAS, &set));
+	ASSERT_EQ(0, ioctl_errno(self->fd, VFIO_SET_IOMMU,
+				 (void *)VFIO_TYPE1v2_IOMMU));
+	ret = compat_unmap(self->fd, 1ULL << 30, PAGE_4K, &done);
+	TH_LOG("compat unmap of nothing: %s, %llu bytes",
+	       ret ? strerror(ret) : "success", (unsigned long long)done);
+
+	ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
+	if (ctx < 0)
+		SKIP(return, "viommu_shadow not loaded");
+	ret = ioctl_errno(ctx, VIOMMU_SHADOW_ATTACH, &at);
+	if (ret == EINVAL)
+		SKIP(return, "not the test build: type1 takes /dev/vfio/vfio only");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_GET_INFO, &info));
+	EXPECT_FALSE(info.features & VIOMMU_SHADOW_FEATURE_DIRTY);
+	EXPECT_EQ(PAGE_4K, info.pgsize);
+	close(ctx);
+
+	/* This kernel's answer. */
+	ctx = compat_ctx(self->fd, self->buf);
+	ASSERT_LE(0, ctx);
+	EXPECT_EQ(EIO, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	EXPECT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(1, rec[0].cookie);
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_GET_INFO, &info));
+	EXPECT_TRUE(info.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN);
+	close(ctx);
+	ASSERT_EQ(0, compat_unmap(self->fd, 0, ~0ULL, &done));
+
+	/* An older layer's ENOENT, from the injector. */
+	ctl = open("/sys/kernel/debug/viommu_shadow/fail_nth", O_RDWR);
+	ASSERT_LE(0, ctl);
+	for (n = 1; n < 64 && !seen; n++) {
+		ctx = compat_ctx(self->fd, self->buf);
+		ASSERT_LE(0, ctx);
+		/* A seq_file: no pread()/pwrite(), seek first. */
+		len = snprintf(nth, sizeof(nth), "%u", n);
+		ASSERT_EQ(0, lseek(ctl, 0, SEEK_SET));
+		ASSERT_EQ(len, write(ctl, nth, len));
+		ret = ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r);
+		ASSERT_EQ(0, lseek(ctl, 0, SEEK_SET));
+		len = read(ctl, state, sizeof(state) - 1);
+		ASSERT_LT(0, len);
+		state[len] = 0;
+		ASSERT_EQ(0, lseek(ctl, 0, SEEK_SET));
+		ASSERT_EQ(1, write(ctl, "0", 1));
+		if (strstr(state, " enoent ")) {
+			seen = true;
+			EXPECT_EQ(EIO, ret);
+			EXPECT_EQ(1, r.out_nr_records);
+			ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_GET_INFO,
+						 &info));
+			EXPECT_TRUE(info.out_flags &
+				    VIOMMU_SHADOW_INFO_OUT_BROKEN);
+		}
+		close(ctx);
+		ASSERT_EQ(0, compat_unmap(self->fd, 0, ~0ULL, &done));
+	}
+	close(ctl);
+	EXPECT_TRUE(seen);
+}
+
 /* ------------------------------------------------------------------ */
 /* A real device through VFIO's cdev                                   */
 /* ------------------------------------------------------------------ */
