@@ -361,9 +361,11 @@ static int vshadow_iommufd_map(void *priv, u64 iova, u64 length, u64 vaddr,
 
 /*
  * IOMMU_IOAS_UNMAP of exactly the run.  iommufd says ENOENT for a range
- * with nothing mapped (and for one that cuts an area, which the context
- * never asks for), and reports no length on an error: a failed run may
- * have removed its first mappings, as the contract allows.
+ * with nothing mapped, and also when it removed the first areas of the
+ * run and then met one it would cut (only a VMM that changed the IOAS
+ * directly makes one): "absent", which breaks the context either way.
+ * It reports no length on an error: a failed run may have removed its
+ * first mappings, as the contract allows.
  */
 static int vshadow_iommufd_unmap(void *priv, u64 iova, u64 length,
 				 const struct vshadow_bitmap *bitmap)

@@ -150,7 +150,7 @@ static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
  */
 int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
 {
-	struct vshadow_backend_caps caps;
+	struct vshadow_backend_caps caps = {};
 
 	if (ret == -EINVAL) {
 		ret = vshadow_call_query(ctx->ops, ctx->backend, &caps);
@@ -418,7 +418,11 @@ static long vshadow_ioctl(struct file *filp, unsigned int cmd,
 				    ucmd.user_size);
 	if (ret)
 		return ret;
-	return op->execute(ctx, &ucmd);
+	ret = op->execute(ctx, &ucmd);
+	/* A backend's outcome (VSHADOW_BROKEN, ...) is never an answer. */
+	if (WARN_ON_ONCE(ret > 0))
+		ret = -EIO;
+	return ret;
 }
 
 static const struct file_operations vshadow_fops = {

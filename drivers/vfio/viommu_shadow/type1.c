@@ -468,7 +468,7 @@ static int vshadow_type1_explain_einval(struct vshadow_type1 *t, u64 iova,
 					u64 length,
 					const struct vshadow_bitmap *bitmap)
 {
-	struct vshadow_backend_caps caps;
+	struct vshadow_backend_caps caps = {};
 	u64 pgsize = t->pgsize;
 	int ret;
 

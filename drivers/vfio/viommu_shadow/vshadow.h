@@ -5,10 +5,13 @@
  *
  * Lock order: vshadow_ctx::lock, then whatever the backend takes (for type1:
  * the container's locks and mmap_lock of the caller; ATTACH maps the
- * argument page, taking mmap_lock, under vshadow_ctx::lock too).  Nothing
- * calls back into viommu_shadow while holding a backend lock, and nothing
- * that runs under mmap_lock (forward.c's mmap, fault and vm_operations
- * handlers of the argument page) takes vshadow_ctx::lock.
+ * argument page, taking mmap_lock, under vshadow_ctx::lock too).  A
+ * backend can fault the argument page while it holds its own lock (type1
+ * copies its answer back, and writes dirty bits, under iommu->lock): that
+ * is safe because the fault handler of the argument page (forward.c), like
+ * its mmap and other vm_operations, takes no lock of its own and never
+ * vshadow_ctx::lock.  Nothing calls back into viommu_shadow while holding
+ * a backend lock.
  */
 #ifndef _VIOMMU_SHADOW_PRIV_H
 #define _VIOMMU_SHADOW_PRIV_H

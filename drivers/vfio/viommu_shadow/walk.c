@@ -645,26 +645,64 @@ static int vshadow_walk_bitmap(struct vshadow_walk *walk,
 /*
  * Clamp @cmd's range to the high-water mark (no mapping lies above it:
  * don't look there), then apply the bisect policy: without UNMAP_WHOLE a
- * range that cuts a mapping is refused before anything is done.
+ * range that cuts a mapping is refused before anything is done (-EINVAL,
+ * *@refused set).  Neither is counted yet: see vshadow_walk_count().
  */
 static int vshadow_walk_bounds(struct vshadow_ctx *ctx,
-			       struct viommu_shadow_unmap_range *cmd)
+			       struct viommu_shadow_unmap_range *cmd,
+			       bool *refused)
 {
+	*refused = false;
 	cmd->out_last = cmd->last;
 	if (cmd->last > ctx->high_water) {
 		cmd->out_last = ctx->high_water;
 		cmd->out_flags |= VIOMMU_SHADOW_UNMAP_OUT_CLAMPED;
-		vshadow_stat_add(&ctx->nr_clamped, 1);
-		vshadow_nl_clamped(ctx, cmd->start, cmd->last, cmd->out_last);
 	}
 	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_WHOLE) &&
 	    cmd->start <= cmd->out_last &&
 	    vshadow_range_cuts(ctx, cmd->start, cmd->out_last)) {
-		vshadow_stat_add(&ctx->nr_bisect_refused, 1);
-		vshadow_nl_bisect_refused(ctx, cmd->start, cmd->last);
+		*refused = true;
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * Count what a range's bounds did (the clamp, a bisect refusal), in
+ * GET_INFO's counters and as netlink events, once its call is over and
+ * answered @ret: not when the call will come again as it was, so that
+ * it counts once.  That is a call the kernel restarts (-ERESTARTSYS,
+ * nothing done) and one whose report could not be written back with
+ * nothing done (-EFAULT: the caller sends it again).
+ */
+static bool vshadow_walk_counts(const struct viommu_shadow_unmap_range *cmd,
+				int ret)
+{
+	return ret != -ERESTARTSYS && (ret != -EFAULT || cmd->out_nr_records);
+}
+
+/* The netlink events of a range's bounds. */
+static void vshadow_walk_events(struct vshadow_ctx *ctx,
+				const struct viommu_shadow_unmap_range *cmd,
+				bool refused)
+{
+	if (cmd->out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED)
+		vshadow_nl_clamped(ctx, cmd->start, cmd->last, cmd->out_last);
+	if (refused)
+		vshadow_nl_bisect_refused(ctx, cmd->start, cmd->last);
+}
+
+static void vshadow_walk_count(struct vshadow_ctx *ctx,
+			       const struct viommu_shadow_unmap_range *cmd,
+			       int ret, bool refused)
+{
+	if (!vshadow_walk_counts(cmd, ret))
+		return;
+	if (cmd->out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED)
+		vshadow_stat_add(&ctx->nr_clamped, 1);
+	if (refused)
+		vshadow_stat_add(&ctx->nr_bisect_refused, 1);
+	vshadow_walk_events(ctx, cmd, refused);
 }
 
 /*
@@ -718,6 +756,7 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 		.record_size = cmd->record_size,
 		.dense = cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE,
 	};
+	bool refused = false;
 	int ret, resp;
 
 	cmd->out_flags = 0;
@@ -734,7 +773,7 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 	if (!ret)
 		ret = vshadow_walk_bitmap(&walk, cmd);
 	if (!ret)
-		ret = vshadow_walk_bounds(ctx, cmd);
+		ret = vshadow_walk_bounds(ctx, cmd, &refused);
 	/*
 	 * From here on the out fields are the report; make sure they can be
 	 * written back before anything is unmapped.
@@ -749,6 +788,7 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 	if (!ret)
 		ret = resp;
 out_unlock:
+	vshadow_walk_count(ctx, cmd, ret, refused);
 	if (sync)
 		trace_vshadow_sync_dirty(cmd, ret);
 	else
@@ -820,6 +860,8 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	};
 	u8 __user *uranges = u64_to_user_ptr(b->ranges);
 	struct viommu_shadow_range r;
+	u64 clamped = 0;
+	bool refused;
 	int ret, resp;
 
 	b->out_done = 0;
@@ -859,17 +901,27 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		sub.last = r.last;
 		sub.out_flags = 0;
 		sub.out_bytes = 0;
-		ret = vshadow_walk_bounds(ctx, &sub);
-		if (ret)
+		ret = vshadow_walk_bounds(ctx, &sub, &refused);
+		if (ret) {
+			vshadow_walk_events(ctx, &sub, refused);
+			if (refused)
+				vshadow_stat_add(&ctx->nr_bisect_refused, 1);
 			break;
+		}
 		if (!vshadow_walk_fits(&walk)) {
-			/* Not started: the caller sends it again. */
-			if (sub.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED)
-				vshadow_stat_add(&ctx->nr_clamped, -1);
+			/* Not started, not counted: the caller sends it again. */
 			ret = b->out_done ? 0 : -ENOSPC;
 			break;
 		}
 		ret = vshadow_walk_range(&walk);
+		/*
+		 * A range's events go out as it ends (a restarted batch may
+		 * send them again); the counter is added to once the batch
+		 * is over, unless it is restarted.
+		 */
+		vshadow_walk_events(ctx, &sub, false);
+		if (sub.out_flags & VIOMMU_SHADOW_UNMAP_OUT_CLAMPED)
+			clamped++;
 		b->out_nr_records = sub.out_nr_records;
 		b->out_bytes += sub.out_bytes;
 		/* A signal stopped it part way: the caller goes on from it. */
@@ -879,6 +931,8 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	resp = vshadow_ucmd_respond(ucmd, sizeof(*b));
 	if (!ret)
 		ret = resp;
+	if (vshadow_walk_counts(&sub, ret))
+		vshadow_stat_add(&ctx->nr_clamped, clamped);
 out_unlock:
 	mutex_unlock(&ctx->lock);
 	return ret;

@@ -117,10 +117,12 @@ enum viommu_shadow_backend {
  *
  * The context is bound to the attaching process's address space: forwarded
  * calls from any other process, or from the same one after execve(), fail
- * with EPERM.  So live update by exec (QEMU's cpr) is not supported: type1
- * itself only lets the address space that made a mapping unmap it, unless
- * the VMM re-registers its vaddrs (VFIO_DMA_UNMAP_FLAG_VADDR, then
- * VFIO_DMA_MAP_FLAG_VADDR), which this interface does not offer.
+ * with EPERM.  That is this module's choice (type1 lets any process that
+ * holds the container unmap): the context's argument page lives in the
+ * attaching address space, and a forwarded MAP pins memory at a vaddr of
+ * that address space.  So live update by exec (QEMU's cpr, which has
+ * type1 re-register its vaddrs with VFIO_DMA_UNMAP_FLAG_VADDR, then
+ * VFIO_DMA_MAP_FLAG_VADDR) is not supported.
  *
  * The container must have a type1 IOMMU set, v1 or v2; v2 is what VMMs
  * use, and the module only ever unmaps whole mappings, which both handle
