@@ -183,6 +183,7 @@ dkms-source:
 	install -m 0644 VERSION $(DKMS_SRC)/
 	install -m 0644 $(MODDIR)/Kbuild $(filter-out %.mod.c,$(wildcard \
 		$(MODDIR)/*.c $(MODDIR)/*.h)) $(DKMS_SRC)/$(MODDIR)/
+	install -m 0755 $(MODDIR)/probe-ns.sh $(DKMS_SRC)/$(MODDIR)/
 	install -m 0644 $(HEADER) $(DKMS_SRC)/include/uapi/linux/
 
 checkpatch:

@@ -12,8 +12,9 @@
 #            build, the syzkaller description and the netlink family's
 #            YNL spec match the uapi header (and the spec the module),
 #            every Documentation page parses without a docutils warning,
-#            make without a kernel build tree sets nothing up, dkms and
-#            make install/uninstall work (scripts/dkms-test.sh); with
+#            make without a kernel build tree sets nothing up, the
+#            namespace probe takes both header forms (check-probe-ns.sh),
+#            dkms and make install/uninstall work (scripts/dkms-test.sh); with
 #            CHECK_FULL=1 also the clean room (scripts/cleanroom.sh: make
 #            run and make check LANES=6.1 from a fresh clone in a new
 #            Debian 12 root)
@@ -31,6 +32,8 @@
 # In each lane:
 #   build        the module builds from clean with W=1 and no warning
 #   build-mock   the same with the test-only mock backend (VSHADOW_MOCK=1)
+#   exports      what the module exports is in its own namespace and is
+#                only the backends' interface (scripts/check-exports.sh)
 #   sparse       sparse (C=2) reports nothing
 #   vm(RUN)      for each VM run of the lane, scripts/vm.sh boots the guest
 #                with both modules loaded and runs every test binary; the
@@ -385,6 +388,7 @@ lane() {
 	export KSERIES=$lane
 	host_check "$lane/build" 'warning:' make_modules_from_clean "$kdir"
 	host_check "$lane/build-mock" 'warning:' make -C "$TOP" KDIR="$kdir" modules VSHADOW_MOCK=1
+	host_check "$lane/exports" '' "$TOP/scripts/check-exports.sh" "$TOP/$MODDIR/Module.symvers"
 	host_check "$lane/sparse" 'warning:|error:' make -C "$TOP" KDIR="$kdir" sparse
 	[ "$lane" != debug ] ||
 		host_check "$lane/selftests" '' make -C "$TOP" selftests-iommufd
@@ -440,6 +444,7 @@ if deps_progress 6.1 "$OUT/host/deps.log"; then
 	host_check host/scripts '' shellcheck -x "$TOP"/scripts/*.sh "$TOP/.ci/run" \
 		"$TOP/$TESTDIR"/*.sh
 	host_check host/selftests '' make -C "$TOP" selftests
+	host_check host/probe-ns '' "$TOP/scripts/check-probe-ns.sh"
 	host_check host/syzkaller '' python3 "$TOP/tools/testing/syzkaller/check_description.py"
 	host_check host/netlink-spec '' python3 "$TOP/tools/testing/netlink/check_spec.py"
 	host_check host/docs '' python3 "$TOP/tools/testing/docs/check_rst.py"

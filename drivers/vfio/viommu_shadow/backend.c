@@ -45,7 +45,7 @@ out_unlock:
 	mutex_unlock(&vshadow_backends_lock);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(vshadow_backend_register);
+EXPORT_SYMBOL_NS_GPL(vshadow_backend_register, VSHADOW_NS);
 
 /*
  * Contexts attached to @ops pin its module, so nothing can still be using
@@ -61,7 +61,7 @@ void vshadow_backend_unregister(const struct vshadow_backend_ops *ops)
 			vshadow_backends[i] = NULL;
 	mutex_unlock(&vshadow_backends_lock);
 }
-EXPORT_SYMBOL_GPL(vshadow_backend_unregister);
+EXPORT_SYMBOL_NS_GPL(vshadow_backend_unregister, VSHADOW_NS);
 
 /* Look up backend @id and pin its module; NULL if there is none. */
 const struct vshadow_backend_ops *vshadow_backend_get(u32 id)

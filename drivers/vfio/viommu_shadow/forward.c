@@ -127,7 +127,6 @@ long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 	/* As the ioctl syscalls do: never let the internal errno out. */
 	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
-EXPORT_SYMBOL_GPL(vshadow_forward_ioctl);
 
 /* vshadow_argpage::flags */
 enum {
@@ -143,6 +142,7 @@ enum {
  * @npages: usually 1
  * @file: the anon-inode file that owns this struct and the pages; freed
  *	with its last reference (the mapping's, the backend's)
+ * @target: the file its calls go to: the context's (struct vshadow_chan)
  * @mm: the process it is mapped in; compared, never dereferenced
  * @uaddr: where it is mapped in @mm
  * @flags: VSHADOW_ARGPAGE_*
@@ -151,6 +151,7 @@ struct vshadow_argpage {
 	struct page *page;
 	unsigned long npages;
 	struct file *file;
+	struct file *target;
 	struct mm_struct *mm;
 	unsigned long uaddr;
 	unsigned long flags;
@@ -259,6 +260,7 @@ static const struct file_operations vshadow_argpage_fops = {
 
 /**
  * vshadow_argpage_create - map a new argument page into the current process
+ * @chan: the file its calls go to
  * @size: bytes it must hold, at most VSHADOW_ARGPAGE_MAX; PAGE_SIZE for
  *	the page a context keeps
  * @flags: 0, or VSHADOW_ARGPAGE_PINNABLE for a page the backend pins
@@ -267,7 +269,8 @@ static const struct file_operations vshadow_argpage_fops = {
  * Returns the page, or an ERR_PTR.  The caller holds a reference to its
  * file until vshadow_argpage_destroy().
  */
-struct vshadow_argpage *vshadow_argpage_create(size_t size, unsigned int flags)
+struct vshadow_argpage *vshadow_argpage_create(const struct vshadow_chan *chan,
+					       size_t size, unsigned int flags)
 {
 	struct vshadow_argpage *ap;
 	struct file *file;
@@ -283,6 +286,7 @@ struct vshadow_argpage *vshadow_argpage_create(size_t size, unsigned int flags)
 	ap = kzalloc(sizeof(*ap), GFP_KERNEL_ACCOUNT);
 	if (!ap)
 		return ERR_PTR(-ENOMEM);
+	ap->target = vshadow_chan_file(chan);
 	if (flags & VSHADOW_ARGPAGE_PINNABLE)
 		__set_bit(VSHADOW_ARGPAGE_PIN, &ap->flags);
 	ap->npages = DIV_ROUND_UP(size, PAGE_SIZE);
@@ -318,12 +322,11 @@ err_free:
 	kfree(ap);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_GPL(vshadow_argpage_create);
+EXPORT_SYMBOL_NS_GPL(vshadow_argpage_create, VSHADOW_NS);
 
 /**
  * vshadow_forward_args - a forwarded ioctl whose argument is in user memory
- * @ap: the argument page
- * @file: the backend's file
+ * @ap: the argument page; the call goes to the file it was made for
  * @cmd: the ioctl
  * @args: the argument: @in_len bytes go into the page
  * @in_len: at most the page's size
@@ -341,9 +344,8 @@ EXPORT_SYMBOL_GPL(vshadow_argpage_create);
  * memory instead, and only the process is harmed (its call acts on its
  * own container as if it had made it).
  */
-long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
-			  unsigned int cmd, void *args, size_t in_len,
-			  size_t out_len)
+long vshadow_forward_args(struct vshadow_argpage *ap, unsigned int cmd,
+			  void *args, size_t in_len, size_t out_len)
 {
 	size_t size = ap->npages * PAGE_SIZE;
 	void *kaddr = page_address(ap->page);
@@ -359,7 +361,7 @@ long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 	if (vshadow_fail(VSHADOW_FAULT_CALL))
 		return -ENOMEM;
 	memcpy(kaddr, args, in_len);
-	ret = vshadow_forward_ioctl(file, cmd, ap->uaddr);
+	ret = vshadow_forward_ioctl(ap->target, cmd, ap->uaddr);
 	/* Only a call that writes an answer back can lose it. */
 	if (!ret && out_len && vshadow_fail(VSHADOW_FAULT_ANSWER))
 		ret = -EFAULT;
@@ -367,7 +369,7 @@ long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
 		memcpy(args, kaddr, out_len);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(vshadow_forward_args);
+EXPORT_SYMBOL_NS_GPL(vshadow_forward_args, VSHADOW_NS);
 
 /*
  * The user and the kernel address of byte @offset of the page, for a
@@ -379,13 +381,13 @@ unsigned long vshadow_argpage_uaddr(struct vshadow_argpage *ap, size_t offset)
 {
 	return ap->uaddr + offset;
 }
-EXPORT_SYMBOL_GPL(vshadow_argpage_uaddr);
+EXPORT_SYMBOL_NS_GPL(vshadow_argpage_uaddr, VSHADOW_NS);
 
 void *vshadow_argpage_kaddr(struct vshadow_argpage *ap, size_t offset)
 {
 	return page_address(ap->page) + offset;
 }
-EXPORT_SYMBOL_GPL(vshadow_argpage_kaddr);
+EXPORT_SYMBOL_NS_GPL(vshadow_argpage_kaddr, VSHADOW_NS);
 
 /**
  * vshadow_argpage_gone - whether the process unmapped the page
@@ -398,7 +400,7 @@ bool vshadow_argpage_gone(struct vshadow_argpage *ap)
 {
 	return test_bit(VSHADOW_ARGPAGE_GONE, &ap->flags);
 }
-EXPORT_SYMBOL_GPL(vshadow_argpage_gone);
+EXPORT_SYMBOL_NS_GPL(vshadow_argpage_gone, VSHADOW_NS);
 
 /**
  * vshadow_argpage_destroy - unmap the page if it is still there, let it go
@@ -428,4 +430,4 @@ void vshadow_argpage_destroy(struct vshadow_argpage *ap)
 		vm_munmap(ap->uaddr, ap->npages * PAGE_SIZE);
 	fput(file);
 }
-EXPORT_SYMBOL_GPL(vshadow_argpage_destroy);
+EXPORT_SYMBOL_NS_GPL(vshadow_argpage_destroy, VSHADOW_NS);

@@ -68,7 +68,7 @@ bool __vshadow_fail(enum vshadow_fault kind, const char *site)
 	spin_unlock_irqrestore(&vshadow_inject_lock, flags);
 	return fail;
 }
-EXPORT_SYMBOL_GPL(__vshadow_fail);
+EXPORT_SYMBOL_NS_GPL(__vshadow_fail, VSHADOW_NS);
 
 static int vshadow_fail_nth_show(struct seq_file *m, void *unused)
 {

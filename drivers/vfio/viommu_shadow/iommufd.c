@@ -41,7 +41,6 @@
 
 /**
  * struct vshadow_iommufd - a context's view of its IOAS
- * @file: the iommufd file (the context holds the reference)
  * @args: the argument page, in the attaching process
  * @bits: with @nr_hwpts, a page of dirty bits iommufd can pin, in the
  *	attaching process too
@@ -50,7 +49,6 @@
  * @hwpts: the HWPTs whose dirty bits are read
  */
 struct vshadow_iommufd {
-	struct file *file;
 	struct vshadow_argpage *args;
 	struct vshadow_argpage *bits;
 	u32 ioas_id;
@@ -58,7 +56,7 @@ struct vshadow_iommufd {
 	u32 hwpts[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
 };
 
-static int vshadow_iommufd_attach(struct file *file,
+static int vshadow_iommufd_attach(struct vshadow_chan *chan,
 				  const struct viommu_shadow_attach *cmd,
 				  void **priv)
 {
@@ -69,7 +67,7 @@ static int vshadow_iommufd_attach(struct file *file,
 	if (cmd->nr_dirty_hwpts > VIOMMU_SHADOW_DIRTY_HWPTS_MAX ||
 	    (!cmd->nr_dirty_hwpts && cmd->dirty_hwpts))
 		return -EINVAL;
-	ictx = iommufd_ctx_from_file(file);
+	ictx = iommufd_ctx_from_file(vshadow_chan_file(chan));
 	if (IS_ERR(ictx))
 		return -EINVAL;
 	iommufd_ctx_put(ictx);
@@ -78,7 +76,6 @@ static int vshadow_iommufd_attach(struct file *file,
 	    kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
-	t->file = file;
 	t->ioas_id = cmd->backend_id;
 	t->nr_hwpts = cmd->nr_dirty_hwpts;
 	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
@@ -87,13 +84,13 @@ static int vshadow_iommufd_attach(struct file *file,
 		ret = -EFAULT;
 		goto err_free;
 	}
-	t->args = vshadow_argpage_create(PAGE_SIZE, 0);
+	t->args = vshadow_argpage_create(chan, PAGE_SIZE, 0);
 	if (IS_ERR(t->args)) {
 		ret = PTR_ERR(t->args);
 		goto err_free;
 	}
 	if (t->nr_hwpts) {
-		t->bits = vshadow_argpage_create(PAGE_SIZE,
+		t->bits = vshadow_argpage_create(chan, PAGE_SIZE,
 						 VSHADOW_ARGPAGE_PINNABLE);
 		if (IS_ERR(t->bits)) {
 			ret = PTR_ERR(t->bits);
@@ -151,7 +148,7 @@ static long vshadow_iommufd_read_hwpt(struct vshadow_iommufd *t, u32 hwpt,
 		.data = vshadow_argpage_uaddr(t->bits, 0),
 	};
 
-	return vshadow_forward_args(t->args, t->file,
+	return vshadow_forward_args(t->args,
 				    IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd,
 				    sizeof(cmd), 0);
 }
@@ -245,7 +242,7 @@ static int vshadow_iommufd_query(void *priv, struct vshadow_backend_caps *caps)
 	long ret;
 	u32 i;
 
-	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_IOVA_RANGES,
+	ret = vshadow_forward_args(t->args, IOMMU_IOAS_IOVA_RANGES,
 				   &cmd, sizeof(cmd), sizeof(cmd));
 	if (ret == -EMSGSIZE)
 		return -E2BIG;		/* more ranges than a page holds */
@@ -301,7 +298,7 @@ static long vshadow_iommufd_unmap_call(struct vshadow_iommufd *t, u64 iova,
 	};
 	long ret;
 
-	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_UNMAP, &cmd,
+	ret = vshadow_forward_args(t->args, IOMMU_IOAS_UNMAP, &cmd,
 				   sizeof(cmd), sizeof(cmd));
 	*done = cmd.length;
 	return ret;
@@ -348,7 +345,7 @@ static int vshadow_iommufd_map(void *priv, u64 iova, u64 length, u64 vaddr,
 		cmd.flags |= IOMMU_IOAS_MAP_READABLE;
 	if (prot & VIOMMU_SHADOW_MAP_WRITE)
 		cmd.flags |= IOMMU_IOAS_MAP_WRITEABLE;
-	ret = vshadow_forward_args(t->args, t->file, IOMMU_IOAS_MAP, &cmd,
+	ret = vshadow_forward_args(t->args, IOMMU_IOAS_MAP, &cmd,
 				   sizeof(cmd), sizeof(cmd));
 	if (ret == -EFAULT)
 		return vshadow_iommufd_unmap_again(t, iova, length) ?:
@@ -445,4 +442,5 @@ module_exit(vshadow_iommufd_exit);
 
 MODULE_DESCRIPTION("viommu_shadow iommufd backend");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(IOMMUFD);
+MODULE_IMPORT_NS(VSHADOW_IOMMUFD_NS);
+MODULE_IMPORT_NS(VSHADOW_NS);

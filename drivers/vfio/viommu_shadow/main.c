@@ -273,7 +273,8 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 		goto err_put_ops;
 	}
 
-	ret = ops->attach(file, cmd, &ctx->backend);
+	ctx->chan.file = file;
+	ret = ops->attach(&ctx->chan, cmd, &ctx->backend);
 	if (ret)
 		goto err_fput;
 	/* Ask it what it is and can do; never inferred from the file. */
@@ -307,6 +308,7 @@ err_detach:
 	ctx->backend = NULL;
 	memset(&ctx->caps, 0, sizeof(ctx->caps));
 err_fput:
+	ctx->chan.file = NULL;
 	fput(file);
 err_put_ops:
 	vshadow_backend_put(ops);

@@ -117,10 +117,12 @@ static void vshadow_mock_free(struct vshadow_mock_map *map)
 	kfree(map);
 }
 
-static int vshadow_mock_attach(struct file *file,
+static int vshadow_mock_attach(struct vshadow_chan *chan,
 			       const struct viommu_shadow_attach *cmd,
 			       void **priv)
 {
+	struct file *file = vshadow_chan_file(chan);
+
 	if (cmd->backend_id || cmd->nr_dirty_hwpts || cmd->dirty_hwpts ||
 	    file->f_op != &vshadow_mock_fops)
 		return -EINVAL;
@@ -604,3 +606,4 @@ module_exit(vshadow_mock_exit);
 
 MODULE_DESCRIPTION("viommu_shadow test-only mock backend");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(VSHADOW_NS);

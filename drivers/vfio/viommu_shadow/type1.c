@@ -21,14 +21,14 @@
 
 /**
  * struct vshadow_type1 - a context's view of its container
- * @file: the container (the context holds the reference)
+ * @chan: the container (the context holds the reference)
  * @args: the argument page, in the attaching process
  * @pgsize: the page size the container reported when last asked
  * @hole: the first IOVA of a page outside every IOVA range the container
  *	allows, where no mapping can be; U64_MAX when it reports none
  */
 struct vshadow_type1 {
-	struct file *file;
+	const struct vshadow_chan *chan;
 	struct vshadow_argpage *args;
 	u64 pgsize;
 	u64 hole;
@@ -146,7 +146,7 @@ static int vshadow_type1_dirty_capable(struct vshadow_type1 *t)
 	};
 	long ret;
 
-	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
+	ret = vshadow_forward_args(t->args, VFIO_IOMMU_DIRTY_PAGES,
 				   &dirty, sizeof(dirty), 0);
 	if (ret == -EINVAL)
 		return 1;
@@ -164,7 +164,7 @@ static long vshadow_type1_get_info(struct vshadow_type1 *t,
 
 	memset(buf, 0, len);
 	info->argsz = len;
-	return vshadow_forward_args(ap, t->file, VFIO_IOMMU_GET_INFO, info,
+	return vshadow_forward_args(ap, VFIO_IOMMU_GET_INFO, info,
 				    sizeof(*info), len);
 }
 
@@ -208,7 +208,7 @@ static int vshadow_type1_query(void *priv, struct vshadow_backend_caps *caps)
 		info = kvmalloc(len, GFP_KERNEL_ACCOUNT);
 		if (!info)
 			return -ENOMEM;
-		big = vshadow_argpage_create(len, 0);
+		big = vshadow_argpage_create(t->chan, len, 0);
 		if (IS_ERR(big)) {
 			ret = PTR_ERR(big);
 			goto out_free;
@@ -254,10 +254,11 @@ out_free:
 	return ret;
 }
 
-static int vshadow_type1_attach(struct file *file,
+static int vshadow_type1_attach(struct vshadow_chan *chan,
 				const struct viommu_shadow_attach *cmd,
 				void **priv)
 {
+	struct file *file = vshadow_chan_file(chan);
 	struct vshadow_type1 *t;
 	long ret;
 
@@ -269,7 +270,7 @@ static int vshadow_type1_attach(struct file *file,
 	    kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
-	t->file = file;
+	t->chan = chan;
 
 	/* A file that does not know VFIO's first question is no container. */
 	ret = vshadow_forward_ioctl(file, VFIO_GET_API_VERSION, 0);
@@ -301,7 +302,7 @@ static int vshadow_type1_attach(struct file *file,
 	 * memory once it has acted: the first for arguments, the second for
 	 * the dirty bits of a run.
 	 */
-	t->args = vshadow_argpage_create(2 * PAGE_SIZE, 0);
+	t->args = vshadow_argpage_create(chan, 2 * PAGE_SIZE, 0);
 	if (IS_ERR(t->args)) {
 		ret = PTR_ERR(t->args);
 		goto err_free;
@@ -337,7 +338,7 @@ static int vshadow_type1_map(void *priv, u64 iova, u64 length, u64 vaddr, u32 pr
 	if (prot & VIOMMU_SHADOW_MAP_WRITE)
 		map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
 
-	return vshadow_forward_args(t->args, t->file, VFIO_IOMMU_MAP_DMA,
+	return vshadow_forward_args(t->args, VFIO_IOMMU_MAP_DMA,
 				    &map, sizeof(map), 0);
 }
 
@@ -368,7 +369,7 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 		memcpy(args + data, vbitmap, sizeof(*vbitmap));
 	}
 	memcpy(args, &unmap, sizeof(unmap));
-	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_UNMAP_DMA,
+	ret = vshadow_forward_args(t->args, VFIO_IOMMU_UNMAP_DMA,
 				   args, unmap.argsz, sizeof(unmap));
 	if (ret)
 		return ret;
@@ -441,7 +442,7 @@ static int vshadow_type1_tracking(struct vshadow_type1 *t, u64 pgsize)
 	long ret;
 
 	BUILD_BUG_ON(sizeof(args) != sizeof(args.hdr) + sizeof(args.get));
-	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
+	ret = vshadow_forward_args(t->args, VFIO_IOMMU_DIRTY_PAGES,
 				   &args, sizeof(args), 0);
 	return ret == -EINVAL ? -ENODATA : ret;
 }
@@ -597,7 +598,7 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 		return ret;
 	memcpy(args, &hdr, sizeof(hdr));
 	memcpy(args + sizeof(hdr), &get, sizeof(get));
-	ret = vshadow_forward_args(t->args, t->file, VFIO_IOMMU_DIRTY_PAGES,
+	ret = vshadow_forward_args(t->args, VFIO_IOMMU_DIRTY_PAGES,
 				   args, sizeof(args), 0);
 	/*
 	 * type1 checks everything before it reads (EINVAL); any other error

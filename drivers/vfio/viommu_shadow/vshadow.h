@@ -28,6 +28,39 @@ struct mm_struct;
 struct module;
 struct viommu_shadow_attach;
 
+/*
+ * What the module exports to its backend modules is in its own symbol
+ * namespace, which they import.  6.13 turned the namespace argument of
+ * EXPORT_SYMBOL_NS_GPL() and MODULE_IMPORT_NS() into a string literal;
+ * Kbuild probes which form the kernel's headers take (probe-ns.sh).
+ */
+#ifdef VSHADOW_NS_IDENT
+#define VSHADOW_NS		VIOMMU_SHADOW
+#define VSHADOW_IOMMUFD_NS	IOMMUFD
+#else
+#define VSHADOW_NS		"VIOMMU_SHADOW"
+#define VSHADOW_IOMMUFD_NS	"IOMMUFD"
+#endif
+
+/**
+ * struct vshadow_chan - the one file a backend may call: the file the
+ *	context attached (ATTACH's fd)
+ * @file: that file, referenced by the context for its whole life
+ *
+ * A backend gets it at ->attach, checks with vshadow_chan_file() that the
+ * file is its kind, and calls it only through argument pages made for it
+ * (vshadow_argpage_create(), vshadow_forward_args()).  Nothing exported
+ * calls any other file.
+ */
+struct vshadow_chan {
+	struct file *file;
+};
+
+static inline struct file *vshadow_chan_file(const struct vshadow_chan *chan)
+{
+	return chan->file;
+}
+
 /**
  * struct vshadow_backend_caps - what a backend says it is and can do
  * @pgsize: its smallest IOVA page size: the unit of alignment for map and
@@ -93,8 +126,8 @@ struct vshadow_bitmap {
  * @id: enum viommu_shadow_backend value userspace names it by
  * @name: for messages
  * @owner: module providing the ops; pinned while a context uses them
- * @attach: check that @file is this backend's kind of file and set it up
- *	as ATTACH's @cmd says (its backend_id and HWPTs: a backend that has
+ * @attach: check that @chan's file is this backend's kind of file and set
+ *	it up as ATTACH's @cmd says (its backend_id and HWPTs: a backend that has
  *	none refuses any but 0 with -EINVAL), in the context of the
  *	attaching process; on success return its private data in @priv
  * @detach: undo @attach; may run in any process, or none
@@ -131,8 +164,8 @@ struct vshadow_backend_ops {
 	u32 id;
 	const char *name;
 	struct module *owner;
-	int (*attach)(struct file *file, const struct viommu_shadow_attach *cmd,
-		      void **priv);
+	int (*attach)(struct vshadow_chan *chan,
+		      const struct viommu_shadow_attach *cmd, void **priv);
 	void (*detach)(void *priv);
 	int (*query)(void *priv, struct vshadow_backend_caps *caps);
 	int (*map)(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot);
@@ -198,10 +231,10 @@ long vshadow_forward_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg);
 /* vshadow_argpage_create() flags: a page GUP can pin (no VM_IO) */
 #define VSHADOW_ARGPAGE_PINNABLE	BIT(0)
-struct vshadow_argpage *vshadow_argpage_create(size_t size, unsigned int flags);
-long vshadow_forward_args(struct vshadow_argpage *ap, struct file *file,
-			  unsigned int cmd, void *args, size_t in_len,
-			  size_t out_len);
+struct vshadow_argpage *vshadow_argpage_create(const struct vshadow_chan *chan,
+					       size_t size, unsigned int flags);
+long vshadow_forward_args(struct vshadow_argpage *ap, unsigned int cmd,
+			  void *args, size_t in_len, size_t out_len);
 unsigned long vshadow_argpage_uaddr(struct vshadow_argpage *ap, size_t offset);
 void *vshadow_argpage_kaddr(struct vshadow_argpage *ap, size_t offset);
 bool vshadow_argpage_gone(struct vshadow_argpage *ap);
@@ -266,6 +299,7 @@ struct vshadow_node {
  *	@nr_bisect_refused, @caps.pgsize, @broken) are also read without it,
  *	by netlink: they are written with WRITE_ONCE() (vshadow_stat_add())
  *	and read with READ_ONCE(), each on its own.
+ * @chan: what the backend may call: @file
  * @ops: the attached backend, NULL until ATTACH; never changes after
  * @backend: @ops' private data
  * @file: the backend file (the VFIO container), referenced until release
@@ -306,6 +340,7 @@ struct vshadow_ctx {
 	unsigned long nl_window;
 	unsigned int nl_events;
 	struct mutex lock; /* see above: serialises the context */
+	struct vshadow_chan chan;
 	const struct vshadow_backend_ops *ops;
 	void *backend;
 	struct file *file;
