@@ -38,11 +38,12 @@
  *    read pins its output with GUP, which refuses VM_IO, and then reports
  *    success having written nothing) gets a page without VM_IO
  *    (VSHADOW_ARGPAGE_PINNABLE).  Everything above holds for it, except
- *    that MADV_DOFORK is then allowed: a child it is forked into maps
- *    the same page (until it zaps it: the fault handler gives pages only
- *    to the process that attached), and the VMM could also pin it itself
- *    (say for DMA).  Either is the VMM's own process tree writing its own
- *    bits page.
+ *    that MADV_DOFORK is then allowed.  So that a child forked after it
+ *    can never write the parent's bits page during a read, the page is
+ *    not inserted at mmap but served by the fault handler (a plain shared
+ *    mapping, no VM_MIXEDMAP: fork copies none of its PTEs), which gives
+ *    it only to the process that attached.  The VMM could still pin it
+ *    itself (say for DMA): its own process writing its own bits page.
  *
  * 3. The page is owned by its file, the file by the mapping and by the
  *    backend that made it, through their own references: close() of the
@@ -157,19 +158,28 @@ struct vshadow_argpage {
 	unsigned long flags;
 };
 
+/*
+ * A page of the mapping is given only to the process it was made for: a
+ * child that inherited a pinnable page (MADV_DOFORK) gets nothing.  The
+ * pinnable page is served here, by reference (vmf->page): its mapping is
+ * a plain shared one, whose PTEs fork does not copy, so a child always
+ * comes here.  The others were inserted whole at mmap (VM_MIXEDMAP) and
+ * come here again only after MADV_DONTNEED.
+ */
 static vm_fault_t vshadow_argpage_fault(struct vm_fault *vmf)
 {
 	struct vshadow_argpage *ap = vmf->vma->vm_private_data;
-
 	unsigned long idx = (vmf->address - vmf->vma->vm_start) >> PAGE_SHIFT;
+	struct page *page;
 
-	/*
-	 * Only after MADV_DONTNEED: the mapping was set up whole.  A child
-	 * that inherited a pinnable page (MADV_DOFORK) never gets it back.
-	 */
 	if (idx >= ap->npages || vmf->vma->vm_mm != ap->mm)
 		return VM_FAULT_SIGBUS;
-	return vmf_insert_page(vmf->vma, vmf->address, ap->page + idx);
+	page = ap->page + idx;
+	if (!test_bit(VSHADOW_ARGPAGE_PIN, &ap->flags))
+		return vmf_insert_page(vmf->vma, vmf->address, page);
+	get_page(page);
+	vmf->page = page;
+	return 0;
 }
 
 static int vshadow_argpage_may_split(struct vm_area_struct *vma,
@@ -223,17 +233,25 @@ static int vshadow_argpage_mmap(struct file *file, struct vm_area_struct *vma)
 	if (test_and_set_bit(VSHADOW_ARGPAGE_MAPPED, &ap->flags))
 		return -EBUSY;
 
-	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP |
-		     VM_MIXEDMAP);
-	if (!test_bit(VSHADOW_ARGPAGE_PIN, &ap->flags))
-		vm_flags_set(vma, VM_IO);
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 	/* READ_IMPLIES_EXEC may have asked for PROT_EXEC: never. */
 	vm_flags_clear(vma, VM_EXEC | VM_MAYEXEC);
-	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
 	vma->vm_ops = &vshadow_argpage_vm_ops;
 	vma->vm_private_data = ap;
 	ap->mm = vma->vm_mm;
 	ap->uaddr = vma->vm_start;
+	/*
+	 * A pinnable page has no VM_IO (GUP refuses it), so MADV_DOFORK is
+	 * allowed on it; it is not VM_MIXEDMAP either, whose PTEs fork
+	 * copies: faulted in by the fault handler, which a child's fault
+	 * never gets the page from.
+	 */
+	if (test_bit(VSHADOW_ARGPAGE_PIN, &ap->flags)) {
+		vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
+		return 0;
+	}
+	vm_flags_set(vma, VM_IO | VM_MIXEDMAP);
+	vma->vm_page_prot = vm_get_page_prot(vma->vm_flags);
 	for (i = 0; i < ap->npages; i++) {
 		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
 				     ap->page + i);

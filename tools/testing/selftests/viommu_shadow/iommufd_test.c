@@ -18,12 +18,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -941,6 +944,57 @@ TEST_F(mock, viommu_shadow_hwpt_check_reads_a_hole)
 	}
 	close(ctl);
 	EXPECT_TRUE(seen);
+}
+
+/*
+ * The bits page of a context with HWPTs is one iommufd can pin, so it has
+ * no VM_IO and MADV_DOFORK is allowed on it.  A child forked after that
+ * must not get the parent's live page (it would write into the bits of a
+ * read in progress): it gets no copy of the page's PTE, and a fault in the
+ * child gives it nothing (SIGBUS).  The parent's page stays as it was.
+ * The bits page is found as the one argument page MADV_DOFORK accepts
+ * (the other has VM_IO, which refuses it).
+ */
+TEST_F(mock, viommu_shadow_bits_page_not_forked)
+{
+	char line[512];
+	__u64 *bits = NULL;
+	uintptr_t lo, hi;
+	const char *why;
+	int ctx, status;
+	__u64 before;
+	FILE *f;
+	pid_t pid;
+
+	ctx = vs_open(self->fd, self->ioas_id, self->hwpt_id, &why);
+	if (ctx == -1)
+		SKIP(return, "%s", why);
+	ASSERT_LE(0, ctx);
+	f = fopen("/proc/self/maps", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "anon_inode:[viommu_shadow-args]") ||
+		    sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if (!madvise((void *)lo, hi - lo, MADV_DOFORK))
+			bits = (__u64 *)lo;
+	}
+	fclose(f);
+	ASSERT_NE(NULL, bits);
+	/* The parent's own access maps the page in, before the fork. */
+	before = __atomic_load_n(bits, __ATOMIC_RELAXED);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		__atomic_store_n(bits, 0x5a5a5a5a5a5a5a5aULL, __ATOMIC_RELAXED);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		TH_LOG("child status %#x", status);
+	EXPECT_EQ(before, __atomic_load_n(bits, __ATOMIC_RELAXED));
+	close(ctx);
 }
 
 /*
