@@ -75,6 +75,7 @@ static struct nla_policy policy[VIOMMU_SHADOW_A_MAX + 1] = {
 	[VIOMMU_SHADOW_A_ERRNO] = { .type = NLA_U32 },
 	[VIOMMU_SHADOW_A_OUTCOME] = { .type = NLA_U32 },
 	[VIOMMU_SHADOW_A_REASON] = { .type = NLA_NUL_STRING },
+	[VIOMMU_SHADOW_A_DROPPED] = { .type = NLA_U64 },
 };
 
 static const char usage_text[] =
@@ -186,6 +187,8 @@ static const char *event_name(uint8_t cmd)
 		return "backend-error";
 	case VIOMMU_SHADOW_NL_CMD_CTX_BROKEN:
 		return "ctx-broken";
+	case VIOMMU_SHADOW_NL_CMD_EVENTS_DROPPED:
+		return "events-dropped";
 	default:
 		return NULL;
 	}
@@ -548,6 +551,11 @@ static int print_event(struct nl_msg *msg, void *arg)
 		out_u64("ctx", get_u32(tb, VIOMMU_SHADOW_A_CTX_ID));
 		out_str("reason", tb[VIOMMU_SHADOW_A_REASON] ?
 			nla_get_string(tb[VIOMMU_SHADOW_A_REASON]) : "");
+		break;
+	case VIOMMU_SHADOW_NL_CMD_EVENTS_DROPPED:
+		/* Events were lost: what was shown may be stale. */
+		out_u64("dropped", get_u64(tb, VIOMMU_SHADOW_A_DROPPED));
+		out_str("hint", "events were dropped: run vshadowctl show again");
 		break;
 	}
 	out_end(false);

@@ -14,6 +14,7 @@
  * the caller already holds, and is checked and accounted as the caller's
  * own ioctl on that container would be.
  */
+#include <linux/cred.h>
 #include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -126,15 +127,18 @@ int vshadow_check_caller(struct vshadow_ctx *ctx)
  * The context can no longer know what its backend holds.  From now on it
  * only answers GET_INFO and close, so that nothing it does can act on
  * mappings it did not make; the VMM goes on with its container directly.
- * This happens once per context, so the message is said once.
+ * This happens once per context, so the message is said once, within a
+ * budget of its user's (netlink.c): one user breaking contexts in a loop
+ * cannot silence another's warnings.
  */
 static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
 {
 	WRITE_ONCE(ctx->broken, true);
 	vshadow_nl_broken(ctx, why);
-	pr_warn_ratelimited("viommu_shadow: %s[%d]: context on %s broken: %s; later calls fail with EIO\n",
-			    current->comm, task_tgid_nr(current),
-			    ctx->ops->name, why);
+	if (vshadow_nl_warn_allowed(ctx))
+		pr_warn("viommu_shadow: %s[%d]: context on %s broken: %s; later calls fail with EIO\n",
+			current->comm, task_tgid_nr(current), ctx->ops->name,
+			why);
 }
 
 /*
@@ -292,6 +296,7 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	/* What netlink shows of it, fixed from now on. */
 	ctx->owner = get_pid(task_tgid(current));
 	get_task_comm(ctx->owner_comm, current);
+	ctx->owner_uid = current_uid();
 	ctx->backend_kind = ops->id;
 	ctx->backend_id = cmd->backend_id;
 	ctx->container_fd = cmd->fd;

@@ -19,7 +19,10 @@
  * Counters are read without the context's lock: on a 32-bit kernel a
  * 64-bit counter read may then be torn.
  */
+#include <linux/cred.h>
 #include <linux/pid.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 
 #include <linux/viommu_shadow.h>
@@ -410,32 +413,165 @@ static struct genl_family vshadow_nl_family __ro_after_init = {
  * one that cannot be built or delivered is lost for the listeners, never
  * an error for the caller.
  *
- * The kinds a caller can make at will (clamps, refusals, backend errors)
- * are limited per context, so that one VMM cannot flood the
- * administrator's socket and make it lose the others' events.
+ * No user may fill the administrator's socket and make it lose other
+ * users' events: every event counts against a budget of its context's
+ * user and one of all users (vshadow_nl_events), and the kinds a caller
+ * can make at will (clamps, refusals, backend errors) also against one of
+ * their context.  A dropped event is counted, and about a second later
+ * an EVENTS_DROPPED notice, outside every budget, tells the listeners
+ * their view is stale (vshadow_nl_notice_work).
  */
-#define VSHADOW_NL_EVENTS_PER_SEC	100
+#define VSHADOW_NL_CTX_EVENTS		100	/* a second, per context */
+#define VSHADOW_NL_USER_EVENTS		256	/* a second, per user */
+#define VSHADOW_NL_ALL_EVENTS		1024	/* a second, all users */
 
+/*
+ * The users with events in the last second each have a slot of their
+ * own, up to VSHADOW_RL_SLOTS of them; a slot idle for a second is given
+ * to the next new user.  Should more users than that be active in one
+ * second, the others share one more slot, the last.
+ */
+#define VSHADOW_RL_SLOTS		64
+
+/**
+ * struct vshadow_rl - a budget per user and one for all, a second each
+ * @lock: protects the windows and counts; taken alone, never sleeping
+ * @per_user: a user's budget
+ * @all: everyone's
+ * @window: start (jiffies) of the current second of @n
+ * @n: spent of @all in it
+ * @slot: the users' windows and counts; the last is shared
+ */
+struct vshadow_rl {
+	spinlock_t lock; /* see above */
+	unsigned int per_user;
+	unsigned int all;
+	unsigned long window;
+	unsigned int n;
+	struct {
+		kuid_t uid;
+		unsigned long window;
+		unsigned int n;
+	} slot[VSHADOW_RL_SLOTS + 1];
+};
+
+static struct vshadow_rl vshadow_nl_events = {
+	.lock = __SPIN_LOCK_UNLOCKED(vshadow_nl_events.lock),
+	.per_user = VSHADOW_NL_USER_EVENTS,
+	.all = VSHADOW_NL_ALL_EVENTS,
+};
+
+/*
+ * The "broken" warnings in the kernel log: a few a second per user, so
+ * that one user breaking its contexts in a loop cannot silence the
+ * warnings of another's (as one global ratelimit would).
+ */
+static struct vshadow_rl vshadow_nl_warnings = {
+	.lock = __SPIN_LOCK_UNLOCKED(vshadow_nl_warnings.lock),
+	.per_user = 5,
+	.all = 50,
+};
+
+/* @uid's slot: its own, else an idle one made its own, else the shared. */
+static unsigned int vshadow_rl_slot(struct vshadow_rl *rl, kuid_t uid,
+				    unsigned long now)
+{
+	unsigned int i, idle = VSHADOW_RL_SLOTS;
+
+	lockdep_assert_held(&rl->lock);
+	for (i = 0; i < VSHADOW_RL_SLOTS; i++) {
+		if (uid_eq(rl->slot[i].uid, uid) && rl->slot[i].window)
+			return i;
+		if (idle == VSHADOW_RL_SLOTS &&
+		    (!rl->slot[i].window ||
+		     time_after(now, rl->slot[i].window + HZ)))
+			idle = i;
+	}
+	if (idle < VSHADOW_RL_SLOTS) {
+		rl->slot[idle].uid = uid;
+		rl->slot[idle].window = 0;
+	}
+	return idle;
+}
+
+static bool vshadow_rl_allow(struct vshadow_rl *rl, kuid_t uid)
+{
+	unsigned long now = jiffies, flags;
+	bool ok = false;
+	unsigned int i;
+
+	spin_lock_irqsave(&rl->lock, flags);
+	if (time_after(now, rl->window + HZ)) {
+		rl->window = now;
+		rl->n = 0;
+	}
+	i = vshadow_rl_slot(rl, uid, now);
+	if (!rl->slot[i].window || time_after(now, rl->slot[i].window + HZ)) {
+		/* 0 marks a slot never used: a window never starts at 0. */
+		rl->slot[i].window = now ?: 1;
+		rl->slot[i].n = 0;
+	}
+	if (rl->n < rl->all && rl->slot[i].n < rl->per_user) {
+		rl->n++;
+		rl->slot[i].n++;
+		ok = true;
+	}
+	spin_unlock_irqrestore(&rl->lock, flags);
+	return ok;
+}
+
+bool vshadow_nl_warn_allowed(struct vshadow_ctx *ctx)
+{
+	return vshadow_rl_allow(&vshadow_nl_warnings, ctx->owner_uid);
+}
+
+/* Events dropped by the budgets since load; the notice that says so. */
+static atomic64_t vshadow_nl_dropped = ATOMIC64_INIT(0);
+static void vshadow_nl_notice(struct work_struct *work);
+static DECLARE_DELAYED_WORK(vshadow_nl_notice_work, vshadow_nl_notice);
+
+static void vshadow_nl_drop(void)
+{
+	atomic64_inc(&vshadow_nl_dropped);
+	/* Queued once until it runs: at most one notice a second. */
+	schedule_delayed_work(&vshadow_nl_notice_work, HZ);
+}
+
+/* The per-context budget of the kinds a caller makes at will. */
 static bool vshadow_nl_event_allowed(struct vshadow_ctx *ctx)
 {
 	lockdep_assert_held(&ctx->lock);
+	if (!genl_has_listeners(&vshadow_nl_family, &init_net,
+				VSHADOW_NL_MCGRP_EVENTS))
+		return false;
 	if (time_after(jiffies, ctx->nl_window + HZ)) {
 		ctx->nl_window = jiffies;
 		ctx->nl_events = 0;
 	}
-	if (ctx->nl_events >= VSHADOW_NL_EVENTS_PER_SEC)
+	if (ctx->nl_events >= VSHADOW_NL_CTX_EVENTS) {
+		vshadow_nl_drop();
 		return false;
+	}
 	ctx->nl_events++;
 	return true;
 }
 
-static struct sk_buff *vshadow_nl_event_new(u8 cmd, size_t size, void **hdr)
+/*
+ * A new event of @ctx's (NULL: the notice, outside every budget), or NULL
+ * when no one listens, or when it is over a budget (counted).
+ */
+static struct sk_buff *vshadow_nl_event_new(struct vshadow_ctx *ctx, u8 cmd,
+					    size_t size, void **hdr)
 {
 	struct sk_buff *msg;
 
 	if (!genl_has_listeners(&vshadow_nl_family, &init_net,
 				VSHADOW_NL_MCGRP_EVENTS))
 		return NULL;
+	if (ctx && !vshadow_rl_allow(&vshadow_nl_events, ctx->owner_uid)) {
+		vshadow_nl_drop();
+		return NULL;
+	}
 	msg = genlmsg_new(size, GFP_KERNEL_ACCOUNT);
 	if (!msg)
 		return NULL;
@@ -463,7 +599,7 @@ void vshadow_nl_ctx_event(struct vshadow_ctx *ctx, u8 cmd)
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = vshadow_nl_event_new(cmd, vshadow_nl_ctx_size(), &hdr);
+	msg = vshadow_nl_event_new(ctx, cmd, vshadow_nl_ctx_size(), &hdr);
 	if (!msg)
 		return;
 	vshadow_nl_event_send(msg, hdr, vshadow_nl_put_ctx(msg, ctx));
@@ -478,7 +614,7 @@ void vshadow_nl_clamped(struct vshadow_ctx *ctx, u64 start, u64 last,
 
 	if (!vshadow_nl_event_allowed(ctx))
 		return;
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CLAMPED,
+	msg = vshadow_nl_event_new(ctx, VIOMMU_SHADOW_NL_CMD_CLAMPED,
 				   vshadow_nl_size(1, 3, 0), &hdr);
 	if (!msg)
 		return;
@@ -498,7 +634,7 @@ void vshadow_nl_bisect_refused(struct vshadow_ctx *ctx, u64 start, u64 last)
 
 	if (!vshadow_nl_event_allowed(ctx))
 		return;
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED,
+	msg = vshadow_nl_event_new(ctx, VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED,
 				   vshadow_nl_size(1, 2, 0), &hdr);
 	if (!msg)
 		return;
@@ -517,7 +653,7 @@ void vshadow_nl_backend_error(struct vshadow_ctx *ctx, u32 op, u64 iova,
 
 	if (!vshadow_nl_event_allowed(ctx))
 		return;
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR,
+	msg = vshadow_nl_event_new(ctx, VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR,
 				   vshadow_nl_size(3, 2, 0), &hdr);
 	if (!msg)
 		return;
@@ -538,7 +674,7 @@ void vshadow_nl_broken(struct vshadow_ctx *ctx, const char *reason)
 	void *hdr;
 	int err;
 
-	msg = vshadow_nl_event_new(VIOMMU_SHADOW_NL_CMD_CTX_BROKEN,
+	msg = vshadow_nl_event_new(ctx, VIOMMU_SHADOW_NL_CMD_CTX_BROKEN,
 				   vshadow_nl_size(1, 0, strlen(reason) + 1),
 				   &hdr);
 	if (!msg)
@@ -548,6 +684,25 @@ void vshadow_nl_broken(struct vshadow_ctx *ctx, const char *reason)
 	vshadow_nl_event_send(msg, hdr, err);
 }
 
+/*
+ * EVENTS_DROPPED, with the count: outside every budget, at most once a
+ * second (it is queued again only once it ran).  Made by the system
+ * workqueue, so charged to no caller.
+ */
+static void vshadow_nl_notice(struct work_struct *work)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = vshadow_nl_event_new(NULL, VIOMMU_SHADOW_NL_CMD_EVENTS_DROPPED,
+				   vshadow_nl_size(0, 1, 0), &hdr);
+	if (!msg)
+		return;
+	vshadow_nl_event_send(msg, hdr,
+			      vshadow_nl_put_u64(msg, VIOMMU_SHADOW_A_DROPPED,
+						 atomic64_read(&vshadow_nl_dropped)));
+}
+
 int vshadow_nl_init(void)
 {
 	return genl_register_family(&vshadow_nl_family);
@@ -555,5 +710,6 @@ int vshadow_nl_init(void)
 
 void vshadow_nl_exit(void)
 {
+	cancel_delayed_work_sync(&vshadow_nl_notice_work);
 	genl_unregister_family(&vshadow_nl_family);
 }

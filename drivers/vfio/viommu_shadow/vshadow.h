@@ -22,6 +22,7 @@
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 
 struct file;
 struct mm_struct;
@@ -278,6 +279,7 @@ struct vshadow_node {
  * @owner: the attaching process (its thread-group pid), from ATTACH on;
  *	fixed once @attached is set, read without @lock after it
  * @owner_comm: its comm at ATTACH; likewise
+ * @owner_uid: its uid at ATTACH, whose budget its events spend; likewise
  * @attached: set (release) when @owner, @owner_comm, @backend_kind,
  *	@backend_id, @container_fd and @container_id are set, at ATTACH;
  *	readers without @lock test it with acquire first
@@ -330,6 +332,7 @@ struct vshadow_ctx {
 	struct rcu_head rcu;
 	struct pid *owner;
 	char owner_comm[TASK_COMM_LEN];
+	kuid_t owner_uid;
 	bool attached;
 	u32 backend_kind;
 	u32 backend_id;
@@ -386,6 +389,7 @@ void vshadow_nl_bisect_refused(struct vshadow_ctx *ctx, u64 start, u64 last);
 void vshadow_nl_backend_error(struct vshadow_ctx *ctx, u32 op, u64 iova,
 			      u64 length, int ret);
 void vshadow_nl_broken(struct vshadow_ctx *ctx, const char *reason);
+bool vshadow_nl_warn_allowed(struct vshadow_ctx *ctx);
 
 /* tree.c: the shadow tree; callers hold vshadow_ctx::lock */
 int vshadow_tree_init(void);

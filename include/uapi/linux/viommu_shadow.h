@@ -661,12 +661,22 @@ struct viommu_shadow_unmap_batch {
  *   container answered, not a verdict.
  * - VIOMMU_SHADOW_NL_CMD_CTX_BROKEN: the context broke (see "Broken
  *   contexts"): @VIOMMU_SHADOW_A_REASON.
+ * - VIOMMU_SHADOW_NL_CMD_EVENTS_DROPPED: events were dropped by the limits
+ *   below; without @VIOMMU_SHADOW_A_CTX_ID, with @VIOMMU_SHADOW_A_DROPPED,
+ *   the events dropped since the module was loaded.  Sent about a second
+ *   after the first drop of a burst, and at most once a second.  A
+ *   listener that gets it has missed events (a CTX_DEL among them,
+ *   perhaps): its view is stale, and it dumps the contexts again.
  *
- * CLAMPED, BISECT_REFUSED and BACKEND_ERROR, which a caller can make at
- * will, are sent at most 100 times a second per context; more are
- * dropped.  An event the group's listeners cannot take (a full socket
- * buffer) is lost for them, as for any netlink multicast: the socket
- * reports ENOBUFS.
+ * Every event counts against a budget of its context's user (the owner's
+ * uid at ATTACH, in the initial user namespace), 256 a second, and against
+ * one of all users, 1024 a second; CLAMPED, BISECT_REFUSED and
+ * BACKEND_ERROR also against one of their context, 100 a second.  An
+ * event over a budget is dropped, and counted: so that no user, by a
+ * loop of open, ATTACH and close, can fill the administrator's socket and
+ * hide other users' events.  An event the group's listeners cannot take
+ * (a full socket buffer) is lost for them, as for any netlink multicast:
+ * the socket reports ENOBUFS.
  */
 #define VIOMMU_SHADOW_GENL_NAME		"viommu_shadow"
 #define VIOMMU_SHADOW_GENL_VERSION	1
@@ -682,6 +692,7 @@ enum viommu_shadow_nl_cmd {
 	VIOMMU_SHADOW_NL_CMD_BISECT_REFUSED,
 	VIOMMU_SHADOW_NL_CMD_BACKEND_ERROR,
 	VIOMMU_SHADOW_NL_CMD_CTX_BROKEN,
+	VIOMMU_SHADOW_NL_CMD_EVENTS_DROPPED,
 
 	__VIOMMU_SHADOW_NL_CMD_MAX,
 	VIOMMU_SHADOW_NL_CMD_MAX = (__VIOMMU_SHADOW_NL_CMD_MAX - 1)
@@ -730,6 +741,8 @@ enum viommu_shadow_nl_cmd {
  * @VIOMMU_SHADOW_A_ERRNO: u32, a positive errno
  * @VIOMMU_SHADOW_A_OUTCOME: u32, enum viommu_shadow_nl_outcome
  * @VIOMMU_SHADOW_A_REASON: string, for people; its text is not an ABI
+ * @VIOMMU_SHADOW_A_DROPPED: u64, events dropped by the limits since the
+ *	module was loaded
  *
  * A request carries only @VIOMMU_SHADOW_A_CTX_ID; any other attribute in a
  * request is refused (EINVAL, with an extended ack naming it).
@@ -764,6 +777,7 @@ enum viommu_shadow_nl_attr {
 	VIOMMU_SHADOW_A_ERRNO,
 	VIOMMU_SHADOW_A_OUTCOME,
 	VIOMMU_SHADOW_A_REASON,
+	VIOMMU_SHADOW_A_DROPPED,
 
 	__VIOMMU_SHADOW_A_MAX,
 	VIOMMU_SHADOW_A_MAX = (__VIOMMU_SHADOW_A_MAX - 1)

@@ -757,6 +757,113 @@ TEST_F(nl, events_rate_limited)
 	gn_close(&ev);
 }
 
+/*
+ * A user without privileges floods the events group by opening, attaching
+ * (to a mock container root opened for it) and closing contexts in a loop,
+ * two events a round, for one to two seconds, while root listens (with
+ * room for all the budgets let through) and attaches a
+ * context of its own in the middle.  The flooder's events are held to its
+ * budget (256 a second), root's event gets through, and an EVENTS_DROPPED
+ * notice, about a second after the drops, says how many were dropped:
+ * the listener knows its view is stale.
+ */
+TEST(events_flood_by_a_user)
+{
+	struct timespec t0, t1;
+	int grp, mock, ctx = -1, pfd[2], status, i;
+	int flood = 0, mine = 0, notices = 0;
+	uint64_t dropped = 0, rounds = 0;
+	struct nlattr **tb;
+	struct nl_reply r;
+	struct gnl ev;
+	double secs = 0;
+	pid_t pid;
+
+	mock = open(VS_MOCK_DEV, O_RDWR | O_CLOEXEC);
+	if (mock < 0)
+		SKIP(return, "mock backend not loaded");
+	ASSERT_EQ(0, gn_open(&ev));
+	grp = genl_ctrl_resolve_grp(ev.sk, VIOMMU_SHADOW_GENL_NAME,
+				    VIOMMU_SHADOW_MCGRP_EVENTS);
+	ASSERT_EQ(0, nl_socket_add_membership(ev.sk, grp));
+	nl_socket_disable_seq_check(ev.sk);
+	nl_socket_set_nonblocking(ev.sk);
+	/* Room for every event the budgets let through: none lost here. */
+	ASSERT_EQ(0, setsockopt(nl_socket_get_fd(ev.sk), SOL_SOCKET,
+				SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)));
+	reply_init(&r);
+	nl_socket_modify_cb(ev.sk, NL_CB_VALID, NL_CB_CUSTOM, reply_add, &r);
+	ASSERT_EQ(0, pipe(pfd));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			ctx = open("/dev/viommu_shadow", O_RDWR);
+			if (ctx < 0 ||
+			    _vs_attach(ctx, VSHADOW_MOCK_BACKEND, mock))
+				_exit(3);
+			close(ctx);
+			rounds++;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+		} while (t1.tv_sec - t0.tv_sec < 2);
+		if (write(pfd[1], &rounds, sizeof(rounds)) != sizeof(rounds))
+			_exit(4);
+		_exit(0);
+	}
+	/* Read as a monitor does, until a second after the flood ended. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		while (nl_recvmsgs_default(ev.sk) >= 0)
+			;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (ctx < 0 && secs > 0.5) {
+			ctx = vs_open();
+			ASSERT_EQ(0, _vs_attach(ctx, VSHADOW_MOCK_BACKEND,
+						mock));
+		}
+		if (secs > 5)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("flooder status %#x", status);
+	ASSERT_EQ(sizeof(rounds), read(pfd[0], &rounds, sizeof(rounds)));
+	for (i = 0; i < r.nr; i++) {
+		tb = reply_tb(&r, i);
+		if (r.cmd[i] == VIOMMU_SHADOW_NL_CMD_EVENTS_DROPPED) {
+			notices++;
+			dropped = a64(tb, VIOMMU_SHADOW_A_DROPPED);
+			EXPECT_EQ(NULL, tb[VIOMMU_SHADOW_A_CTX_ID]);
+		} else if (tb[VIOMMU_SHADOW_A_PID] &&
+			   a32(tb, VIOMMU_SHADOW_A_PID) == (uint32_t)pid) {
+			flood++;
+		} else if (r.cmd[i] == VIOMMU_SHADOW_NL_CMD_CTX_NEW &&
+			   a32(tb, VIOMMU_SHADOW_A_PID) == (uint32_t)getpid()) {
+			mine++;
+		}
+	}
+	TH_LOG("%llu rounds (%llu events) in 2 s: %d seen, %d notices, %llu dropped",
+	       (unsigned long long)rounds, (unsigned long long)rounds * 2,
+	       flood, notices, (unsigned long long)dropped);
+	EXPECT_LT(512, rounds * 2);	/* a flood beyond the budget */
+	/* At most three budget windows in the flood's 1 to 2 s. */
+	EXPECT_GE(256 * 3, flood);
+	/* The count is since load: earlier tests' drops are in it too. */
+	EXPECT_LE(rounds * 2, flood + dropped);
+	EXPECT_EQ(1, mine);
+	EXPECT_LE(1, notices);
+	close(ctx);
+	close(mock);
+	reply_free(&r);
+	gn_close(&ev);
+}
+
 /* The line of @text that starts with @prefix, or NULL. */
 static const char *line_of(const char *text, const char *prefix)
 {
