@@ -3,8 +3,9 @@
  * viommu_shadow: shadow DMA mappings over a VFIO container, with a range
  * unmap that visits only live mappings and returns each one's dirty bits.
  *
- * This file owns the character device, the per-open context (and how
- * what a backend call answers changes it: a broken context) and the ioctl
+ * This file owns the character device, the per-open context's life
+ * (open, ATTACH, release; its registration is registry.c's, and what a
+ * backend call's answer makes of it is backend.c's) and the ioctl
  * dispatch: one table keyed by ioctl number, each entry with its struct's
  * first-version size, user structs copied with copy_struct_from_user() so
  * older and newer callers both work.
@@ -26,74 +27,15 @@
 #include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/xarray.h>
 #include <net/genetlink.h>
 
 #include <linux/viommu_shadow.h>
 #include "vshadow.h"
 
-/* Contexts alive; with vshadow_live_nodes(), shown in debugfs for tests. */
-static atomic_long_t vshadow_contexts = ATOMIC_LONG_INIT(0);
 static struct dentry *vshadow_debugfs;
-
-/*
- * The registry of open contexts, by id, for netlink.  The xarray's own
- * lock serialises its changes; lookups run under RCU and take a reference
- * (vshadow_ctx::users) before they leave it.  @vshadow_registry_gen
- * changes whenever a context comes or goes, for dump consistency.
- */
-static DEFINE_XARRAY_ALLOC1(vshadow_ctx_xa);
-static u32 vshadow_ctx_next_id;	/* xa_alloc_cyclic()'s, under its lock */
-static atomic_long_t vshadow_registry_gen = ATOMIC_LONG_INIT(1);
-/* vshadow_ctx::serial: never reused, unlike ids (which wrap, eventually) */
-static atomic64_t vshadow_ctx_serial = ATOMIC64_INIT(0);
 
 /* Keys vshadow_ctx::container_id; random per boot. */
 static siphash_key_t vshadow_container_key;
-
-/*
- * The first context with an id of at least *@id, referenced, with *@id set
- * to its id; NULL if there is none.
- */
-struct vshadow_ctx *vshadow_ctx_get_next(unsigned long *id)
-{
-	struct vshadow_ctx *ctx;
-
-	rcu_read_lock();
-	for (;;) {
-		ctx = xa_find(&vshadow_ctx_xa, id, ULONG_MAX, XA_PRESENT);
-		if (!ctx || refcount_inc_not_zero(&ctx->users))
-			break;
-		/* Being freed: go on past it. */
-		(*id)++;
-	}
-	rcu_read_unlock();
-	return ctx;
-}
-
-void vshadow_ctx_put(struct vshadow_ctx *ctx)
-{
-	if (!refcount_dec_and_test(&ctx->users))
-		return;
-	put_pid(ctx->owner);
-	mutex_destroy(&ctx->lock);
-	kfree_rcu(ctx, rcu);
-	atomic_long_dec(&vshadow_contexts);
-}
-
-unsigned long vshadow_ctx_registry_gen(void)
-{
-	return atomic_long_read(&vshadow_registry_gen);
-}
-
-int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len)
-{
-	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
-	    copy_to_user(ucmd->ubuffer, ucmd->cmd,
-			 min_t(size_t, ucmd->user_size, cmd_len)))
-		return -EFAULT;
-	return 0;
-}
 
 /*
  * How many mappings one context may hold: each costs a shadow node (56
@@ -105,80 +47,6 @@ static unsigned int max_mappings = 65535;
 module_param(max_mappings, uint, 0644);
 MODULE_PARM_DESC(max_mappings,
 		 "Shadow mappings one context may hold; read when it is opened (default 65535)");
-
-/*
- * Calls that are forwarded to the backend need an attached context that
- * still knows what its backend holds, and the memory and accounting of the
- * process that attached it.
- */
-int vshadow_check_caller(struct vshadow_ctx *ctx)
-{
-	lockdep_assert_held(&ctx->lock);
-	if (!ctx->ops)
-		return -ENXIO;
-	if (ctx->broken)
-		return -EIO;
-	if (current->mm != ctx->mm)
-		return -EPERM;
-	return 0;
-}
-
-/*
- * The context can no longer know what its backend holds.  From now on it
- * only answers GET_INFO and close, so that nothing it does can act on
- * mappings it did not make; the VMM goes on with its container directly.
- * This happens once per context, so the message is said once, within a
- * budget of its user's (netlink.c): one user breaking contexts in a loop
- * cannot silence another's warnings.
- */
-static void vshadow_break(struct vshadow_ctx *ctx, const char *why)
-{
-	WRITE_ONCE(ctx->broken, true);
-	vshadow_nl_broken(ctx, why);
-	if (vshadow_nl_warn_allowed(ctx))
-		pr_warn("viommu_shadow: %s[%d]: context on %s broken: %s; later calls fail with EIO\n",
-			current->comm, task_tgid_nr(current), ctx->ops->name,
-			why);
-}
-
-/*
- * What a backend's map or unmap answered, as the caller is told it; the
- * context's state follows the answer.  Each outcome has one report:
- * VSHADOW_BROKEN, VSHADOW_UNMAP_ABSENT (a mapping of the context that
- * the backend no longer had) and the backend's own -EIO (its state is
- * unknown) break the context (EIO), -ENODEV too
- * (ENODEV), and
- * -EINVAL makes the context ask the backend again what it is, since its
- * page size may have changed (GET_INFO then has the new one).
- * VSHADOW_UNMAP_DIRTY_LOST, 0 and every other errno pass unchanged.
- */
-int vshadow_backend_result(struct vshadow_ctx *ctx, int ret)
-{
-	struct vshadow_backend_caps caps = {};
-
-	if (ret == -EINVAL) {
-		ret = vshadow_call_query(ctx->ops, ctx->backend, &caps);
-		if (!ret) {
-			ctx->caps.max_last = caps.max_last;
-			ctx->caps.dirty_bitmap_max = caps.dirty_bitmap_max;
-			/* read by netlink without the lock */
-			WRITE_ONCE(ctx->caps.pgsize, caps.pgsize);
-		}
-		if (ret != -ENODEV && ret != VSHADOW_BROKEN)
-			return -EINVAL;
-	}
-	switch (ret) {
-	case -EIO:
-	case VSHADOW_UNMAP_ABSENT:
-	case VSHADOW_BROKEN:
-		vshadow_break(ctx, "its answer did not fit the request, or it was out of reach");
-		return -EIO;
-	case -ENODEV:
-		vshadow_break(ctx, "the container lost its IOMMU, and every mapping");
-		return -ENODEV;
-	}
-	return ret;
-}
 
 static int vshadow_open(struct inode *inode, struct file *filp)
 {
@@ -194,27 +62,16 @@ static int vshadow_open(struct inode *inode, struct file *filp)
 	mutex_init(&ctx->lock);
 	ctx->tree = RB_ROOT_CACHED;
 	ctx->gen = 1;
-	ctx->serial = atomic64_inc_return(&vshadow_ctx_serial);
 	ctx->max_mappings = READ_ONCE(max_mappings);
 
-	/*
-	 * Published last: lookups may find it from here on.  Ids go round
-	 * (an id is not given again soon after its context closed), and 1
-	 * returned for a wrap is success.
-	 */
-	if (vshadow_fail(VSHADOW_FAULT_ALLOC))
-		ret = -ENOMEM;
-	else
-		ret = xa_alloc_cyclic(&vshadow_ctx_xa, &ctx->id, ctx,
-				      xa_limit_31b, &vshadow_ctx_next_id,
-				      GFP_KERNEL_ACCOUNT);
-	if (ret < 0) {
+	/* Published last: lookups may find it from here on. */
+	ret = vshadow_fail(VSHADOW_FAULT_ALLOC) ? -ENOMEM :
+	      vshadow_ctx_register(ctx);
+	if (ret) {
 		mutex_destroy(&ctx->lock);
 		kfree(ctx);
-		return ret == -EBUSY ? -ENFILE : ret;
+		return ret;
 	}
-	atomic_long_inc(&vshadow_registry_gen);
-	atomic_long_inc(&vshadow_contexts);
 	filp->private_data = ctx;
 	return 0;
 }
@@ -235,8 +92,7 @@ static int vshadow_release(struct inode *inode, struct file *filp)
 	ctx->dead = true;
 	vshadow_tree_destroy(ctx);
 	mutex_unlock(&ctx->lock);
-	xa_erase(&vshadow_ctx_xa, ctx->id);
-	atomic_long_inc(&vshadow_registry_gen);
+	vshadow_ctx_unregister(ctx);
 	if (ctx->ops) {
 		ctx->ops->detach(ctx->backend);
 		fput(ctx->file);
@@ -460,7 +316,7 @@ static struct miscdevice vshadow_misc = {
 static int vshadow_objects_show(struct seq_file *m, void *unused)
 {
 	seq_printf(m, "contexts %ld\nnodes %ld\n",
-		   atomic_long_read(&vshadow_contexts), vshadow_live_nodes());
+		   vshadow_ctx_count(), vshadow_live_nodes());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vshadow_objects);
@@ -502,7 +358,7 @@ static void __exit vshadow_exit(void)
 	misc_deregister(&vshadow_misc);
 	vshadow_nl_exit();
 	/* Every context held a module reference; none can be left. */
-	WARN_ON(atomic_long_read(&vshadow_contexts) || vshadow_live_nodes());
+	WARN_ON(vshadow_ctx_count() || vshadow_live_nodes());
 	vshadow_tree_exit();
 }
 

@@ -22,6 +22,7 @@
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/types.h>
+#include <linux/uaccess.h>
 #include <linux/uidgid.h>
 
 struct file;
@@ -370,10 +371,13 @@ static inline void vshadow_stat_add(u64 *stat, u64 n)
 	WRITE_ONCE(*stat, *stat + n);
 }
 
-/* main.c: the registry of contexts, for netlink */
+/* registry.c: the registry of contexts, for the ioctls and netlink */
+int vshadow_ctx_register(struct vshadow_ctx *ctx);
+void vshadow_ctx_unregister(struct vshadow_ctx *ctx);
 struct vshadow_ctx *vshadow_ctx_get_next(unsigned long *id);
 void vshadow_ctx_put(struct vshadow_ctx *ctx);
 unsigned long vshadow_ctx_registry_gen(void);
+long vshadow_ctx_count(void);
 
 /*
  * netlink.c: the generic netlink family, and its events.  The event
@@ -417,9 +421,18 @@ struct vshadow_ucmd {
 	void *cmd;
 };
 
-int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd, size_t cmd_len);
+/* Write the out fields of @ucmd back, as far as the caller's struct goes. */
+static inline int vshadow_ucmd_respond(struct vshadow_ucmd *ucmd,
+				       size_t cmd_len)
+{
+	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+	    copy_to_user(ucmd->ubuffer, ucmd->cmd,
+			 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
 
-/* trace.c: every call into a backend, traced */
+/* backend.c: every call into a backend, traced */
 int vshadow_call_query(const struct vshadow_backend_ops *ops, void *priv,
 		       struct vshadow_backend_caps *caps);
 int vshadow_call_map(struct vshadow_ctx *ctx, u64 iova, u64 length, u64 vaddr,
@@ -429,7 +442,7 @@ int vshadow_call_unmap(struct vshadow_ctx *ctx, u64 iova, u64 length,
 int vshadow_call_sync(struct vshadow_ctx *ctx, u64 iova, u64 length,
 		      const struct vshadow_bitmap *bitmap, bool *cleared);
 
-/* main.c: the context's answer to what a backend call answered */
+/* backend.c: the context's answer to what a backend call answered */
 int vshadow_check_caller(struct vshadow_ctx *ctx);
 int vshadow_backend_result(struct vshadow_ctx *ctx, int ret);
 
