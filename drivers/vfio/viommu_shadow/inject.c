@@ -37,6 +37,7 @@ static const char * const vshadow_fault_names[] = {
 	[VSHADOW_FAULT_ANSWER] = "answer",
 	[VSHADOW_FAULT_HOLE] = "hole",
 	[VSHADOW_FAULT_ENOENT] = "enoent",
+	[VSHADOW_FAULT_CUT] = "cut",
 };
 
 /* Protects the fields below; fault points take it alone, never sleeping. */

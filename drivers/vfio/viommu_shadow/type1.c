@@ -543,7 +543,8 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 			return ret;
 	}
 
-	ret = vshadow_type1_unmap_call(t, iova, length,
+	ret = vshadow_fail(VSHADOW_FAULT_CUT) ? -EINVAL :
+	      vshadow_type1_unmap_call(t, iova, length,
 				       bitmap ? &vbitmap : NULL, &done);
 	if (ret == -EFAULT)
 		return vshadow_type1_unmap_resolve(t, iova, length, bitmap);
@@ -598,8 +599,9 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 		return ret;
 	memcpy(args, &hdr, sizeof(hdr));
 	memcpy(args + sizeof(hdr), &get, sizeof(get));
-	ret = vshadow_forward_args(t->args, VFIO_IOMMU_DIRTY_PAGES,
-				   args, sizeof(args), 0);
+	ret = vshadow_fail(VSHADOW_FAULT_CUT) ? -EINVAL :
+	      vshadow_forward_args(t->args, VFIO_IOMMU_DIRTY_PAGES, args,
+				   sizeof(args), 0);
 	/*
 	 * type1 checks everything before it reads (EINVAL); any other error
 	 * may come after it copied and cleared some of the bits.

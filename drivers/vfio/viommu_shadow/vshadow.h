@@ -192,6 +192,9 @@ struct vshadow_backend_ops {
  * VSHADOW_FAULT_HOLE: iommufd's dirty read of a range without areas
  *	answers -EINVAL, as a kernel that does not drop iopt's error would
  *	(6.12 reports success).
+ * VSHADOW_FAULT_CUT: type1 refuses an unmap or a GET_BITMAP of a run
+ *	before it acts, with -EINVAL, as it refuses a range that would cut
+ *	one of its mappings (a VMM that changed the container directly).
  * VSHADOW_FAULT_ENOENT: a VFIO unmap of nothing answers -ENOENT, as
  *	iommufd's VFIO compatibility layer did before it learned type1's
  *	"0 bytes" (6.12 answers 0 bytes).
@@ -206,6 +209,7 @@ enum vshadow_fault {
 	VSHADOW_FAULT_ANSWER,
 	VSHADOW_FAULT_HOLE,
 	VSHADOW_FAULT_ENOENT,
+	VSHADOW_FAULT_CUT,
 };
 
 struct dentry;
