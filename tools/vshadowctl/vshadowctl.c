@@ -76,6 +76,7 @@ static struct nla_policy policy[VIOMMU_SHADOW_A_MAX + 1] = {
 	[VIOMMU_SHADOW_A_OUTCOME] = { .type = NLA_U32 },
 	[VIOMMU_SHADOW_A_REASON] = { .type = NLA_NUL_STRING },
 	[VIOMMU_SHADOW_A_DROPPED] = { .type = NLA_U64 },
+	[VIOMMU_SHADOW_A_DIRTY_HWPT] = { .type = NLA_U32 },
 };
 
 static const char usage_text[] =
@@ -389,8 +390,37 @@ static uint32_t get_u32(struct nlattr **tb, int attr)
 	return tb[attr] ? nla_get_u32(tb[attr]) : 0;
 }
 
+/*
+ * The HWPTs of an iommufd context, a list (one attribute each, which
+ * the parsed table holds only the last of): "1,2" for people, [1,2] in
+ * JSON, "-" or [] for none.
+ */
+static void out_hwpts(struct nl_msg *msg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *a;
+	bool first = true;
+	int rem;
+
+	out_key("dirty-hwpts");
+	if (json)
+		fputc('[', stdout);
+	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
+			  genlmsg_attrlen(nlmsg_data(nlh), 0), rem) {
+		if (nla_type(a) != VIOMMU_SHADOW_A_DIRTY_HWPT ||
+		    nla_len(a) != sizeof(uint32_t))
+			continue;
+		printf("%s%u", first ? "" : ",", nla_get_u32(a));
+		first = false;
+	}
+	if (json)
+		fputc(']', stdout);
+	else if (first)
+		fputc('-', stdout);
+}
+
 /* A context's members; the owner ones only when it is attached. */
-static void out_ctx(struct nlattr **tb)
+static void out_ctx(struct nl_msg *msg, struct nlattr **tb)
 {
 	out_u64("ctx", get_u32(tb, VIOMMU_SHADOW_A_CTX_ID));
 	out_str("backend", backend_name(get_u32(tb, VIOMMU_SHADOW_A_BACKEND)));
@@ -404,6 +434,9 @@ static void out_ctx(struct nlattr **tb)
 		out_u64("backend-id", get_u32(tb, VIOMMU_SHADOW_A_BACKEND_ID));
 		out_u64("pgsize", get_u64(tb, VIOMMU_SHADOW_A_PGSIZE));
 	}
+	if (get_u32(tb, VIOMMU_SHADOW_A_BACKEND) ==
+	    VIOMMU_SHADOW_BACKEND_IOMMUFD)
+		out_hwpts(msg);
 	out_u64("mappings", get_u64(tb, VIOMMU_SHADOW_A_NR_MAPPINGS));
 	out_u64("bytes", get_u64(tb, VIOMMU_SHADOW_A_MAPPED_BYTES));
 	out_hex("high-water", get_u64(tb, VIOMMU_SHADOW_A_HIGH_WATER));
@@ -416,7 +449,7 @@ static void out_ctx(struct nlattr **tb)
 	out_flag("broken", tb[VIOMMU_SHADOW_A_BROKEN]);
 }
 
-static void out_mapping(struct nlattr **tb)
+static void out_mapping(struct nl_msg *msg, struct nlattr **tb)
 {
 	out_hex("iova", get_u64(tb, VIOMMU_SHADOW_A_IOVA));
 	out_hex("length", get_u64(tb, VIOMMU_SHADOW_A_LENGTH));
@@ -424,7 +457,7 @@ static void out_mapping(struct nlattr **tb)
 }
 
 /* Every collected message, one object each; a JSON list in JSON. */
-static int print_list(struct collect *c, void (*out)(struct nlattr **))
+static int print_list(struct collect *c, void (*out)(struct nl_msg *, struct nlattr **))
 {
 	struct nlattr *tb[VIOMMU_SHADOW_A_MAX + 1];
 	size_t i;
@@ -437,7 +470,7 @@ static int print_list(struct collect *c, void (*out)(struct nlattr **))
 		if (ret < 0)
 			return ret;
 		out_begin(NULL);
-		out(tb);
+		out(c->msgs[i], tb);
 		out_end(i + 1 < c->nr);
 	}
 	if (json)
@@ -446,7 +479,7 @@ static int print_list(struct collect *c, void (*out)(struct nlattr **))
 }
 
 static int cmd_dump(struct nl_sock *sk, const char *what, uint8_t cmd,
-		    bool dump, uint32_t ctx, void (*out)(struct nlattr **))
+		    bool dump, uint32_t ctx, void (*out)(struct nl_msg *, struct nlattr **))
 {
 	struct collect c = { 0 };
 	int ret;
@@ -519,7 +552,7 @@ static int print_event(struct nl_msg *msg, void *arg)
 	switch (cmd) {
 	case VIOMMU_SHADOW_NL_CMD_CTX_NEW:
 	case VIOMMU_SHADOW_NL_CMD_CTX_DEL:
-		out_ctx(tb);
+		out_ctx(msg, tb);
 		break;
 	case VIOMMU_SHADOW_NL_CMD_CLAMPED:
 		out_u64("ctx", get_u32(tb, VIOMMU_SHADOW_A_CTX_ID));

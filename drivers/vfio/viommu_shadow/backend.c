@@ -6,8 +6,9 @@
  * is built in; other modules (iommufd, the test-only mock) register
  * theirs here.
  *
- * Every call into a backend is traced and, when it did not simply
- * succeed, reported to netlink's event listeners (vshadow_call_*()); what
+ * Every call into a backend is traced and, for a map, unmap or sync that
+ * did not simply succeed, reported to netlink's event listeners
+ * (vshadow_call_*()); what
  * it answered then decides the context's state: a broken context
  * (vshadow_backend_result()).
  */
@@ -31,7 +32,7 @@ int vshadow_backend_register(const struct vshadow_backend_ops *ops)
 {
 	int i, free = -1, ret = -ENOSPC;
 
-	/* Every op is called unconditionally. */
+	/* Every op but set_hwpts is called unconditionally. */
 	if (!ops->attach || !ops->detach || !ops->query || !ops->map ||
 	    !ops->unmap || !ops->sync)
 		return -EINVAL;
@@ -214,5 +215,15 @@ int vshadow_call_sync(struct vshadow_ctx *ctx, u64 iova, u64 length,
 	if (ret)
 		vshadow_nl_backend_error(ctx, VIOMMU_SHADOW_OP_SYNC, iova, length,
 					 ret);
+	return ret;
+}
+
+int vshadow_call_set_hwpts(struct vshadow_ctx *ctx, const u32 *hwpts, u32 nr,
+			   struct vshadow_backend_caps *caps)
+{
+	int ret = ctx->ops->set_hwpts(ctx->backend, hwpts, nr, caps);
+
+	trace_vshadow_backend_set_hwpts(ctx->ops->id, nr,
+					ret ? 0 : caps->dirty_bitmap_max, ret);
 	return ret;
 }

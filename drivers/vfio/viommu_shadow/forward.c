@@ -17,7 +17,8 @@
  *    memory of the caller's: at ATTACH the module maps into the attaching
  *    process pages it allocated itself (charged to the caller; type1
  *    keeps two, the second for a run's dirty bits; a backend may
- *    briefly map more while it attaches), through
+ *    briefly map more while it attaches; iommufd's bits page comes and
+ *    goes with its HWPTs, at SET_HWPTS), through
  *    a private anon-inode file ("anon_inode:[viommu_shadow-args]" in
  *    /proc/PID/maps).  The mapping is shared, never merges with a
  *    neighbour, is not inherited across fork() (VM_DONTCOPY, kept by
@@ -52,8 +53,8 @@
  *    vshadow_argpage the file owns.
  *
  * 4. Lock order: forwarded calls hold vshadow_ctx::lock and the backend
- *    then takes mmap_lock (type1 pins pages), and ATTACH maps the page
- *    under vshadow_ctx::lock.  So nothing here that runs under mmap_lock
+ *    then takes mmap_lock (type1 pins pages), and ATTACH and SET_HWPTS
+ *    map and unmap pages under vshadow_ctx::lock.  So nothing here that runs under mmap_lock
  *    (the mmap handler, the fault handler, the vm_operations) may take
  *    vshadow_ctx::lock, or any lock a forwarded call holds; none does.
  *

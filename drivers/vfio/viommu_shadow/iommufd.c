@@ -14,7 +14,8 @@
  * A context attaches to one IOAS (backend_id of ATTACH) and, for dirty
  * bits, to the HWPTs of that IOAS on which the VMM tracks dirty pages
  * (dirty_hwpts of ATTACH: an IOAS can back several, and reading one would
- * miss the others' bits, so the bits of all are read and OR-ed).  An
+ * miss the others' bits, so the bits of all are read and OR-ed; SET_HWPTS
+ * replaces the list, vshadow_iommufd_set_hwpts()).  An
  * unmap with dirty bits reads them with IOMMU_HWPT_GET_DIRTY_BITMAP and
  * NO_CLEAR (so that a failed unmap leaves them for the retry), into a
  * zeroed buffer (iommufd only sets bits), then IOMMU_IOAS_UNMAP of
@@ -41,6 +42,7 @@
 
 /**
  * struct vshadow_iommufd - a context's view of its IOAS
+ * @chan: the iommufd file, for the pages made later (SET_HWPTS)
  * @args: the argument page, in the attaching process
  * @bits: with @nr_hwpts, a page of dirty bits iommufd can pin, in the
  *	attaching process too
@@ -49,6 +51,7 @@
  * @hwpts: the HWPTs whose dirty bits are read
  */
 struct vshadow_iommufd {
+	const struct vshadow_chan *chan;
 	struct vshadow_argpage *args;
 	struct vshadow_argpage *bits;
 	u32 ioas_id;
@@ -56,17 +59,22 @@ struct vshadow_iommufd {
 	u32 hwpts[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
 };
 
+/* The page iommufd writes dirty bits to, while the context reads any. */
+static struct vshadow_argpage *
+vshadow_iommufd_bits_create(const struct vshadow_chan *chan)
+{
+	return vshadow_argpage_create(chan, PAGE_SIZE,
+				      VSHADOW_ARGPAGE_PINNABLE);
+}
+
 static int vshadow_iommufd_attach(struct vshadow_chan *chan,
 				  const struct viommu_shadow_attach *cmd,
-				  void **priv)
+				  const u32 *hwpts, void **priv)
 {
 	struct vshadow_iommufd *t;
 	struct iommufd_ctx *ictx;
 	int ret;
 
-	if (cmd->nr_dirty_hwpts > VIOMMU_SHADOW_DIRTY_HWPTS_MAX ||
-	    (!cmd->nr_dirty_hwpts && cmd->dirty_hwpts))
-		return -EINVAL;
 	ictx = iommufd_ctx_from_file(vshadow_chan_file(chan));
 	if (IS_ERR(ictx))
 		return -EINVAL;
@@ -76,22 +84,17 @@ static int vshadow_iommufd_attach(struct vshadow_chan *chan,
 	    kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
+	t->chan = chan;
 	t->ioas_id = cmd->backend_id;
 	t->nr_hwpts = cmd->nr_dirty_hwpts;
-	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
-	    copy_from_user(t->hwpts, u64_to_user_ptr(cmd->dirty_hwpts),
-			   t->nr_hwpts * sizeof(t->hwpts[0]))) {
-		ret = -EFAULT;
-		goto err_free;
-	}
+	memcpy(t->hwpts, hwpts, t->nr_hwpts * sizeof(t->hwpts[0]));
 	t->args = vshadow_argpage_create(chan, PAGE_SIZE, 0);
 	if (IS_ERR(t->args)) {
 		ret = PTR_ERR(t->args);
 		goto err_free;
 	}
 	if (t->nr_hwpts) {
-		t->bits = vshadow_argpage_create(chan, PAGE_SIZE,
-						 VSHADOW_ARGPAGE_PINNABLE);
+		t->bits = vshadow_iommufd_bits_create(chan);
 		if (IS_ERR(t->bits)) {
 			ret = PTR_ERR(t->bits);
 			goto err_args;
@@ -415,6 +418,50 @@ static int vshadow_iommufd_sync(void *priv, u64 iova, u64 length,
 	return ret;
 }
 
+/*
+ * Read from the @nr HWPTs of @hwpts from now on, if each passes the check
+ * of ATTACH (vshadow_iommufd_query(), which also answers @caps); else go
+ * on reading the old ones.  The bits page follows the list: made for the
+ * first HWPT, destroyed with the last, kept in between.  The context
+ * holds its lock, so no read sees a mix of the two lists.
+ */
+static int vshadow_iommufd_set_hwpts(void *priv, const u32 *hwpts, u32 nr,
+				     struct vshadow_backend_caps *caps)
+{
+	struct vshadow_iommufd *t = priv;
+	struct vshadow_argpage *old_bits = t->bits;
+	u32 old[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
+	u32 old_nr = t->nr_hwpts;
+	int ret;
+
+	if (nr && !t->bits) {
+		t->bits = vshadow_iommufd_bits_create(t->chan);
+		if (IS_ERR(t->bits)) {
+			ret = PTR_ERR(t->bits);
+			t->bits = NULL;
+			return ret;
+		}
+	}
+	memcpy(old, t->hwpts, sizeof(old));
+	memcpy(t->hwpts, hwpts, nr * sizeof(t->hwpts[0]));
+	t->nr_hwpts = nr;
+	ret = vshadow_iommufd_query(t, caps);
+	if (ret) {
+		memcpy(t->hwpts, old, sizeof(old));
+		t->nr_hwpts = old_nr;
+		if (t->bits != old_bits) {
+			vshadow_argpage_destroy(t->bits);
+			t->bits = old_bits;
+		}
+		return ret;
+	}
+	if (!nr && t->bits) {
+		vshadow_argpage_destroy(t->bits);
+		t->bits = NULL;
+	}
+	return 0;
+}
+
 static const struct vshadow_backend_ops vshadow_iommufd_ops = {
 	.id = VIOMMU_SHADOW_BACKEND_IOMMUFD,
 	.name = "iommufd",
@@ -425,6 +472,7 @@ static const struct vshadow_backend_ops vshadow_iommufd_ops = {
 	.map = vshadow_iommufd_map,
 	.unmap = vshadow_iommufd_unmap,
 	.sync = vshadow_iommufd_sync,
+	.set_hwpts = vshadow_iommufd_set_hwpts,
 };
 
 static int __init vshadow_iommufd_init(void)

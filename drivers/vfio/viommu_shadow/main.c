@@ -60,6 +60,7 @@ static int vshadow_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	refcount_set(&ctx->users, 1);
 	mutex_init(&ctx->lock);
+	spin_lock_init(&ctx->hwpts_lock);
 	ctx->tree = RB_ROOT_CACHED;
 	ctx->gen = 1;
 	ctx->max_mappings = READ_ONCE(max_mappings);
@@ -104,15 +105,46 @@ static int vshadow_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+/*
+ * Copy a list of HWPT ids (ATTACH's, SET_HWPTS') in once, so that the
+ * backend and netlink see the same list: at most
+ * VIOMMU_SHADOW_DIRTY_HWPTS_MAX, and no pointer without entries.
+ */
+static int vshadow_copy_hwpts(u32 *hwpts, u32 nr, u64 uptr)
+{
+	if (nr > VIOMMU_SHADOW_DIRTY_HWPTS_MAX || (!nr && uptr))
+		return -EINVAL;
+	if (nr && (vshadow_fail(VSHADOW_FAULT_COPY) ||
+		   copy_from_user(hwpts, u64_to_user_ptr(uptr),
+				  nr * sizeof(*hwpts))))
+		return -EFAULT;
+	return 0;
+}
+
+/* Publish the list the backend now reads, for netlink. */
+static void vshadow_publish_hwpts(struct vshadow_ctx *ctx, const u32 *hwpts,
+				  u32 nr)
+{
+	lockdep_assert_held(&ctx->lock);
+	spin_lock(&ctx->hwpts_lock);
+	memcpy(ctx->hwpts, hwpts, nr * sizeof(*hwpts));
+	ctx->nr_hwpts = nr;
+	spin_unlock(&ctx->hwpts_lock);
+}
+
 static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 {
 	struct viommu_shadow_attach *cmd = ucmd->cmd;
+	u32 hwpts[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
 	const struct vshadow_backend_ops *ops;
 	struct file *file;
 	int ret;
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
+	ret = vshadow_copy_hwpts(hwpts, cmd->nr_dirty_hwpts, cmd->dirty_hwpts);
+	if (ret)
+		return ret;
 
 	if (mutex_lock_killable(&ctx->lock))
 		return -EINTR;
@@ -134,7 +166,7 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	}
 
 	ctx->chan.file = file;
-	ret = ops->attach(&ctx->chan, cmd, &ctx->backend);
+	ret = ops->attach(&ctx->chan, cmd, hwpts, &ctx->backend);
 	if (ret)
 		goto err_fput;
 	/* Ask it what it is and can do; never inferred from the file. */
@@ -158,6 +190,7 @@ static int vshadow_attach(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	ctx->container_fd = cmd->fd;
 	ctx->container_id = siphash_1u64((unsigned long)file,
 					 &vshadow_container_key);
+	vshadow_publish_hwpts(ctx, hwpts, cmd->nr_dirty_hwpts);
 	/* pairs with netlink's smp_load_acquire(): the fields above first */
 	smp_store_release(&ctx->attached, true);
 	vshadow_nl_ctx_event(ctx, VIOMMU_SHADOW_NL_CMD_CTX_NEW);
@@ -173,6 +206,57 @@ err_fput:
 	fput(file);
 err_put_ops:
 	vshadow_backend_put(ops);
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+/*
+ * Nothing of the context but the HWPT list (and what the backend says it
+ * can do with it) changes, and only when the backend took the whole new
+ * list: a refusal leaves the context as it was, unbroken.  Only a
+ * backend out of reach breaks it, as for every call.
+ */
+static int vshadow_set_hwpts(struct vshadow_ctx *ctx,
+			     struct vshadow_ucmd *ucmd)
+{
+	struct viommu_shadow_set_hwpts *cmd = ucmd->cmd;
+	u32 hwpts[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
+	struct vshadow_backend_caps caps = {};
+	int ret;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+	if (cmd->__reserved)
+		return -EINVAL;
+	ret = vshadow_copy_hwpts(hwpts, cmd->nr_dirty_hwpts, cmd->dirty_hwpts);
+	if (ret)
+		return ret;
+
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
+	ret = vshadow_check_caller(ctx);
+	if (ret)
+		goto out_unlock;
+	if (!ctx->ops->set_hwpts) {
+		ret = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+	ret = vshadow_call_set_hwpts(ctx, hwpts, cmd->nr_dirty_hwpts, &caps);
+	/*
+	 * The backend is out of reach (the caller unmapped a page of the
+	 * context's) or answered nonsense: as for any call, the context
+	 * breaks.  The old list stands, for what it is worth then.
+	 */
+	if (ret == VSHADOW_BROKEN)
+		ret = vshadow_backend_result(ctx, ret);
+	if (ret)
+		goto out_unlock;
+	ctx->caps.max_last = caps.max_last;
+	ctx->caps.dirty_bitmap_max = caps.dirty_bitmap_max;
+	/* read by netlink without the lock */
+	WRITE_ONCE(ctx->caps.pgsize, caps.pgsize);
+	vshadow_publish_hwpts(ctx, hwpts, cmd->nr_dirty_hwpts);
 out_unlock:
 	mutex_unlock(&ctx->lock);
 	return ret;
@@ -195,6 +279,8 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 			VIOMMU_SHADOW_FEATURE_UNMAP_RANGE;
 	if (ctx->caps.dirty_bitmap_max)
 		cmd->features |= VIOMMU_SHADOW_FEATURE_DIRTY;
+	if (ctx->ops && ctx->ops->set_hwpts)
+		cmd->features |= VIOMMU_SHADOW_FEATURE_SET_HWPTS;
 	cmd->pgsize = ctx->caps.pgsize;
 	cmd->nr_mappings = ctx->nr_mappings;
 	cmd->mapped_bytes = ctx->mapped_bytes;
@@ -217,6 +303,7 @@ union vshadow_cmd_buffer {
 	struct viommu_shadow_unmap_range unmap_range;
 	struct viommu_shadow_map_batch map_batch;
 	struct viommu_shadow_unmap_batch unmap_batch;
+	struct viommu_shadow_set_hwpts set_hwpts;
 };
 
 struct vshadow_ioctl_op {
@@ -249,6 +336,8 @@ static const struct vshadow_ioctl_op vshadow_ioctl_ops[] = {
 		 out_done),
 	IOCTL_OP(UNMAP_BATCH, vshadow_unmap_batch,
 		 struct viommu_shadow_unmap_batch, out_bytes),
+	IOCTL_OP(SET_HWPTS, vshadow_set_hwpts, struct viommu_shadow_set_hwpts,
+		 dirty_hwpts),
 };
 
 static long vshadow_ioctl(struct file *filp, unsigned int cmd,

@@ -119,7 +119,7 @@ static void vshadow_mock_free(struct vshadow_mock_map *map)
 
 static int vshadow_mock_attach(struct vshadow_chan *chan,
 			       const struct viommu_shadow_attach *cmd,
-			       void **priv)
+			       const u32 *hwpts, void **priv)
 {
 	struct file *file = vshadow_chan_file(chan);
 

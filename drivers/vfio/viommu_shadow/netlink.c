@@ -74,6 +74,21 @@ static int vshadow_nl_put_u64(struct sk_buff *skb, int attr, u64 value)
 	return nla_put_u64_64bit(skb, attr, value, VIOMMU_SHADOW_A_PAD);
 }
 
+/* The HWPTs the context reads dirty bits from, one attribute each. */
+static int vshadow_nl_put_hwpts(struct sk_buff *skb, struct vshadow_ctx *ctx)
+{
+	u32 hwpts[VIOMMU_SHADOW_DIRTY_HWPTS_MAX], nr, i;
+
+	spin_lock(&ctx->hwpts_lock);
+	nr = ctx->nr_hwpts;
+	memcpy(hwpts, ctx->hwpts, nr * sizeof(hwpts[0]));
+	spin_unlock(&ctx->hwpts_lock);
+	for (i = 0; i < nr; i++)
+		if (nla_put_u32(skb, VIOMMU_SHADOW_A_DIRTY_HWPT, hwpts[i]))
+			return -EMSGSIZE;
+	return 0;
+}
+
 /* The attributes of @ctx, read without its lock (see vshadow_ctx::lock). */
 static int vshadow_nl_put_ctx(struct sk_buff *skb, struct vshadow_ctx *ctx)
 {
@@ -118,7 +133,7 @@ static int vshadow_nl_put_ctx(struct sk_buff *skb, struct vshadow_ctx *ctx)
 	if (READ_ONCE(ctx->broken) &&
 	    nla_put_flag(skb, VIOMMU_SHADOW_A_BROKEN))
 		return -EMSGSIZE;
-	return 0;
+	return attached ? vshadow_nl_put_hwpts(skb, ctx) : 0;
 }
 
 /* Room for a message: @n32 u32 attributes, @n64 u64 ones and @str. */
@@ -132,7 +147,8 @@ static size_t vshadow_nl_size(int n32, int n64, size_t str)
 /* A context message: what vshadow_nl_put_ctx() may put. */
 static size_t vshadow_nl_ctx_size(void)
 {
-	return vshadow_nl_size(5, 10, TASK_COMM_LEN) + nla_total_size(0);
+	return vshadow_nl_size(5 + VIOMMU_SHADOW_DIRTY_HWPTS_MAX, 10,
+			       TASK_COMM_LEN) + nla_total_size(0);
 }
 
 /* One context message; with @cb, part of a dump. */

@@ -124,6 +124,21 @@ TRACE_EVENT(vshadow_backend_query,
 		      __entry->backend, __entry->pgsize, __entry->max_last,
 		      __entry->dirty_bitmap_max, __entry->ret));
 
+TRACE_EVENT(vshadow_backend_set_hwpts,
+	    TP_PROTO(u32 backend, u32 nr, u64 dirty_bitmap_max, int ret),
+	    TP_ARGS(backend, nr, dirty_bitmap_max, ret),
+	    TP_STRUCT__entry(__field(u32, backend)
+			     __field(u32, nr)
+			     __field(u64, dirty_bitmap_max)
+			     __field(int, ret)),
+	    TP_fast_assign(__entry->backend = backend;
+			   __entry->nr = nr;
+			   __entry->dirty_bitmap_max = dirty_bitmap_max;
+			   __entry->ret = ret;),
+	    TP_printk("backend=%u nr=%u dirty_bitmap_max=%#llx ret=%d",
+		      __entry->backend, __entry->nr,
+		      __entry->dirty_bitmap_max, __entry->ret));
+
 #endif /* _VSHADOW_TRACE_H */
 
 /* Out of the kernel tree: define_trace.h finds this file by path. */

@@ -256,7 +256,7 @@ out_free:
 
 static int vshadow_type1_attach(struct vshadow_chan *chan,
 				const struct viommu_shadow_attach *cmd,
-				void **priv)
+				const u32 *hwpts, void **priv)
 {
 	struct file *file = vshadow_chan_file(chan);
 	struct vshadow_type1 *t;

@@ -21,14 +21,15 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
+#include <linux/viommu_shadow.h>
 
 struct file;
 struct mm_struct;
 struct module;
-struct viommu_shadow_attach;
 
 /*
  * What the module exports to its backend modules is in its own symbol
@@ -129,9 +130,11 @@ struct vshadow_bitmap {
  * @name: for messages
  * @owner: module providing the ops; pinned while a context uses them
  * @attach: check that @chan's file is this backend's kind of file and set
- *	it up as ATTACH's @cmd says (its backend_id and HWPTs: a backend that has
- *	none refuses any but 0 with -EINVAL), in the context of the
- *	attaching process; on success return its private data in @priv
+ *	it up as ATTACH's @cmd says (its backend_id, and the HWPTs @hwpts,
+ *	the @cmd->nr_dirty_hwpts ids the core copied from @cmd->dirty_hwpts:
+ *	a backend that has none refuses any but 0 with -EINVAL), in the
+ *	context of the attaching process; on success return its private
+ *	data in @priv.  @chan stays valid until @detach.
  * @detach: undo @attach; may run in any process, or none
  * @query: ask the backend what it is and can do now; at ATTACH, and again
  *	whenever a map or unmap answers -EINVAL (its page size may have
@@ -157,6 +160,14 @@ struct vshadow_bitmap {
  *	another errno.  On failure, *@cleared (false on entry) says whether
  *	it may have read, and so cleared, some of the bits first: they are
  *	then reported lost.  The errno itself says nothing about that.
+ * @set_hwpts: optional: replace the HWPTs dirty bits are read from with
+ *	the @nr of @hwpts, checked as at @attach, and say what the backend
+ *	then is in @caps, as @query does.  All or nothing: on any error the
+ *	backend reads the HWPTs it read before.  0, an errno, or
+ *	VSHADOW_BROKEN as for @query (the caller's address space lost a
+ *	page of the backend's, or its answer made no sense): the context
+ *	then breaks.  Without it, the context refuses SET_HWPTS with
+ *	-EOPNOTSUPP.
  *
  * Every call but @detach (made at release, when nothing else can use the
  * context) is made with vshadow_ctx::lock held, so a backend needs no
@@ -167,7 +178,8 @@ struct vshadow_backend_ops {
 	const char *name;
 	struct module *owner;
 	int (*attach)(struct vshadow_chan *chan,
-		      const struct viommu_shadow_attach *cmd, void **priv);
+		      const struct viommu_shadow_attach *cmd, const u32 *hwpts,
+		      void **priv);
 	void (*detach)(void *priv);
 	int (*query)(void *priv, struct vshadow_backend_caps *caps);
 	int (*map)(void *priv, u64 iova, u64 length, u64 vaddr, u32 prot);
@@ -175,6 +187,8 @@ struct vshadow_backend_ops {
 		     const struct vshadow_bitmap *bitmap);
 	int (*sync)(void *priv, u64 iova, u64 length,
 		    const struct vshadow_bitmap *bitmap, bool *cleared);
+	int (*set_hwpts)(void *priv, const u32 *hwpts, u32 nr,
+			 struct vshadow_backend_caps *caps);
 };
 
 /*
@@ -293,6 +307,11 @@ struct vshadow_node {
  * @container_fd: ATTACH's fd
  * @container_id: the container file's identity (see
  *	VIOMMU_SHADOW_A_CONTAINER_ID)
+ * @hwpts_lock: protects @nr_hwpts and @hwpts for netlink, which reads them
+ *	without @lock; writers hold @lock too.  Taken alone, never sleeping.
+ * @nr_hwpts: entries of @hwpts
+ * @hwpts: the HWPTs the backend reads dirty bits from (ATTACH's, then
+ *	SET_HWPTS'), as netlink shows them
  * @gen: changes (under @lock) whenever the tree does, and when the
  *	context is released; a mapping dump notices a change by it
  * @dead: set under @lock at release: the tree is gone
@@ -343,6 +362,9 @@ struct vshadow_ctx {
 	u32 backend_id;
 	u32 container_fd;
 	u64 container_id;
+	spinlock_t hwpts_lock; /* see above */
+	u32 nr_hwpts;
+	u32 hwpts[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
 	u64 gen;
 	bool dead;
 	unsigned long nl_window;
@@ -445,6 +467,9 @@ int vshadow_call_unmap(struct vshadow_ctx *ctx, u64 iova, u64 length,
 		       const struct vshadow_bitmap *bitmap);
 int vshadow_call_sync(struct vshadow_ctx *ctx, u64 iova, u64 length,
 		      const struct vshadow_bitmap *bitmap, bool *cleared);
+
+int vshadow_call_set_hwpts(struct vshadow_ctx *ctx, const u32 *hwpts, u32 nr,
+			   struct vshadow_backend_caps *caps);
 
 /* backend.c: the context's answer to what a backend call answered */
 int vshadow_check_caller(struct vshadow_ctx *ctx);

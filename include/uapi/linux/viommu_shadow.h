@@ -66,6 +66,7 @@ enum {
 	VIOMMU_SHADOW_CMD_SYNC_DIRTY,
 	VIOMMU_SHADOW_CMD_MAP_BATCH,
 	VIOMMU_SHADOW_CMD_UNMAP_BATCH,
+	VIOMMU_SHADOW_CMD_SET_HWPTS,
 };
 
 /**
@@ -104,11 +105,13 @@ enum viommu_shadow_backend {
  * and @dirty_hwpts were added later: a caller that passes the older,
  * shorter struct gets a context without dirty bits.
  *
- * IOMMUFD: the VMM keeps the HWPTs it named tracking (and alive) for the
- * context's life.  iommufd does not let the module check that a HWPT
- * belongs to the IOAS or tracks now, and the kernels this was tested on
- * (6.12) read no bits, yet report success, from a HWPT that does not
- * track: such a context reports those pages clean.
+ * IOMMUFD: the VMM keeps the HWPTs it named tracking (and alive) while
+ * the context names them; VIOMMU_SHADOW_SET_HWPTS replaces the list (a
+ * device hot-added behind a new HWPT, one removed).  iommufd does not let
+ * the module check that a HWPT belongs to the IOAS or tracks now, and the
+ * kernels this was tested on (6.12) read no bits, yet report success,
+ * from a HWPT that does not track: such a context reports those pages
+ * clean.
  *
  * Binds the context to a container for the rest of its life.  The context
  * holds a reference to the container file until it is closed.  Mappings
@@ -129,13 +132,14 @@ enum viommu_shadow_backend {
  * alike.  Only v2 tracks dirty pages: on v1, GET_INFO lacks
  * VIOMMU_SHADOW_FEATURE_DIRTY and dirty requests fail with EOPNOTSUPP.
  *
- * Errors: EOPNOTSUPP (non-zero @flags, unknown @backend, or its module is
- * not loaded), EINVAL (a @backend_id the backend does not take; HWPTs for
- * VFIO_TYPE1, more than VIOMMU_SHADOW_DIRTY_HWPTS_MAX of them, or a
- * non-zero @dirty_hwpts with none), EFAULT (@dirty_hwpts unreadable),
- * EBUSY (already attached), EBADF (@fd is not an open file), EINVAL (@fd
- * is not the backend's kind of file), ENOENT (IOMMUFD: no such IOAS, or a
- * named HWPT is not one), EOPNOTSUPP (IOMMUFD: a named HWPT's IOMMU cannot
+ * Errors, in order: EOPNOTSUPP (non-zero @flags), EINVAL (more than
+ * VIOMMU_SHADOW_DIRTY_HWPTS_MAX HWPTs, or a non-zero @dirty_hwpts with
+ * none), EFAULT (@dirty_hwpts unreadable, whatever the backend), EINTR,
+ * EBUSY (already attached), EOPNOTSUPP (unknown @backend, or its module
+ * is not loaded), EBADF (@fd is not an open file), EINVAL (@fd is not
+ * the backend's kind of file, a @backend_id the backend does not take,
+ * or HWPTs for VFIO_TYPE1), ENOENT (IOMMUFD: no such IOAS, or a named
+ * HWPT is not one), EOPNOTSUPP (IOMMUFD: a named HWPT's IOMMU cannot
  * track dirty pages), ENODEV (the container has no IOMMU set, or not
  * type1), ENOMEM, or an error of the forwarded container ioctls (an LSM
  * denial).
@@ -159,6 +163,7 @@ struct viommu_shadow_attach {
 #define VIOMMU_SHADOW_FEATURE_MAP		(1ULL << 0)
 #define VIOMMU_SHADOW_FEATURE_UNMAP_RANGE	(1ULL << 1)
 #define VIOMMU_SHADOW_FEATURE_DIRTY		(1ULL << 2)
+#define VIOMMU_SHADOW_FEATURE_SET_HWPTS		(1ULL << 3)
 
 /* viommu_shadow_info::out_flags */
 #define VIOMMU_SHADOW_INFO_OUT_BROKEN		(1U << 0)
@@ -173,12 +178,14 @@ struct viommu_shadow_attach {
  *	UNMAP_RANGE always; DIRTY once attached to a backend that can track
  *	dirty pages, as the backend itself says (for VFIO_TYPE1: the
  *	container reports type1's migration capability; iommufd's
- *	compatibility container, also /dev/vfio/vfio, does not)
+ *	compatibility container, also /dev/vfio/vfio, does not; for
+ *	IOMMUFD: while the context names HWPTs); SET_HWPTS when the backend
+ *	takes VIOMMU_SHADOW_SET_HWPTS (IOMMUFD)
  * @pgsize: out, the backend's IOVA page size (the smallest one): the unit
  *	of alignment for MAP and of one dirty bit; 0 when not attached.  The
  *	backend may change it (type1 does as groups join its container): it
- *	is asked again whenever it refuses a MAP or an unmap with EINVAL, so
- *	after such an EINVAL this is the current one.
+ *	is asked again whenever it refuses a MAP or an unmap with EINVAL,
+ *	and at SET_HWPTS, so after such a call this is the current one.
  * @nr_mappings: out, live shadow mappings
  * @mapped_bytes: out, bytes covered by live shadow mappings
  * @high_water: out, last byte of the highest IOVA ever mapped through this
@@ -603,6 +610,66 @@ struct viommu_shadow_unmap_batch {
 	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_UNMAP_BATCH)
 
 /**
+ * struct viommu_shadow_set_hwpts - ioctl(VIOMMU_SHADOW_SET_HWPTS)
+ * @size: sizeof(struct viommu_shadow_set_hwpts)
+ * @flags: must be 0
+ * @nr_dirty_hwpts: entries in @dirty_hwpts, 0 to
+ *	VIOMMU_SHADOW_DIRTY_HWPTS_MAX
+ * @__reserved: must be 0
+ * @dirty_hwpts: user pointer to an array of __u32 HWPT ids, as ATTACH's
+ *	@dirty_hwpts; 0 with none
+ *
+ * Replaces the HWPTs an IOMMUFD context reads dirty bits from, whole: for
+ * a VMM whose IOAS gained a HWPT (a device hot-added behind a new one) or
+ * is about to lose one.  The new list is checked as ATTACH checks it, and
+ * replaces the old one only if every entry passes: on any error the
+ * context reads the HWPTs it read before, and nothing else changed.  It
+ * holds the context as every call does, so an unmap or a sync reads
+ * either every HWPT of the old list or every one of the new, never a mix.
+ * From none to some, the context gains VIOMMU_SHADOW_FEATURE_DIRTY (and
+ * the page of dirty bits it keeps in the caller's address space, see the
+ * documentation); from some to none it loses both.  The mappings, and
+ * each HWPT's own bits, are untouched: bits a HWPT dropped from the list
+ * still holds are the VMM's to read, and a HWPT added brings whatever it
+ * has recorded so far.
+ *
+ * HWPTs are named by id, and iommufd gives a destroyed object's id to the
+ * next object it allocates.  Destroying a HWPT the context still names is
+ * the VMM's error.  Until SET_HWPTS drops it, every request with dirty
+ * bits fails with ENOENT, the context unbroken: a sync reads nothing; an
+ * unmap leaves a lone mapping whole, and of a run of back-to-back
+ * mappings unmaps the first without its bits (its record flagged
+ * VIOMMU_SHADOW_RECORD_DIRTY_LOST: the module cannot tell whether the
+ * failed call removed it).  Once iommufd has given the id to another
+ * HWPT, the context reads that HWPT's bits instead.  So drop a HWPT from
+ * the list before destroying it.
+ *
+ * Errors, in order: EOPNOTSUPP (non-zero @flags), EINVAL (non-zero
+ * @__reserved, more than VIOMMU_SHADOW_DIRTY_HWPTS_MAX entries, a
+ * non-zero @dirty_hwpts with none), EFAULT (@dirty_hwpts unreadable),
+ * EINTR, ENXIO (not attached), EIO (broken), EPERM (not the attaching
+ * process), EOPNOTSUPP (a backend without HWPTs, such as VFIO_TYPE1: see
+ * VIOMMU_SHADOW_FEATURE_SET_HWPTS); then the new list's own: ENOMEM, or
+ * another error of mapping the bits page into the caller (as at
+ * ATTACH); ENOENT (a named HWPT is not one, or the IOAS is gone),
+ * EOPNOTSUPP (a named HWPT's IOMMU cannot track dirty pages), E2BIG (the
+ * IOAS has more IOVA ranges than a page holds), or another error of the
+ * forwarded iommufd calls (an LSM denial); all of these change nothing.
+ * EIO, the context broken, when a page of the context's in the caller's
+ * address space is gone or iommufd's answer makes no sense.
+ */
+struct viommu_shadow_set_hwpts {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_dirty_hwpts;
+	__u32 __reserved;
+	__aligned_u64 dirty_hwpts;
+};
+
+#define VIOMMU_SHADOW_SET_HWPTS \
+	_IO(VIOMMU_SHADOW_TYPE, VIOMMU_SHADOW_CMD_SET_HWPTS)
+
+/**
  * DOC: Generic netlink family
  *
  * Contexts are host-global, so the family shows them to the host's
@@ -743,6 +810,9 @@ enum viommu_shadow_nl_cmd {
  * @VIOMMU_SHADOW_A_REASON: string, for people; its text is not an ABI
  * @VIOMMU_SHADOW_A_DROPPED: u64, events dropped by the limits since the
  *	module was loaded
+ * @VIOMMU_SHADOW_A_DIRTY_HWPT: u32, one of the HWPTs an IOMMUFD context
+ *	reads dirty bits from (ATTACH's list, or SET_HWPTS' once called),
+ *	once per HWPT, in the list's order; absent when there are none
  *
  * A request carries only @VIOMMU_SHADOW_A_CTX_ID; any other attribute in a
  * request is refused (EINVAL, with an extended ack naming it).
@@ -778,6 +848,7 @@ enum viommu_shadow_nl_attr {
 	VIOMMU_SHADOW_A_OUTCOME,
 	VIOMMU_SHADOW_A_REASON,
 	VIOMMU_SHADOW_A_DROPPED,
+	VIOMMU_SHADOW_A_DIRTY_HWPT,
 
 	__VIOMMU_SHADOW_A_MAX,
 	VIOMMU_SHADOW_A_MAX = (__VIOMMU_SHADOW_A_MAX - 1)

@@ -997,6 +997,249 @@ TEST_F(mock, viommu_shadow_bits_page_not_forked)
 	close(ctx);
 }
 
+static int vs_set_hwpts(int ctx, const __u32 *hwpts, __u32 nr)
+{
+	struct viommu_shadow_set_hwpts set = {
+		.size = sizeof(set),
+		.nr_dirty_hwpts = nr,
+		.dirty_hwpts = (uintptr_t)hwpts,
+	};
+
+	return ioctl_errno(ctx, VIOMMU_SHADOW_SET_HWPTS, &set);
+}
+
+/* The module's pages in this process (argument and bits pages). */
+static int vs_pages(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, "anon_inode:[viommu_shadow-args]");
+	fclose(f);
+	return n;
+}
+
+/*
+ * Whether vshadowctl (netlink) shows a context reading exactly the HWPTs
+ * @want ("[5,9]"): the test's one context is the only one open.
+ */
+static bool vs_shows_hwpts(const char *want)
+{
+	char out[4096], key[64];
+	size_t got;
+	FILE *p;
+
+	p = popen("/bin/vshadowctl -j show 2>&1", "r");
+	if (!p)
+		return false;
+	got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = 0;
+	pclose(p);
+	snprintf(key, sizeof(key), "\"dirty-hwpts\":%s,", want);
+	if (strstr(out, key))
+		return true;
+	fprintf(stderr, "# vshadowctl shows no %s: %s", key, out);
+	return false;
+}
+
+/*
+ * Unmap the one bits page of this process: of the module's pages, the
+ * one MADV_DOFORK accepts (the argument page has VM_IO, which refuses
+ * it).  0, or -1 when there is not exactly one.
+ */
+static int vs_munmap_bits_page(void)
+{
+	uintptr_t lo, hi, bits = 0;
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "anon_inode:[viommu_shadow-args]") ||
+		    sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if (!madvise((void *)lo, hi - lo, MADV_DOFORK)) {
+			bits = lo;
+			n++;
+		}
+	}
+	fclose(f);
+	return n == 1 ? munmap((void *)bits, PAGE_4K) : -1;
+}
+
+/* SYNC_DIRTY of the context's one mapping, 8 pages at VS_BASE: its bits. */
+static int vs_sync8(int ctx, __u64 *bits)
+{
+	struct viommu_shadow_unmap_record rec[2];
+	struct viommu_shadow_unmap_range r;
+	int ret;
+
+	r = vs_range(VS_BASE, ~0ULL, 0, rec, 2, bits, 8);
+	*bits = 0;
+	ret = ioctl_errno(ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r);
+	if (!ret && (r.out_nr_records != 1 || rec[0].bitmap_offset))
+		return -1;
+	return ret;
+}
+
+/*
+ * SET_HWPTS replaces the HWPTs a context reads, as when a device is
+ * hot-added behind a new HWPT of the IOAS: from HWPT A to B (B's bits
+ * appear, A's no longer), a refused list that changes nothing, to none
+ * (no dirty bits, the bits page gone from the VMM's address space) and
+ * back to both (A's bits from before are read again); vshadowctl shows
+ * the list each time.  A refusal from none leaves no bits page behind;
+ * a bits page the VMM unmapped breaks the context, as for any call.  Then what the
+ * uapi header says of a HWPT destroyed while the context names it: the
+ * read fails before the run is unmapped, and the mapping is unmapped
+ * without bits, reported lost.
+ */
+TEST_F(mock, viommu_shadow_set_hwpts)
+{
+	struct iommu_test_cmd rep = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
+	struct iommu_destroy destroy = { .size = sizeof(destroy) };
+	struct viommu_shadow_set_hwpts set = { .size = sizeof(set) };
+	struct viommu_shadow_info info = { .size = sizeof(info) };
+	__u32 a = self->hwpt_id, b, stdev, both[2], many[9];
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	__u64 bits = 0, big[4];
+	const char *why;
+	char want[32];
+	int ctx;
+
+	ctx = vs_open(self->fd, self->ioas_id, a, &why);
+	if (ctx == -1)
+		SKIP(return, "%s", why);
+	ASSERT_LE(0, ctx);
+	ASSERT_EQ(VIOMMU_SHADOW_FEATURE_SET_HWPTS | VIOMMU_SHADOW_FEATURE_DIRTY,
+		  vs_features(ctx) & (VIOMMU_SHADOW_FEATURE_SET_HWPTS |
+				      VIOMMU_SHADOW_FEATURE_DIRTY));
+	ASSERT_EQ(0, mock_dirty_device(self->fd, self->ioas_id, &b, &stdev));
+	both[0] = a;
+	both[1] = b;
+	ASSERT_EQ(0, vs_map(ctx, VS_BASE, 8 * PAGE_4K, self->buf, 1));
+	ASSERT_EQ(2, vs_pages());
+
+	ASSERT_EQ(0, vs_set_dirty(self->fd, a, VS_BASE, 0x03));
+	ASSERT_EQ(0, vs_set_dirty(self->fd, b, VS_BASE, 0x30));
+	ASSERT_EQ(0, vs_sync8(ctx, &bits));
+	EXPECT_EQ(0x03, bits);
+
+	/* To B: B's bits (kept since they were set) appear, A's no longer. */
+	snprintf(want, sizeof(want), "[%u]", a);
+	EXPECT_TRUE(vs_shows_hwpts(want));
+	ASSERT_EQ(0, vs_set_hwpts(ctx, &b, 1));
+	snprintf(want, sizeof(want), "[%u]", b);
+	EXPECT_TRUE(vs_shows_hwpts(want));
+	ASSERT_EQ(0, vs_set_dirty(self->fd, a, VS_BASE, 0x0c));
+	ASSERT_EQ(0, vs_sync8(ctx, &bits));
+	EXPECT_EQ(0x30, bits);
+
+	/* Refusals: the list stays B, the context unbroken. */
+	EXPECT_EQ(ENOENT, vs_set_hwpts(ctx, (__u32 []){ b, self->ioas_id },
+				       2));
+	memset(many, 0, sizeof(many));
+	EXPECT_EQ(EINVAL, vs_set_hwpts(ctx, many, 9));
+	EXPECT_EQ(EFAULT, vs_set_hwpts(ctx, (__u32 *)8, 1));
+	EXPECT_EQ(EINVAL, vs_set_hwpts(ctx, &b, 0));
+	set.flags = 1;
+	EXPECT_EQ(EOPNOTSUPP, ioctl_errno(ctx, VIOMMU_SHADOW_SET_HWPTS, &set));
+	set.flags = 0;
+	set.__reserved = 1;
+	EXPECT_EQ(EINVAL, ioctl_errno(ctx, VIOMMU_SHADOW_SET_HWPTS, &set));
+	ASSERT_EQ(0, vs_set_dirty(self->fd, b, VS_BASE, 0xc0));
+	ASSERT_EQ(0, vs_sync8(ctx, &bits));
+	EXPECT_EQ(0xc0, bits);
+	EXPECT_TRUE(vs_shows_hwpts(want));
+
+	/* To none: no dirty bits, and the bits page is unmapped. */
+	ASSERT_EQ(0, vs_set_hwpts(ctx, NULL, 0));
+	EXPECT_EQ(VIOMMU_SHADOW_FEATURE_SET_HWPTS,
+		  vs_features(ctx) & (VIOMMU_SHADOW_FEATURE_SET_HWPTS |
+				      VIOMMU_SHADOW_FEATURE_DIRTY));
+	EXPECT_EQ(1, vs_pages());
+	EXPECT_TRUE(vs_shows_hwpts("[]"));
+	EXPECT_EQ(EOPNOTSUPP, vs_sync8(ctx, &bits));
+	/* A refusal from none: the bits page made for it is gone again. */
+	EXPECT_EQ(ENOENT, vs_set_hwpts(ctx, &self->ioas_id, 1));
+	EXPECT_FALSE(vs_features(ctx) & VIOMMU_SHADOW_FEATURE_DIRTY);
+	EXPECT_EQ(1, vs_pages());
+	EXPECT_TRUE(vs_shows_hwpts("[]"));
+
+	/* Back to both: A's bits from before, and B's new ones. */
+	ASSERT_EQ(0, vs_set_dirty(self->fd, b, VS_BASE, 0x80));
+	ASSERT_EQ(0, vs_set_hwpts(ctx, both, 2));
+	EXPECT_TRUE(vs_features(ctx) & VIOMMU_SHADOW_FEATURE_DIRTY);
+	EXPECT_EQ(2, vs_pages());
+	snprintf(want, sizeof(want), "[%u,%u]", a, b);
+	EXPECT_TRUE(vs_shows_hwpts(want));
+	ASSERT_EQ(0, vs_sync8(ctx, &bits));
+	EXPECT_EQ(0x8c, bits);
+
+	/*
+	 * The VMM's error: A's device moves to B, and A is destroyed while
+	 * the context names it.  No dirty request can read A: a sync reads
+	 * nothing, a run of one mapping stays whole, and of a longer run
+	 * the first mapping goes, its bits reported lost (the module cannot
+	 * tell whether the failed run call removed it).  Nothing breaks, and
+	 * dropping A from the list ends it.
+	 */
+	r = vs_range(VS_BASE, ~0ULL, 0, rec, 2, &bits, 8);
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	ASSERT_EQ(0, vs_map(ctx, VS_BASE, 2 * PAGE_4K, self->buf, 1));
+	ASSERT_EQ(0, vs_map(ctx, VS_BASE + 2 * PAGE_4K, 2 * PAGE_4K,
+			    self->buf, 2));
+	ASSERT_EQ(0, vs_map(ctx, VS_BASE + 8 * PAGE_4K, 2 * PAGE_4K,
+			    self->buf, 3));
+	rep.id = self->stdev_id;
+	rep.mock_domain_replace.pt_id = b;
+	ASSERT_EQ(0, mock_cmd(self->fd, &rep));
+	destroy.id = a;
+	ASSERT_EQ(0, ioctl_errno(self->fd, IOMMU_DESTROY, &destroy));
+
+	r = vs_range(VS_BASE, ~0ULL, 0, rec, 4, big, sizeof(big));
+	EXPECT_EQ(ENOENT, ioctl_errno(ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	r = vs_range(VS_BASE + 8 * PAGE_4K, ~0ULL, 0, rec, 4, big, sizeof(big));
+	EXPECT_EQ(ENOENT, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	EXPECT_EQ(0, r.out_nr_records);
+	r = vs_range(VS_BASE, VS_BASE + 4 * PAGE_4K - 1, 0, rec, 4, big, sizeof(big));
+	EXPECT_EQ(ENOENT, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	EXPECT_EQ(1, r.out_nr_records);
+	EXPECT_EQ(1, rec[0].cookie);
+	EXPECT_TRUE(rec[0].flags & VIOMMU_SHADOW_RECORD_DIRTY_LOST);
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_GET_INFO, &info));
+	EXPECT_EQ(0, info.out_flags);
+	EXPECT_EQ(2, info.nr_mappings);
+
+	ASSERT_EQ(0, vs_set_hwpts(ctx, &b, 1));
+	r = vs_range(VS_BASE, ~0ULL, 0, rec, 4, big, sizeof(big));
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r));
+	EXPECT_EQ(2, r.out_nr_records);
+	EXPECT_EQ(ENOENT, ioas_unmap(self->fd, self->ioas_id, VS_BASE,
+				     16 * PAGE_4K, NULL));
+
+	/*
+	 * The VMM unmaps the bits page: the backend is out of reach, and
+	 * the context breaks, as for any call.
+	 */
+	ASSERT_EQ(0, vs_munmap_bits_page());
+	EXPECT_EQ(EIO, vs_set_hwpts(ctx, &b, 1));
+	ASSERT_EQ(0, ioctl_errno(ctx, VIOMMU_SHADOW_GET_INFO, &info));
+	EXPECT_EQ(VIOMMU_SHADOW_INFO_OUT_BROKEN, info.out_flags);
+	close(ctx);
+	EXPECT_EQ(0, vs_pages());
+}
+
 /*
  * The last pages of the mock's aperture: a run of two mappings ending at
  * its last byte, bits on its very last page, unmapped by a request for

@@ -54,6 +54,7 @@ FIXTURE_TEARDOWN(attach)
 
 TEST_F(attach, type1v2_container)
 {
+	struct viommu_shadow_set_hwpts set = { .size = sizeof(set) };
 	struct viommu_shadow_info info;
 
 	ASSERT_EQ(0, _vs_attach(self->ctx, VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
@@ -67,6 +68,9 @@ TEST_F(attach, type1v2_container)
 	EXPECT_EQ(0, info.high_water);
 	EXPECT_EQ(VIOMMU_SHADOW_FEATURE_MAP | VIOMMU_SHADOW_FEATURE_UNMAP_RANGE |
 		  VIOMMU_SHADOW_FEATURE_DIRTY, info.features);
+	/* No HWPTs to replace: no FEATURE_SET_HWPTS, and the call refused. */
+	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, VIOMMU_SHADOW_SET_HWPTS,
+				       &set));
 }
 
 TEST_F(attach, not_a_container)
@@ -165,6 +169,9 @@ TEST_F(attach, hwpts_are_for_iommufd)
 	};
 
 	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
+	/* The list is read first, whatever the backend. */
+	cmd.dirty_hwpts = 8;
+	EXPECT_EQ(EFAULT, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
 	cmd.nr_dirty_hwpts = 0;
 	EXPECT_EQ(EINVAL, vs_ioctl(self->ctx, VIOMMU_SHADOW_ATTACH, &cmd));
 	cmd.dirty_hwpts = 0;
@@ -1057,8 +1064,9 @@ TEST_F(range, efault_partial_progress)
  * entry one byte smaller than the first version EINVAL.  Nothing any of
  * them is refused for may change anything: the context's counters and
  * the mock's own list of mappings are compared after.  And with a valid
- * body (the row's @fill): a longer struct with a zero tail is accepted,
- * and before ATTACH every call but ATTACH and GET_INFO gets ENXIO.
+ * body (the row's @fill): a longer struct with a zero tail is accepted
+ * (or refused as that body is, @valid_err), and before ATTACH every call
+ * but ATTACH and GET_INFO gets ENXIO.
  */
 struct abi_bufs {
 	void *page;		/* a page to map */
@@ -1083,6 +1091,7 @@ struct abi_row {
 	size_t elem_size;	/* offset of its element size field */
 	uint32_t elem_first;	/* the element's first version size */
 	bool dirty;		/* its body needs a context with dirty bits */
+	int valid_err;		/* the mock's answer to a valid body */
 };
 
 #define ABI_ROW(_req, _struct, _first, _known, _fill, ...) {		\
@@ -1154,6 +1163,14 @@ static void abi_unmap_batch(void *buf, struct abi_bufs *b, uint64_t iova)
 	};
 }
 
+static void abi_set_hwpts(void *buf, struct abi_bufs *b, uint64_t iova)
+{
+	*(struct viommu_shadow_set_hwpts *)buf =
+		(struct viommu_shadow_set_hwpts) {
+		.size = sizeof(struct viommu_shadow_set_hwpts),
+	};
+}
+
 #define UNMAP_FLAGS	(VIOMMU_SHADOW_UNMAP_GET_DIRTY |		\
 			 VIOMMU_SHADOW_UNMAP_WHOLE | VIOMMU_SHADOW_UNMAP_DENSE)
 
@@ -1193,6 +1210,12 @@ static const struct abi_row abi_rows[] = {
 		abi_unmap_batch,
 		RANGE_ARRAY(struct viommu_shadow_unmap_batch, ranges,
 			    range_size, struct viommu_shadow_range)),
+	/* The mock, like type1, has no HWPTs to replace. */
+	ABI_ROW(SET_HWPTS, struct viommu_shadow_set_hwpts,
+		sizeof(struct viommu_shadow_set_hwpts), 0, abi_set_hwpts,
+		.reserved = { offsetof(struct viommu_shadow_set_hwpts,
+				       __reserved) },
+		.valid_err = EOPNOTSUPP),
 };
 
 /*
@@ -1220,7 +1243,8 @@ static unsigned int abi_valid_bodies(struct __test_metadata *_metadata,
 		memset(buf, 0, sizeof(buf));
 		row->fill(buf, b, iova);
 		*(uint32_t *)buf = row->size + 8;
-		EXPECT_EQ(0, vs_ioctl(attach ? fresh : ctx, row->req, buf))
+		EXPECT_EQ(row->valid_err,
+			  vs_ioctl(attach ? fresh : ctx, row->req, buf))
 			TH_LOG("%s: zero tail", row->name);
 		if (!attach) {
 			memset(buf, 0, sizeof(buf));
