@@ -449,6 +449,7 @@ if deps_progress 6.1 "$OUT/host/deps.log"; then
 	host_check host/netlink-spec '' python3 "$TOP/tools/testing/netlink/check_spec.py"
 	host_check host/docs '' python3 "$TOP/tools/testing/docs/check_rst.py"
 	host_check host/packaging '' "$TOP/scripts/dkms-test.sh"
+	host_check host/library '' "$TOP/scripts/check-library.sh"
 	[ "$(id -u)" -eq 0 ] ||
 		record SKIP host/packaging-dkms "dkms install needs root: sudo scripts/dkms-test.sh"
 	# make check-full: the README's commands in a new Debian 12 root.
