@@ -52,7 +52,8 @@ grep -qF "libvshadow.so.0 => $stage/usr/lib/" <<<"$deps" ||
 	fail "the program did not load the staged libvshadow.so.0: $deps"
 
 # Exports: the API, versioned; the preload library, ioctl() alone.
-api=$(sed -n 's/^\t\t\(vshadow_[a-z0-9_]*\);$/\1@@VSHADOW_0/p' "$LIB/libvshadow.map" | sort)
+api=$(awk '/^VSHADOW_[0-9.]* {/ { node = $1 } /^\t\tvshadow_[a-z0-9_]*;$/ { sub(/;/, "", $1); print $1 "@@" node }' \
+	"$LIB/libvshadow.map" | sort)
 got=$(nm -D --defined-only "$stage/usr/lib/libvshadow.so.0" | awk '$2 == "T" { print $3 }' | sort)
 [ "$got" = "$api" ] || fail "libvshadow.so.0 exports: $(echo "$got" | tr '\n' ' ') (want $(echo "$api" | tr '\n' ' '))"
 got=$(nm -D --defined-only "$stage/usr/lib/libvshadow-preload.so" | awk '$2 ~ /^[TDBVW]$/ { print $3 }')

@@ -32,6 +32,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,8 @@ static int (*real_ioctl)(int fd, unsigned long req, ...);
 #endif
 
 #define MAX_CONTAINERS	64
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
 
 /*
  * The containers seen set up, by fd.  One lock for all: it serialises the
@@ -71,21 +74,38 @@ static struct vshadow **find(int fd)
 	return NULL;
 }
 
+/*
+ * A container this library does not serve goes to type1 as it is, and the
+ * user is told once, whatever VSHADOW_DEBUG says: an unmap type1 refuses
+ * will fail for it.  (Which of the module and the fallback serves the
+ * others, libvshadow logs with VSHADOW_DEBUG=1.)
+ */
+static void pass_through(int fd, const char *why)
+{
+	fprintf(stderr, "libvshadow-preload: container fd %d: passed through to type1: %s\n",
+		fd, why);
+}
+
 /* A new type1 container (or one set up again): give it a handle. */
 static void track(int fd)
 {
 	struct vshadow **slot = find(fd);
 	struct vshadow *vs;
+	int ret;
 
-	if (vshadow_open_type1(&vs, fd, 0))
+	ret = vshadow_open_type1(&vs, fd, 0);
+	if (ret) {
+		pass_through(fd, strerror(-ret));
 		vs = NULL;	/* the calls then go straight to type1 */
+	}
 	if (slot) {
 		vshadow_close(*slot);
 		*slot = vs;
 	} else if (nr_containers < MAX_CONTAINERS) {
 		containers[nr_containers].fd = fd;
 		containers[nr_containers++].vs = vs;
-	} else {
+	} else if (vs) {
+		pass_through(fd, "more than " XSTR(MAX_CONTAINERS) " containers");
 		vshadow_close(vs);
 	}
 }

@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -22,8 +23,6 @@
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
 
-/* The module's default limit of mappings per context, kept here too. */
-#define MAX_MAPPINGS	65535
 /* Records per UNMAP_RANGE call, and the first bitmap buffer. */
 #define NR_RECORDS	256
 #define BITMAP_FIRST	(64 * 1024)
@@ -46,6 +45,7 @@ struct mapping {
 
 struct vshadow {
 	int mode;
+	int cause;			/* the module's error, if it fell back */
 	int container;
 	int ctx;			/* kernel: the context */
 	bool dirty;
@@ -198,10 +198,15 @@ static int user_open(struct vshadow *vs)
 		return -ENOMEM;
 	info->argsz = sz;
 	ret = xioctl(vs->container, VFIO_IOMMU_GET_INFO, info);
-	if (ret || !(info->flags & VFIO_IOMMU_INFO_PGSIZES) ||
-	    !info->iova_pgsizes) {
+	/* Not a container with type1 set (EINVAL), or no VFIO file (ENOTTY). */
+	if (ret == -EINVAL || ret == -ENOTTY)
+		ret = -ENODEV;
+	else if (!ret && (!(info->flags & VFIO_IOMMU_INFO_PGSIZES) ||
+			  !info->iova_pgsizes))
+		ret = -ENODEV;
+	if (ret) {
 		free(info);
-		return -ENODEV;		/* no type1 IOMMU set */
+		return ret;
 	}
 	vs->pgsize = info->iova_pgsizes & -info->iova_pgsizes;
 	off = (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0;
@@ -261,8 +266,6 @@ static int user_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 	i = user_find(vs, iova);
 	if (i < vs->nr && vs->maps[i].iova <= last)
 		return -EEXIST;
-	if (vs->nr >= MAX_MAPPINGS)
-		return -ENOSPC;
 	if (vs->nr == vs->cap) {
 		p = realloc(vs->maps, (vs->cap ? 2 * vs->cap : 64) * sizeof(*p));
 		if (!p)
@@ -413,10 +416,39 @@ static int user_walk(struct vshadow *vs, bool sync, uint64_t start,
 
 /* ---- the interface ---- */
 
+/* The module cannot be had, or does not take the container: fall back. */
+static bool fallback_on(int ret)
+{
+	return ret == -ENOENT || ret == -ENXIO || ret == -ENODEV ||
+	       ret == -EACCES || ret == -EOPNOTSUPP || ret == -EINVAL;
+}
+
+/* VSHADOW_DEBUG=1: say what vshadow_open_type1() decided, and why. */
+static void log_open(const struct vshadow *vs, int container, int ret)
+{
+	const char *env = getenv("VSHADOW_DEBUG");
+
+	if (!env || strcmp(env, "1"))
+		return;
+	if (ret)
+		fprintf(stderr, "libvshadow: container %d: cannot open: %s\n",
+			container, strerror(-ret));
+	else if (vs->mode == VSHADOW_MODE_KERNEL)
+		fprintf(stderr, "libvshadow: container %d: the module\n",
+			container);
+	else if (vs->cause)
+		fprintf(stderr,
+			"libvshadow: container %d: userspace fallback: %s: %s\n",
+			container, "/dev/viommu_shadow", strerror(-vs->cause));
+	else
+		fprintf(stderr, "libvshadow: container %d: userspace, as asked\n",
+			container);
+}
+
 int vshadow_open_type1(struct vshadow **out, int container, unsigned int flags)
 {
 	struct vshadow *vs;
-	int ret = -ENOENT;
+	int ret = 0;
 
 	if (flags & ~(VSHADOW_OPEN_NO_FALLBACK | VSHADOW_OPEN_USERSPACE) ||
 	    (flags & VSHADOW_OPEN_NO_FALLBACK && flags & VSHADOW_OPEN_USERSPACE))
@@ -429,20 +461,27 @@ int vshadow_open_type1(struct vshadow **out, int container, unsigned int flags)
 	if (!(flags & VSHADOW_OPEN_USERSPACE))
 		ret = kernel_open(vs);
 	/*
-	 * Fall back when the module is absent (no device node, or no module
-	 * behind it) or refuses the container (no type1 backend, not a
-	 * container it knows).
+	 * Fall back when the module cannot be had (no device node, no module
+	 * behind it, no permission) or refuses the container (no type1
+	 * backend, not a container it knows), keeping its error to say so.
 	 */
-	if (ret && !(flags & VSHADOW_OPEN_NO_FALLBACK) &&
-	    (ret == -ENOENT || ret == -ENXIO || ret == -ENODEV ||
-	     ret == -EOPNOTSUPP || ret == -EINVAL))
+	if (flags & VSHADOW_OPEN_USERSPACE ||
+	    (ret && !(flags & VSHADOW_OPEN_NO_FALLBACK) && fallback_on(ret))) {
+		vs->cause = ret;
 		ret = user_open(vs);
+	}
+	log_open(vs, container, ret);
 	if (ret) {
 		free(vs);
 		return ret;
 	}
 	*out = vs;
 	return 0;
+}
+
+int vshadow_fallback_cause(const struct vshadow *vs)
+{
+	return vs->mode == VSHADOW_MODE_USERSPACE ? vs->cause : 0;
 }
 
 void vshadow_close(struct vshadow *vs)

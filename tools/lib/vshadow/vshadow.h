@@ -10,6 +10,11 @@
  * the mappings it was given and makes one type1 call per live mapping.  The
  * results are the same either way (see vshadow_unmap_range()); only the
  * cost differs, and which failures can be reported (see vshadow_info).
+ * Which one a handle uses, and why, is never a secret: vshadow_get_info()
+ * and vshadow_fallback_cause() say it, and with VSHADOW_DEBUG=1 in the
+ * environment every vshadow_open_type1() logs its decision to stderr
+ * ("libvshadow: container 7: the module", "libvshadow: container 7:
+ * userspace fallback: /dev/viommu_shadow: No such file or directory").
  *
  * Every function returns 0 or a negative errno.  A struct vshadow is not
  * thread-safe: callers serialise their calls on one (the module serialises
@@ -32,7 +37,7 @@ extern "C" {
 #endif
 
 #define VSHADOW_VERSION_MAJOR	0
-#define VSHADOW_VERSION_MINOR	1
+#define VSHADOW_VERSION_MINOR	2
 
 /* The library's version, "MAJOR.MINOR", as it was built. */
 VSHADOW_API const char *vshadow_version(void);
@@ -55,11 +60,19 @@ struct vshadow;
  *
  * Uses the viommu_shadow module when /dev/viommu_shadow exists and the
  * module takes the container, else the userspace fallback (unless
- * VSHADOW_OPEN_NO_FALLBACK: then the module's error).  The handle does not
- * own @container; close the handle first.
+ * VSHADOW_OPEN_NO_FALLBACK: then the module's error).  The library falls
+ * back when the module cannot be had (-ENOENT: no device node, as in a
+ * private /dev; -ENXIO or -ENODEV: a node but no module; -EACCES: the
+ * node's permissions) or refuses the container (-ENODEV, -EOPNOTSUPP,
+ * -EINVAL); vshadow_fallback_cause() keeps that error.  The handle does
+ * not own @container; close the handle first.
  *
- * Return: 0, -EINVAL (unknown @flags, or both of them), -ENODEV (no type1
- * IOMMU set on @container), -ENOMEM, or the module's error.
+ * Return: 0, -EINVAL (unknown @flags, or both of them), -EBADF (@container
+ * is not an open file descriptor), -ENODEV (no type1 IOMMU set on
+ * @container, or it is no VFIO container), -ENOMEM; with
+ * VSHADOW_OPEN_NO_FALLBACK, the module's error (above, or any other);
+ * without, the module's errors that say the container is unusable (an LSM
+ * denial, say) and type1's.
  */
 VSHADOW_API int vshadow_open_type1(struct vshadow **out, int container,
 				   unsigned int flags);
@@ -77,9 +90,10 @@ VSHADOW_API void vshadow_close(struct vshadow *vs);
  *
  * Return: 0; -EEXIST (overlaps a mapping of this handle; nothing changed);
  * -EINVAL (no @prot, @length 0, or not aligned to the IOMMU page size);
- * -EOVERFLOW (the range wraps); -ENOSPC (65535 mappings); or type1's own
- * error (-ENOMEM over RLIMIT_MEMLOCK, -EFAULT, -EEXIST for a mapping made
- * directly on the container...).
+ * -EOVERFLOW (the range wraps); -ENOSPC (the module's max_mappings per
+ * context, or type1's dma_entry_limit: the fallback has no limit of its
+ * own); or type1's own error (-ENOMEM over RLIMIT_MEMLOCK, -EFAULT,
+ * -EEXIST for a mapping made directly on the container...).
  */
 VSHADOW_API int vshadow_map(struct vshadow *vs, uint64_t iova,
 			    uint64_t length, void *vaddr, unsigned int prot,
@@ -179,6 +193,15 @@ struct vshadow_info {
 
 VSHADOW_API int vshadow_get_info(struct vshadow *vs,
 				 struct vshadow_info *info);
+
+/**
+ * vshadow_fallback_cause() - why a handle is not the module's
+ *
+ * Return: 0 for a handle on the module, or one opened with
+ * VSHADOW_OPEN_USERSPACE; else the module's negative errno that made
+ * vshadow_open_type1() fall back (see there).  Since 0.2.
+ */
+VSHADOW_API int vshadow_fallback_cause(const struct vshadow *vs);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,9 @@
  * flags) and dirty bits, and the same state.  (With vfio-pci type1
  * reports every pinned page dirty: both modes must say so, bit for bit.)
  */
+#include <sched.h>
+#include <sys/mount.h>
+
 #include "kselftest_harness.h"
 #include "vshadow_utils.h"
 #include "vshadow.h"
@@ -213,7 +216,7 @@ TEST_F(lib, open_modes)
 	struct vshadow_info info;
 	struct vshadow *vs;
 
-	EXPECT_EQ(0, strcmp("0.1", vshadow_version()));
+	EXPECT_EQ(0, strcmp("0.2", vshadow_version()));
 	EXPECT_EQ(-EINVAL, vshadow_open_type1(&vs, self->box.container,
 					      VSHADOW_OPEN_NO_FALLBACK |
 					      VSHADOW_OPEN_USERSPACE));
@@ -225,11 +228,105 @@ TEST_F(lib, open_modes)
 	EXPECT_EQ(VSHADOW_MODE_KERNEL, info.mode);
 	EXPECT_EQ(PAGE_4K, info.pgsize);
 	EXPECT_TRUE(info.dirty);
+	EXPECT_EQ(0, vshadow_fallback_cause(vs));
+	vshadow_close(vs);
+	ASSERT_EQ(0, vshadow_open_type1(&vs, self->box.container,
+					VSHADOW_OPEN_USERSPACE));
+	EXPECT_EQ(0, vshadow_fallback_cause(vs));
 	vshadow_close(vs);
 	/* not a container: the module refuses, and so does type1 */
 	EXPECT_EQ(-ENODEV, vshadow_open_type1(&vs, self->box.group, 0));
 	EXPECT_EQ(-EINVAL, vshadow_open_type1(&vs, self->box.group,
 					      VSHADOW_OPEN_NO_FALLBACK));
+	/* no file at all: said so in every mode */
+	EXPECT_EQ(-EBADF, vshadow_open_type1(&vs, -1, 0));
+	EXPECT_EQ(-EBADF, vshadow_open_type1(&vs, -1,
+					     VSHADOW_OPEN_NO_FALLBACK));
+	EXPECT_EQ(-EBADF, vshadow_open_type1(&vs, -1,
+					     VSHADOW_OPEN_USERSPACE));
+}
+
+/*
+ * The child of private_dev, in a /dev of its own without the module's
+ * node (as libvirt gives a VM): the library falls back, says why, and
+ * logs it with VSHADOW_DEBUG=1; NO_FALLBACK gets the reason.  Returns
+ * the number of the first check that failed, 0 if none.
+ */
+static int private_dev_child(int container, int err)
+{
+	struct vshadow_info info;
+	struct vshadow *vs;
+
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", "/dev", "tmpfs", 0, NULL))
+		return 10;
+	if (dup2(err, 2) != 2 || setenv("VSHADOW_DEBUG", "1", 1))
+		return 11;
+	if (vshadow_open_type1(&vs, container, 0))
+		return 1;
+	if (vshadow_get_info(vs, &info) || info.mode != VSHADOW_MODE_USERSPACE)
+		return 2;
+	if (vshadow_fallback_cause(vs) != -ENOENT)
+		return 3;
+	vshadow_close(vs);
+	if (vshadow_open_type1(&vs, container, VSHADOW_OPEN_NO_FALLBACK) !=
+	    -ENOENT)
+		return 4;
+	return 0;
+}
+
+/*
+ * A VMM in a private /dev (libvirt's default) runs the fallback: it must
+ * be able to tell, and VSHADOW_DEBUG=1 says it on stderr.  Where the
+ * node is, the same variable says the module is used.
+ */
+TEST_F(lib, private_dev)
+{
+	char out[1024] = "", want[128];
+	struct vshadow *vs;
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(private_dev_child(self->box.container, pfd[1]));
+	close(pfd[1]);
+	n = read(pfd[0], out, sizeof(out) - 1);
+	close(pfd[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("child: check %d failed", WEXITSTATUS(status));
+	out[n > 0 ? n : 0] = 0;
+	snprintf(want, sizeof(want),
+		 "libvshadow: container %d: userspace fallback: /dev/viommu_shadow: %s\n",
+		 self->box.container, strerror(ENOENT));
+	EXPECT_NE(NULL, strstr(out, want))
+		TH_LOG("stderr: %s", out);
+
+	/* Here the node is: the module, said once per open. */
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (dup2(pfd[1], 2) != 2 || setenv("VSHADOW_DEBUG", "1", 1) ||
+		    vshadow_open_type1(&vs, self->box.container, 0))
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], out, sizeof(out) - 1);
+	close(pfd[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	out[n > 0 ? n : 0] = 0;
+	snprintf(want, sizeof(want), "libvshadow: container %d: the module\n",
+		 self->box.container);
+	EXPECT_EQ(0, strcmp(out, want))
+		TH_LOG("stderr: %s", out);
 }
 
 TEST_HARNESS_MAIN
