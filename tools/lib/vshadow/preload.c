@@ -14,7 +14,15 @@
  * - VFIO_IOMMU_MAP_DMA with only READ/WRITE: vshadow_map();
  * - VFIO_IOMMU_UNMAP_DMA without VADDR: vshadow_unmap_range(), the bits
  *   placed at (mapping's iova - iova) / pgsize in the caller's bitmap;
- * and everything else goes to the real ioctl().  The caller sees type1's
+ * and everything else goes to the real ioctl().  A handle follows the
+ * open file, not the fd number: it is dropped when the fd it was made
+ * for is closed (close() is intercepted too) or made to name another
+ * file (dup2(), dup3(), close_range() and reuse are noticed at the fd's
+ * next map or unmap, by kcmp(KCMP_FILE) against a duplicate kept for
+ * the purpose), and a duplicate of a tracked fd finds its handle.  In
+ * the child of a fork() every handle is dropped: the module serves the
+ * process that made a context, and type1 the child's calls.
+ * The caller sees type1's
  * conventions: 0 or -1 with errno, type1's errnos for the checks it
  * makes (EINVAL for an unaligned or wrapping range, a bad bitmap page
  * size or a bitmap too small for the range, an unmap with bits while dirty
@@ -28,6 +36,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -35,7 +44,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <linux/kcmp.h>
 #include <linux/vfio.h>
 
 #include "vshadow.h"
@@ -43,10 +55,15 @@
 #ifdef VSHADOW_PRELOAD_WRAP
 int __real_ioctl(int fd, unsigned long req, ...);
 #define real_ioctl	__real_ioctl
+/* what libc's close() does, but for its cancellation point */
+#define real_close(fd)	syscall(SYS_close, fd)
 #define INTERPOSED	__wrap_ioctl
+#define INTERPOSED_CLOSE	__wrap_close
 #else
 #define INTERPOSED	ioctl
+#define INTERPOSED_CLOSE	close
 static int (*real_ioctl)(int fd, unsigned long req, ...);
+static int (*real_close)(int fd);
 #endif
 
 #define MAX_CONTAINERS	64
@@ -54,24 +71,108 @@ static int (*real_ioctl)(int fd, unsigned long req, ...);
 #define XSTR(x)		STR(x)
 
 /*
- * The containers seen set up, by fd.  One lock for all: it serialises the
- * calls on a handle (which is not thread-safe) and the table itself.
+ * The containers seen set up, by fd, each with a duplicate of its fd
+ * (@ident) that tells whether the fd still names the same open file.
+ * One lock for all: it serialises the calls on a handle (which is not
+ * thread-safe) and the table itself.  Recursive, since dropping a handle
+ * closes files, and close() comes back here.
  */
 static struct {
 	int fd;
+	int ident;
 	struct vshadow *vs;
 } containers[MAX_CONTAINERS];
 static int nr_containers;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static struct vshadow **find(int fd)
+/* Forget entry @i: its handle, its duplicate, its place in the table. */
+static void drop(int i)
+{
+	vshadow_close(containers[i].vs);
+	if (containers[i].ident >= 0)
+		syscall(SYS_close, containers[i].ident);
+	containers[i] = containers[--nr_containers];
+}
+
+/*
+ * Whether @fd names the open file @ident duplicates: 1, 0, or -1 where
+ * kcmp() cannot answer (a kernel without it, a policy against it).
+ */
+static int same_file(int fd, int ident)
+{
+	pid_t pid = getpid();
+	long ret;
+
+	if (ident < 0)
+		return -1;
+	ret = syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd, ident);
+	return ret < 0 ? -1 : ret == 0;
+}
+
+static int index_of(int fd)
 {
 	int i;
 
 	for (i = 0; i < nr_containers; i++)
 		if (containers[i].fd == fd)
+			return i;
+	return -1;
+}
+
+/*
+ * The handle of the container @fd names (NULL in it for one passed
+ * through), or NULL: the handle follows the open file, not the number.
+ * The entry made for @fd is dropped once @fd names another file; a
+ * duplicate of a tracked container's fd finds that container's handle.
+ * Where kcmp() cannot answer, @fd's own entry is taken as it is and no
+ * other is looked for.
+ */
+static struct vshadow **find(int fd)
+{
+	int i = index_of(fd);
+
+	if (i >= 0) {
+		if (same_file(fd, containers[i].ident))
+			return &containers[i].vs;
+		drop(i);
+	}
+	for (i = 0; i < nr_containers; i++)
+		if (same_file(fd, containers[i].ident) == 1)
 			return &containers[i].vs;
 	return NULL;
+}
+
+/* In a fork child: the module would refuse its calls; type1 takes them. */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * The child's one thread is not the one that took the lock (a recursive
+ * mutex knows its owner by thread id): it starts from a new lock.
+ */
+static void atfork_child(void)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	while (nr_containers)
+		drop(nr_containers - 1);
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 /*
@@ -89,25 +190,25 @@ static void pass_through(int fd, const char *why)
 /* A new type1 container (or one set up again): give it a handle. */
 static void track(int fd)
 {
-	struct vshadow **slot = find(fd);
+	int i = index_of(fd), ret;
 	struct vshadow *vs;
-	int ret;
 
+	pthread_once(&atfork_once, atfork_register);
+	if (i >= 0)
+		drop(i);
 	ret = vshadow_open_type1(&vs, fd, 0);
 	if (ret) {
 		pass_through(fd, strerror(-ret));
-		vs = NULL;	/* the calls then go straight to type1 */
+		return;		/* its calls go straight to type1 */
 	}
-	if (slot) {
-		vshadow_close(*slot);
-		*slot = vs;
-	} else if (nr_containers < MAX_CONTAINERS) {
-		containers[nr_containers].fd = fd;
-		containers[nr_containers++].vs = vs;
-	} else if (vs) {
+	if (nr_containers == MAX_CONTAINERS) {
 		pass_through(fd, "more than " XSTR(MAX_CONTAINERS) " containers");
 		vshadow_close(vs);
+		return;
 	}
+	containers[nr_containers].fd = fd;
+	containers[nr_containers].ident = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	containers[nr_containers++].vs = vs;
 }
 
 /* A handle that lost track of its container is dropped: type1 directly. */
@@ -240,6 +341,26 @@ static int do_unmap(struct vshadow **slot,
 	}
 	ret = vshadow_unmap_range(*slot, u->iova, last, flags, put_bits, &out);
 	return unmapped(slot, u, &out, ret);
+}
+
+/* A tracked container's fd closed: its handle goes with it. */
+int INTERPOSED_CLOSE(int fd)
+{
+	int i;
+
+#ifndef VSHADOW_PRELOAD_WRAP
+	if (!real_close) {
+		real_close = dlsym(RTLD_NEXT, "close");
+		if (!real_close)
+			return syscall(SYS_close, fd);
+	}
+#endif
+	pthread_mutex_lock(&lock);
+	i = index_of(fd);
+	if (i >= 0)
+		drop(i);
+	pthread_mutex_unlock(&lock);
+	return real_close(fd);
 }
 
 int INTERPOSED(int fd, unsigned long req, ...)

@@ -74,4 +74,28 @@ TEST_F(interpose, plain_calls_unchanged)
 	EXPECT_NE(NULL, strstr(self->plain, "unmap bits: ok - size 0x"));
 }
 
+/*
+ * The container's fd made to name another container, a dup of a tracked
+ * fd, a fork child's calls: the same as type1's, line for line.  (Before
+ * the preload library followed the open file: the calls through the
+ * reused fd went to the first container's handle, and the child's to a
+ * context that refuses other processes.)
+ */
+TEST_F(interpose, fds_follow_the_file)
+{
+	int ret = run(PLAIN, "fds", self->plain, sizeof(self->plain));
+
+	if (ret == 65)
+		SKIP(return, "needs a second edu device on vfio-pci");
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(0, run(PRELOAD, "fds", self->preload,
+			 sizeof(self->preload)));
+	TH_LOG("plain type1:\n%s", self->plain);
+	EXPECT_STREQ(self->plain, self->preload);
+	EXPECT_NE(NULL, strstr(self->plain,
+			       "unmap on B's own fd: ok - size 0x1000\n"));
+	EXPECT_NE(NULL, strstr(self->plain,
+			       "child: unmap on B: ok - size 0x1000\n"));
+}
+
 TEST_HARNESS_MAIN

@@ -10,6 +10,9 @@
  *                             bitmap (512 MB: type1 takes at most 256 MB)
  *   type1_unmodified plain    calls type1 accepts or refuses on its own;
  *                             prints each result, to compare
+ *   type1_unmodified fds      the container's fd made to name a second
+ *                             container (dup2), a dup of it, and a fork
+ *                             child's calls
  *
  * Output: one line per call, "what: ret errno size", and for bitmaps the
  * set bits' count and positions' checksum.
@@ -124,13 +127,69 @@ static int plain(void)
 	return 0;
 }
 
+static void show_unmap(const char *what, int fd, uint64_t iova)
+{
+	uint64_t done = 0;
+	int ret = t1_unmap(fd, iova, PAGE_4K, NULL, 0, &done);
+
+	show(what, ret, done);
+}
+
+/*
+ * What a VMM may do to its container's fd: make it name another
+ * container (dup2), use a dup of it, fork.  type1 acts on the file the fd
+ * names, in any process: so must the preload library, whose handles
+ * were made for a file and a process.
+ */
+static int fds(void)
+{
+	struct vfio_box other;
+	int status, copy;
+	pid_t pid;
+
+	if (vfio_box_open(&other, 1, true)) {
+		fprintf(stderr, "type1_unmodified: no second edu device on vfio-pci\n");
+		return 65;
+	}
+	map("map on A", SZ_1G, PAGE_4K);
+	if (dup2(other.container, container) != container)
+		return 1;
+	map("map through A's fd, now naming B", 2 * SZ_1G, PAGE_4K);
+	show_unmap("unmap on B's own fd", other.container, 2 * SZ_1G);
+	show_unmap("unmap of A's mapping through that fd", container, SZ_1G);
+	copy = dup(other.container);
+	show("map through a dup of B's fd", t1_map(copy, 3 * SZ_1G, PAGE_4K, buf),
+	     PAGE_4K);
+	show_unmap("unmap on B's own fd", other.container, 3 * SZ_1G);
+	close(copy);
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (!pid) {
+		show("child: map on B", t1_map(other.container, 4 * SZ_1G,
+					       PAGE_4K, buf), PAGE_4K);
+		show_unmap("child: unmap on B", other.container, 4 * SZ_1G);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 1;
+	show("parent: map on B", t1_map(other.container, 5 * SZ_1G, PAGE_4K,
+					buf), PAGE_4K);
+	show_unmap("parent: unmap on B", other.container, 5 * SZ_1G);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vfio_box box;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 2 || (strcmp(argv[1], "seed") && strcmp(argv[1], "plain"))) {
-		fprintf(stderr, "usage: type1_unmodified seed|plain\n");
+	if (argc != 2 || (strcmp(argv[1], "seed") && strcmp(argv[1], "plain") &&
+			  strcmp(argv[1], "fds"))) {
+		fprintf(stderr, "usage: type1_unmodified seed|plain|fds\n");
 		return 64;
 	}
 	if (vfio_box_open(&box, 0, true)) {
@@ -140,5 +199,7 @@ int main(int argc, char **argv)
 	container = box.container;
 	buf = mmap(NULL, 4 * PAGE_4K, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (!strcmp(argv[1], "fds"))
+		return fds();
 	return strcmp(argv[1], "seed") ? plain() : seed();
 }
