@@ -39,6 +39,11 @@ enum {
 	EXIT_INCONSISTENT = 6,	/* a dump kept changing while it was read */
 };
 
+/* Where the module shows it is loaded, whatever the network namespace. */
+#define SYS_MODULE	"/sys/module/viommu_shadow"
+#define OTHER_NETNS \
+	"the viommu_shadow family is only in the host's initial network namespace"
+
 /* A dump interrupted by a change is read again, this many times at most. */
 #define DUMP_TRIES	5
 
@@ -669,6 +674,7 @@ int main(int argc, char **argv)
 	char *end;
 	int opt, ret;
 
+	opterr = 0;	/* its messages are said below, precisely */
 	while ((opt = getopt_long(argc, argv, "jc:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -690,7 +696,13 @@ int main(int argc, char **argv)
 			       VIOMMU_SHADOW_GENL_VERSION);
 			return EXIT_OK;
 		default:
-			print_usage(stderr);
+			/* "show -1": getopt took the id for an option */
+			if (optopt >= '0' && optopt <= '9')
+				err("'-%c...' is not a context id (a number from 1 up)",
+				    optopt);
+			else
+				err("bad option, or one without its value: '%s' (try --help)",
+				    argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -699,16 +711,21 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];
-	if (!strcmp(cmd, "show") && optind + 1 >= argc) {
-		if (optind < argc && parse_ctx(argv[optind++], &ctx))
-			return EXIT_USAGE;
-	} else if (!strcmp(cmd, "mappings") && optind + 1 == argc) {
-		if (parse_ctx(argv[optind++], &ctx))
-			return EXIT_USAGE;
-	} else if ((strcmp(cmd, "stats") && strcmp(cmd, "monitor")) ||
-		   optind != argc) {
-		err("unknown command or wrong arguments: '%s' (try --help)",
-		    cmd);
+	if (strcmp(cmd, "show") && strcmp(cmd, "mappings") &&
+	    strcmp(cmd, "stats") && strcmp(cmd, "monitor")) {
+		err("unknown command '%s' (try --help)", cmd);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "mappings") && optind == argc) {
+		err("mappings needs a context id");
+		return EXIT_USAGE;
+	}
+	if ((!strcmp(cmd, "show") || !strcmp(cmd, "mappings")) &&
+	    optind < argc && parse_ctx(argv[optind++], &ctx))
+		return EXIT_USAGE;
+	if (optind < argc) {
+		err("%s: unexpected argument '%s' (try --help)", cmd,
+		    argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (count > 0 && strcmp(cmd, "monitor")) {
@@ -728,7 +745,11 @@ int main(int argc, char **argv)
 	}
 	family = genl_ctrl_resolve(sk, VIOMMU_SHADOW_GENL_NAME);
 	if (family < 0) {
-		if (family == -NLE_OBJ_NOTFOUND) {
+		if (family == -NLE_OBJ_NOTFOUND && !access(SYS_MODULE, F_OK)) {
+			/* sysfs is not per network namespace; the family is */
+			err("%s", OTHER_NETNS);
+			ret = EXIT_NOT_LOADED;
+		} else if (family == -NLE_OBJ_NOTFOUND) {
 			err("the viommu_shadow module is not loaded (modprobe viommu_shadow)");
 			ret = EXIT_NOT_LOADED;
 		} else {
