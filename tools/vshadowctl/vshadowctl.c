@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
@@ -49,6 +50,7 @@ enum {
 
 static const char *prog = "vshadowctl";
 static bool json;
+static bool timestamps;
 static int family;
 static sig_atomic_t stop;	/* set by the signal handler */
 
@@ -100,6 +102,7 @@ static const char usage_text[] =
 "Options:\n"
 "  -j, --json      JSON output (monitor: one object per line)\n"
 "  -c, --count N   monitor: stop after N events\n"
+"  -t, --timestamp monitor: each event's time (UTC, ISO 8601)\n"
 "  -h, --help      this text\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -223,12 +226,20 @@ static void out_begin(const char *event)
 	}
 }
 
+/* JSON keys are snake_case (iproute2's habit), the text's kebab-case. */
 static void out_key(const char *key)
 {
-	if (json)
-		printf("%s\"%s\":", out_first ? "" : ",", key);
-	else
+	const char *p;
+
+	if (!json) {
 		printf("%s%s ", out_first ? "" : " ", key);
+		out_first = false;
+		return;
+	}
+	printf("%s\"", out_first ? "" : ",");
+	for (p = key; *p; p++)
+		putchar(*p == '-' ? '_' : *p);
+	fputs("\":", stdout);
 	out_first = false;
 }
 
@@ -238,30 +249,73 @@ static void out_u64(const char *key, uint64_t v)
 	printf("%llu", (unsigned long long)v);
 }
 
-/* Addresses and cookies: hex for people, numbers in JSON. */
+/*
+ * Addresses, lengths, cookies, identities: hex for people; in JSON,
+ * strings of 16 hex digits, since JSON numbers past 2^53 do not survive
+ * most readers (jq 1.6 reads 18446744073709551615 as
+ * 18446744073709552000).  Counters stay numbers.
+ */
 static void out_hex(const char *key, uint64_t v)
 {
 	out_key(key);
-	printf(json ? "%llu" : "0x%llx", (unsigned long long)v);
+	printf(json ? "\"0x%016llx\"" : "0x%llx", (unsigned long long)v);
+}
+
+/*
+ * The length of the valid UTF-8 sequence at @p (1 to 4), or 0: what
+ * JSON may carry as it is.  Overlong forms, surrogates and code points
+ * past U+10FFFF are not valid.
+ */
+static int utf8_len(const unsigned char *p)
+{
+	int n, i;
+	uint32_t c;
+
+	if (*p < 0x80)
+		return 1;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2, c = *p & 0x1f;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3, c = *p & 0x0f;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 4, c = *p & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return n;
 }
 
 static void out_str(const char *key, const char *s)
 {
 	const unsigned char *p;
+	int n;
 
 	out_key(key);
 	if (!json) {
 		fputs(s, stdout);
 		return;
 	}
+	/* UTF-8 as it is; a byte that is not (a comm is any bytes): U+FFFD */
 	fputc('"', stdout);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+	for (p = (const unsigned char *)s; *p; p += n) {
+		n = utf8_len(p);
+		if (!n) {
+			fputs("\\ufffd", stdout);
+			n = 1;
+		} else if (*p == '"' || *p == '\\') {
 			printf("\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
+		} else if (*p < 0x20 || *p == 0x7f) {
 			printf("\\u%04x", *p);
-		else
-			fputc(*p, stdout);
+		} else {
+			fwrite(p, 1, n, stdout);
+		}
 	}
 	fputc('"', stdout);
 }
@@ -276,6 +330,20 @@ static void out_flag(const char *key, bool v)
 		printf("%s%s", out_first ? "" : " ", key);
 		out_first = false;
 	}
+}
+
+/* When an event was read: UTC, ISO 8601, microseconds. */
+static void out_time(void)
+{
+	struct timespec ts;
+	char buf[32];
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	out_key("time");
+	printf(json ? "\"%s.%06ldZ\"" : "%s.%06ldZ", buf, ts.tv_nsec / 1000);
 }
 
 /* @more: in a JSON list, another object follows. */
@@ -554,6 +622,8 @@ static int print_event(struct nl_msg *msg, void *arg)
 	if (!name || parse(msg, tb) < 0)
 		return NL_SKIP;
 	out_begin(name);
+	if (timestamps)
+		out_time();
 	switch (cmd) {
 	case VIOMMU_SHADOW_NL_CMD_CTX_NEW:
 	case VIOMMU_SHADOW_NL_CMD_CTX_DEL:
@@ -663,6 +733,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "count", required_argument, NULL, 'c' },
+		{ "timestamp", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -675,10 +746,13 @@ int main(int argc, char **argv)
 	int opt, ret;
 
 	opterr = 0;	/* its messages are said below, precisely */
-	while ((opt = getopt_long(argc, argv, "jc:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jc:thV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
+			break;
+		case 't':
+			timestamps = true;
 			break;
 		case 'c':
 			count = strtol(optarg, &end, 10);
@@ -728,8 +802,8 @@ int main(int argc, char **argv)
 		    argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (count > 0 && strcmp(cmd, "monitor")) {
-		err("--count is for monitor");
+	if ((count > 0 || timestamps) && strcmp(cmd, "monitor")) {
+		err("--count and --timestamp are for monitor");
 		return EXIT_USAGE;
 	}
 

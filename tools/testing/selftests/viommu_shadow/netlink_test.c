@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -939,14 +940,18 @@ TEST_F(nl, vshadowctl_output)
 	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
 	EXPECT_EQ(1, count_lines(out, "ctx "));
 
-	/* JSON: a list of objects, numbers as numbers */
+	/*
+	 * JSON: a list of objects, snake_case keys, counters as numbers,
+	 * addresses as strings of 16 hex digits
+	 */
 	snprintf(cmd, sizeof(cmd), VSHADOWCTL " -j show %u", self->id);
 	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
 	snprintf(want, sizeof(want), "[\n{\"ctx\":%u,\"backend\":", self->id);
 	EXPECT_EQ(0, strncmp(out, want, strlen(want))) TH_LOG("%s", out);
 	snprintf(want, sizeof(want), ",\"pid\":%d,\"comm\":\"", getpid());
 	EXPECT_NE(NULL, strstr(out, want));
-	snprintf(want, sizeof(want), ",\"mappings\":100,\"bytes\":%llu,\"high-water\":%llu,",
+	snprintf(want, sizeof(want),
+		 ",\"mappings\":100,\"bytes\":%llu,\"high_water\":\"0x%016llx\",",
 		 100 * PAGE_4K, (unsigned long long)info.high_water);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, ",\"broken\":false}\n]\n"));
@@ -964,8 +969,9 @@ TEST_F(nl, vshadowctl_output)
 	snprintf(cmd, sizeof(cmd), VSHADOWCTL " --json mappings %u", self->id);
 	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
 	EXPECT_EQ(100, count_lines(out, "{\"iova\":"));
-	snprintf(want, sizeof(want), "{\"iova\":%llu,\"length\":4096,\"cookie\":99}\n]\n",
-		 SZ_1G + 99 * PAGE_4K);
+	snprintf(want, sizeof(want),
+		 "{\"iova\":\"0x%016llx\",\"length\":\"0x%016x\",\"cookie\":\"0x%016x\"}\n]\n",
+		 SZ_1G + 99 * PAGE_4K, 4096, 99);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
 
 	/* stats: totals; at least ours */
@@ -1041,14 +1047,49 @@ TEST_F(nl, vshadowctl_monitor)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
 	snprintf(want, sizeof(want),
-		 "{\"event\":\"bisect-refused\",\"ctx\":%u,\"start\":%llu,\"last\":%llu}\n",
+		 "{\"event\":\"bisect-refused\",\"ctx\":%u,\"start\":\"0x%016llx\",\"last\":\"0x%016llx\"}\n",
 		 self->id, SZ_1G, SZ_1G);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
 	snprintf(want, sizeof(want),
-		 "{\"event\":\"clamped\",\"ctx\":%u,\"start\":%llu,\"last\":%llu,\"clamped-last\":%llu}\n",
-		 self->id, SZ_1G, (unsigned long long)UINT64_MAX,
-		 SZ_1G + 2 * PAGE_4K - 1);
+		 "{\"event\":\"clamped\",\"ctx\":%u,\"start\":\"0x%016llx\",\"last\":\"0xffffffffffffffff\",\"clamped_last\":\"0x%016llx\"}\n",
+		 self->id, SZ_1G, SZ_1G + 2 * PAGE_4K - 1);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+}
+
+/*
+ * A comm is any bytes (prctl(PR_SET_NAME)); JSON is UTF-8: a byte that
+ * is not valid UTF-8 comes out as U+FFFD, valid UTF-8 as it is, control
+ * characters escaped.
+ */
+TEST(comm_in_json)
+{
+	char out[8192];
+	int mock, ctx;
+	pid_t pid;
+	int status;
+
+	if (access(VSHADOWCTL, X_OK))
+		SKIP(return, "no %s in this guest", VSHADOWCTL);
+	mock = open(VS_MOCK_DEV, O_RDWR | O_CLOEXEC);
+	if (mock < 0)
+		SKIP(return, "mock backend not loaded");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (prctl(PR_SET_NAME, "\xff\xc3\xa9\x01x\"", 0, 0, 0))
+			_exit(100);
+		ctx = open("/dev/viommu_shadow", O_RDWR);
+		if (ctx < 0 || _vs_attach(ctx, VSHADOW_MOCK_BACKEND, mock))
+			_exit(101);
+		if (vs_run(VSHADOWCTL " -j show", out, sizeof(out), 0))
+			_exit(102);
+		_exit(strstr(out, "\"comm\":\"\\ufffd\xc3\xa9\\u0001x\\\"\"") ?
+		      0 : 103);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(mock);
 }
 
 /*
