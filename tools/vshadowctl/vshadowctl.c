@@ -51,6 +51,7 @@ enum {
 static const char *prog = "vshadowctl";
 static bool json;
 static bool timestamps;
+static uint32_t pid_filter;	/* show: only this owner's contexts */
 static int family;
 static sig_atomic_t stop;	/* set by the signal handler */
 
@@ -103,6 +104,7 @@ static const char usage_text[] =
 "  -j, --json      JSON output (monitor: one object per line)\n"
 "  -c, --count N   monitor: stop after N events\n"
 "  -t, --timestamp monitor: each event's time (UTC, ISO 8601)\n"
+"  -P, --pid PID   show: only the contexts PID attached\n"
 "  -h, --help      this text\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -530,9 +532,17 @@ static void out_mapping(struct nl_msg *msg, struct nlattr **tb)
 }
 
 /* Every collected message, one object each; a JSON list in JSON. */
+/* Whether --pid leaves out the context of @tb. */
+static bool filtered(struct nlattr **tb)
+{
+	return pid_filter && (!tb[VIOMMU_SHADOW_A_PID] ||
+			      nla_get_u32(tb[VIOMMU_SHADOW_A_PID]) != pid_filter);
+}
+
 static int print_list(struct collect *c, void (*out)(struct nl_msg *, struct nlattr **))
 {
 	struct nlattr *tb[VIOMMU_SHADOW_A_MAX + 1];
+	bool first = true;
 	size_t i;
 	int ret;
 
@@ -542,12 +552,21 @@ static int print_list(struct collect *c, void (*out)(struct nl_msg *, struct nla
 		ret = parse(c->msgs[i], tb);
 		if (ret < 0)
 			return ret;
+		if (filtered(tb))
+			continue;
+		/* the previous object's comma, now that another follows */
+		if (json && !first)
+			fputs(",\n", stdout);
+		first = false;
 		out_begin(NULL);
 		out(c->msgs[i], tb);
-		out_end(i + 1 < c->nr);
+		if (json)
+			fputc('}', stdout);
+		else
+			fputc('\n', stdout);
 	}
 	if (json)
-		fputs("]\n", stdout);
+		fputs(first ? "]\n" : "\n]\n", stdout);
 	return 0;
 }
 
@@ -734,6 +753,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "timestamp", no_argument, NULL, 't' },
+		{ "pid", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -741,18 +761,26 @@ int main(int argc, char **argv)
 	struct nl_sock *sk;
 	const char *cmd;
 	uint32_t ctx = 0;
-	long count = -1;
+	long count = -1, pid;
 	char *end;
 	int opt, ret;
 
 	opterr = 0;	/* its messages are said below, precisely */
-	while ((opt = getopt_long(argc, argv, "jc:thV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jc:tP:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
 			break;
 		case 't':
 			timestamps = true;
+			break;
+		case 'P':
+			pid = strtol(optarg, &end, 10);
+			if (*end || end == optarg || pid < 1 || pid > INT32_MAX) {
+				err("--pid needs a process id");
+				return EXIT_USAGE;
+			}
+			pid_filter = pid;
 			break;
 		case 'c':
 			count = strtol(optarg, &end, 10);
@@ -804,6 +832,10 @@ int main(int argc, char **argv)
 	}
 	if ((count > 0 || timestamps) && strcmp(cmd, "monitor")) {
 		err("--count and --timestamp are for monitor");
+		return EXIT_USAGE;
+	}
+	if (pid_filter && strcmp(cmd, "show")) {
+		err("--pid is for show");
 		return EXIT_USAGE;
 	}
 

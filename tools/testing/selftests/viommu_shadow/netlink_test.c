@@ -907,6 +907,28 @@ static int count_lines(const char *text, const char *prefix)
 	return count;
 }
 
+/*
+ * The lines of @text that start with @prefix, or -1 if one of them does
+ * not contain @needle.
+ */
+static int lines_all_with(const char *text, const char *prefix,
+			  const char *needle)
+{
+	const char *p = text, *end, *hit;
+	int count = 0;
+
+	for (; p && *p; p = end ? end + 1 : NULL) {
+		end = strchr(p, '\n');
+		if (strncmp(p, prefix, strlen(prefix)))
+			continue;
+		hit = strstr(p, needle);
+		if (!hit || (end && hit > end))
+			return -1;
+		count++;
+	}
+	return count;
+}
+
 #define CTL_OUT	(4 << 20)
 
 /* vshadowctl's text and JSON, checked against what GET_INFO says. */
@@ -955,6 +977,17 @@ TEST_F(nl, vshadowctl_output)
 		 100 * PAGE_4K, (unsigned long long)info.high_water);
 	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, ",\"broken\":false}\n]\n"));
+
+	/* --pid: only the contexts a process attached */
+	snprintf(cmd, sizeof(cmd), VSHADOWCTL " -P %d show", getpid());
+	ASSERT_EQ(0, vs_run(cmd, out, CTL_OUT, 0));
+	snprintf(want, sizeof(want), "ctx %u backend ", self->id);
+	EXPECT_NE(NULL, line_of(out, want)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), " pid %d comm ", getpid());
+	EXPECT_LE(1, lines_all_with(out, "ctx ", want)) TH_LOG("%s", out);
+	ASSERT_EQ(0, vs_run(VSHADOWCTL " -j --pid 1 show", out, CTL_OUT, 0));
+	EXPECT_STREQ("[\n]\n", out);
+	EXPECT_EQ(2, vs_run(VSHADOWCTL " -P 1 stats", out, CTL_OUT, 0));
 
 	/* mappings: one line each, in IOVA order */
 	snprintf(cmd, sizeof(cmd), VSHADOWCTL " mappings %u", self->id);
