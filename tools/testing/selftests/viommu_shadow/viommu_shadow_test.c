@@ -1969,6 +1969,9 @@ TEST_F(seed, real_dma_stops_at_unmap)
 	struct edu e;
 	int i;
 
+	if (!vs_device_is_edu(self->box.bdf))
+		SKIP(return, "%s is no edu device: its DMA engine is edu's",
+		     self->box.bdf);
 	ASSERT_EQ(0, edu_open(&e, &self->box));
 	for (i = 0; i < EDU_LEN; i++)
 		in[i] = i * 7 + 3;
@@ -3751,6 +3754,36 @@ TEST_F(iommufd, changed_behind_the_context)
 	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas, SZ_1G + SZ_2M, PAGE_4K,
 				&done));
 	EXPECT_EQ(PAGE_4K, done);
+}
+
+/*
+ * On a real host the tests take their devices from VSHADOW_DEVICES (PCI
+ * addresses bound to vfio-pci) instead of looking for QEMU's edu: a
+ * named device is used, in the order given; one not bound to vfio-pci
+ * is not.
+ */
+TEST(devices_from_the_environment)
+{
+	char bdf[2][32], got[32], both[72];
+	int group[2], g;
+
+	if (edu_find(0, bdf[0], sizeof(bdf[0]), &group[0]) ||
+	    edu_find(1, bdf[1], sizeof(bdf[1]), &group[1]))
+		SKIP(return, "needs two edu devices bound to vfio-pci");
+	ASSERT_EQ(0, setenv("VSHADOW_DEVICES", bdf[1], 1));
+	ASSERT_EQ(0, edu_find(0, got, sizeof(got), &g));
+	EXPECT_STREQ(bdf[1], got);
+	EXPECT_EQ(group[1], g);
+	EXPECT_NE(0, edu_find(1, got, sizeof(got), &g));
+	ASSERT_EQ(0, setenv("VSHADOW_DEVICES", "0000:ff:1f.7, junk", 1));
+	EXPECT_NE(0, edu_find(0, got, sizeof(got), &g));
+	snprintf(both, sizeof(both), "%s,%s", bdf[1], bdf[0]);
+	ASSERT_EQ(0, setenv("VSHADOW_DEVICES", both, 1));
+	ASSERT_EQ(0, edu_find(1, got, sizeof(got), &g));
+	EXPECT_STREQ(bdf[0], got);
+	ASSERT_EQ(0, unsetenv("VSHADOW_DEVICES"));
+	ASSERT_EQ(0, edu_find(0, got, sizeof(got), &g));
+	EXPECT_STREQ(bdf[0], got);
 }
 
 TEST_HARNESS_MAIN

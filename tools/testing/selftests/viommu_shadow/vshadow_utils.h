@@ -99,34 +99,68 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char * const *)a, *(char * const *)b);
 }
 
-/* BDF and IOMMU group of the idx-th edu device bound to vfio-pci. */
+/* Whether PCI device @bdf is QEMU's edu (1234:11e8), whose DMA we drive. */
+static inline bool vs_device_is_edu(const char *bdf)
+{
+	unsigned long vendor, device;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", bdf);
+	if (read_hex_file(path, &vendor) || vendor != 0x1234)
+		return false;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", bdf);
+	return !read_hex_file(path, &device) && device == 0x11e8;
+}
+
+/*
+ * The devices the tests may use: on a real host, those named in
+ * VSHADOW_DEVICES (PCI addresses, separated by spaces or commas, each
+ * bound to vfio-pci; in that order), else QEMU's edu devices bound to
+ * vfio-pci (the test VM's; in address order).  At most 64, strdup()ed
+ * into @names; returns how many.
+ */
+static inline int vs_devices(char **names)
+{
+	const char *env = getenv("VSHADOW_DEVICES");
+	char path[PATH_MAX], *list, *tok, *save;
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (env) {
+		list = strdup(env);
+		for (tok = strtok_r(list, " ,", &save); tok && n < 64;
+		     tok = strtok_r(NULL, " ,", &save)) {
+			snprintf(path, sizeof(path),
+				 "/sys/bus/pci/drivers/vfio-pci/%s", tok);
+			if (!access(path, F_OK))
+				names[n++] = strdup(tok);
+		}
+		free(list);
+		return n;
+	}
+	d = opendir("/sys/bus/pci/drivers/vfio-pci");
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < 64)
+		if (strchr(de->d_name, ':') && vs_device_is_edu(de->d_name))
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	return n;
+}
+
+/*
+ * BDF and IOMMU group of the idx-th test device (vs_devices(): edu in
+ * the test VM, VSHADOW_DEVICES on a host).
+ */
 static inline int edu_find(int idx, char *bdf, size_t len, int *group)
 {
 	char path[PATH_MAX], link[PATH_MAX], *names[64];
-	unsigned long vendor, device;
-	struct dirent *de;
-	int n = 0, i, ret = -1;
+	int n, i, ret = -1;
 	ssize_t l;
-	DIR *d;
 
-	d = opendir("/sys/bus/pci/drivers/vfio-pci");
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) && n < 64) {
-		if (!strchr(de->d_name, ':'))
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
-			 de->d_name);
-		if (read_hex_file(path, &vendor) || vendor != 0x1234)
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
-			 de->d_name);
-		if (read_hex_file(path, &device) || device != 0x11e8)
-			continue;
-		names[n++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_str);
+	n = vs_devices(names);
 	if (idx < n) {
 		snprintf(path, sizeof(path),
 			 "/sys/bus/pci/devices/%s/iommu_group", names[idx]);
