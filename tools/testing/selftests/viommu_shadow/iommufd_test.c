@@ -1040,7 +1040,7 @@ static bool vs_shows_hwpts(const char *want)
 	got = fread(out, 1, sizeof(out) - 1, p);
 	out[got] = 0;
 	pclose(p);
-	snprintf(key, sizeof(key), "\"dirty-hwpts\":%s,", want);
+	snprintf(key, sizeof(key), "\"dirty_hwpts\":%s,", want);
 	if (strstr(out, key))
 		return true;
 	fprintf(stderr, "# vshadowctl shows no %s: %s", key, out);
