@@ -46,6 +46,7 @@ struct mapping {
 struct vshadow {
 	int mode;
 	int cause;			/* the module's error, if it fell back */
+	bool iommufd;			/* an IOAS, not a type1 container */
 	int container;
 	int ctx;			/* kernel: the context */
 	bool dirty;
@@ -94,14 +95,23 @@ static int bitmap_get(struct vshadow *vs, uint64_t bytes)
 
 /* ---- the module ---- */
 
-static int kernel_open(struct vshadow *vs)
+/* The context's page size and features, after ATTACH or SET_HWPTS. */
+static int kernel_info(struct vshadow *vs)
 {
-	struct viommu_shadow_attach at = {
-		.size = sizeof(at),
-		.backend = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
-		.fd = vs->container,
-	};
 	struct viommu_shadow_info info = { .size = sizeof(info) };
+	int ret = xioctl(vs->ctx, VIOMMU_SHADOW_GET_INFO, &info);
+
+	if (ret)
+		return ret;
+	vs->pgsize = info.pgsize;
+	vs->dirty = info.features & VIOMMU_SHADOW_FEATURE_DIRTY;
+	return 0;
+}
+
+static int kernel_open(struct vshadow *vs,
+		       const struct viommu_shadow_attach *attach)
+{
+	struct viommu_shadow_attach at = *attach;
 	int ret;
 
 	vs->ctx = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);
@@ -109,15 +119,13 @@ static int kernel_open(struct vshadow *vs)
 		return -errno;
 	ret = xioctl(vs->ctx, VIOMMU_SHADOW_ATTACH, &at);
 	if (!ret)
-		ret = xioctl(vs->ctx, VIOMMU_SHADOW_GET_INFO, &info);
+		ret = kernel_info(vs);
 	if (ret) {
 		close(vs->ctx);
 		vs->ctx = -1;
 		return ret;
 	}
 	vs->mode = VSHADOW_MODE_KERNEL;
-	vs->pgsize = info.pgsize;
-	vs->dirty = info.features & VIOMMU_SHADOW_FEATURE_DIRTY;
 	return 0;
 }
 
@@ -459,7 +467,11 @@ int vshadow_open_type1(struct vshadow **out, int container, unsigned int flags)
 	vs->container = container;
 	vs->ctx = -1;
 	if (!(flags & VSHADOW_OPEN_USERSPACE))
-		ret = kernel_open(vs);
+		ret = kernel_open(vs, &(struct viommu_shadow_attach) {
+			.size = sizeof(struct viommu_shadow_attach),
+			.backend = VIOMMU_SHADOW_BACKEND_VFIO_TYPE1,
+			.fd = container,
+		});
 	/*
 	 * Fall back when the module cannot be had (no device node, no module
 	 * behind it, no permission) or refuses the container (no type1
@@ -482,6 +494,58 @@ int vshadow_open_type1(struct vshadow **out, int container, unsigned int flags)
 int vshadow_fallback_cause(const struct vshadow *vs)
 {
 	return vs->mode == VSHADOW_MODE_USERSPACE ? vs->cause : 0;
+}
+
+int vshadow_open_iommufd(struct vshadow **out, int iommufd, uint32_t ioas_id,
+			 const uint32_t *hwpts, uint32_t nr,
+			 unsigned int flags)
+{
+	struct vshadow *vs;
+	int ret;
+
+	if (flags)
+		return -EINVAL;
+	vs = calloc(1, sizeof(*vs));
+	if (!vs)
+		return -ENOMEM;
+	vs->container = iommufd;
+	vs->ctx = -1;
+	ret = kernel_open(vs, &(struct viommu_shadow_attach) {
+		.size = sizeof(struct viommu_shadow_attach),
+		.backend = VIOMMU_SHADOW_BACKEND_IOMMUFD,
+		.fd = iommufd,
+		.backend_id = ioas_id,
+		.nr_dirty_hwpts = nr,
+		.dirty_hwpts = (uintptr_t)hwpts,
+	});
+	vs->iommufd = true;
+	log_open(vs, iommufd, ret);
+	if (ret) {
+		free(vs);
+		return ret;
+	}
+	*out = vs;
+	return 0;
+}
+
+int vshadow_set_hwpts(struct vshadow *vs, const uint32_t *hwpts, uint32_t nr)
+{
+	struct viommu_shadow_set_hwpts cmd = {
+		.size = sizeof(cmd),
+		.nr_dirty_hwpts = nr,
+		.dirty_hwpts = (uintptr_t)hwpts,
+	};
+	int ret;
+
+	if (!vs->iommufd)
+		return -EOPNOTSUPP;
+	if (vs->broken)
+		return -EIO;
+	ret = xioctl(vs->ctx, VIOMMU_SHADOW_SET_HWPTS, &cmd);
+	if (ret == -EIO)
+		vs->broken = true;
+	/* DIRTY came or went with the list */
+	return ret ?: kernel_info(vs);
 }
 
 void vshadow_close(struct vshadow *vs)

@@ -77,6 +77,46 @@ struct vshadow;
 VSHADOW_API int vshadow_open_type1(struct vshadow **out, int container,
 				   unsigned int flags);
 
+/**
+ * vshadow_open_iommufd() - shadow the mappings of an iommufd IOAS
+ * @out: the new handle
+ * @iommufd: an iommufd file (/dev/iommu)
+ * @ioas_id: the IOAS
+ * @hwpts: the @nr HWPTs of the IOAS whose dirty bits are read (every
+ *	HWPT the VMM tracks dirty pages on), or NULL with @nr 0: then no
+ *	dirty bits
+ * @flags: 0
+ *
+ * The module only: iommufd has no userspace fallback here (the library's
+ * fallback is type1's calls).  The rest is as for a type1 handle; the
+ * dirty bits come from the HWPTs, which the VMM keeps tracking while
+ * named (see vshadow_set_hwpts()).  Since 0.2.
+ *
+ * Return: 0, -EINVAL (@flags, @nr over 8, @hwpts without @nr; an IOAS id
+ * iommufd does not take), -ENOENT (no /dev/viommu_shadow; no such IOAS or
+ * HWPT), -ENXIO or -ENODEV (no module), -EOPNOTSUPP (no iommufd backend
+ * module, or a HWPT that cannot track), -EBADF, -ENOMEM, or the module's
+ * error.
+ */
+VSHADOW_API int vshadow_open_iommufd(struct vshadow **out, int iommufd,
+				     uint32_t ioas_id, const uint32_t *hwpts,
+				     uint32_t nr, unsigned int flags);
+
+/**
+ * vshadow_set_hwpts() - read dirty bits from these HWPTs from now on
+ *
+ * For an iommufd handle whose IOAS gained a HWPT (a device hot-added) or
+ * is about to lose one: the list is replaced whole, or not at all (the
+ * old one stays on any error).  @nr 0 leaves the handle without dirty
+ * bits.  Drop a HWPT from the list before destroying it.  Since 0.2.
+ *
+ * Return: 0, -EOPNOTSUPP (not an iommufd handle, or a HWPT that cannot
+ * track), -EINVAL (@nr over 8, @hwpts without @nr), -ENOENT (no such
+ * HWPT), -EIO (the handle is broken), or the module's error.
+ */
+VSHADOW_API int vshadow_set_hwpts(struct vshadow *vs, const uint32_t *hwpts,
+				  uint32_t nr);
+
 /* Forget the handle; the mappings stay in the container, which owns them. */
 VSHADOW_API void vshadow_close(struct vshadow *vs);
 

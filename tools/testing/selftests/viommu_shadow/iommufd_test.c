@@ -35,6 +35,7 @@
 #include "iommufd_test.h"
 #include "iommufd_mock.h"
 #include "kselftest_harness.h"
+#include "vshadow.h"
 
 #define PAGE_4K		4096ULL
 /* The mock domain's IO page: PAGE_SIZE / 2 (MOCK_IO_PAGE_SIZE). */
@@ -1238,6 +1239,87 @@ TEST_F(mock, viommu_shadow_set_hwpts)
 	EXPECT_EQ(VIOMMU_SHADOW_INFO_OUT_BROKEN, info.out_flags);
 	close(ctx);
 	EXPECT_EQ(0, vs_pages());
+}
+
+/* libvshadow's callback: the first mapping's bits, and how many came. */
+struct lib_seen {
+	int nr;
+	unsigned int flags;
+	__u64 bits;
+};
+
+static void lib_seen(void *opaque, const struct vshadow_unmapped *m)
+{
+	struct lib_seen *s = opaque;
+
+	if (!s->nr++) {
+		s->flags = m->flags;
+		s->bits = m->dirty ? m->dirty[0] : 0;
+	}
+}
+
+/*
+ * libvshadow on an IOAS: the module only (no userspace fallback for
+ * iommufd), dirty bits from the HWPTs named, and the list replaced
+ * through vshadow_set_hwpts(), DIRTY following it.
+ */
+TEST_F(mock, libvshadow_iommufd)
+{
+	struct vshadow_info info;
+	struct lib_seen seen;
+	struct vshadow *vs;
+	__u32 bad = 0xfffff;
+	int ret;
+
+	EXPECT_EQ(-EINVAL, vshadow_open_iommufd(&vs, self->fd, self->ioas_id,
+						&self->hwpt_id, 1, 1));
+	ret = vshadow_open_iommufd(&vs, self->fd, self->ioas_id,
+				   &self->hwpt_id, 1, 0);
+	if (ret == -EOPNOTSUPP || ret == -ENOENT)
+		SKIP(return, "viommu_shadow_iommufd not loaded (%d)", ret);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, vshadow_get_info(vs, &info));
+	EXPECT_EQ(VSHADOW_MODE_KERNEL, info.mode);
+	EXPECT_TRUE(info.dirty);
+	EXPECT_EQ(PAGE_4K, info.pgsize);
+	ASSERT_EQ(0, vshadow_map(vs, VS_BASE, 2 * PAGE_4K, self->buf,
+				 VSHADOW_MAP_READ | VSHADOW_MAP_WRITE, 7));
+
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, VS_BASE, 0x2));
+	memset(&seen, 0, sizeof(seen));
+	ASSERT_EQ(0, vshadow_sync_dirty(vs, 0, UINT64_MAX, VSHADOW_UNMAP_DIRTY,
+					lib_seen, &seen));
+	EXPECT_EQ(1, seen.nr);
+	EXPECT_EQ(0x2, seen.bits & 0x3);
+
+	/* to none: no dirty bits; a refused list changes nothing */
+	ASSERT_EQ(0, vshadow_set_hwpts(vs, NULL, 0));
+	ASSERT_EQ(0, vshadow_get_info(vs, &info));
+	EXPECT_FALSE(info.dirty);
+	EXPECT_EQ(-EOPNOTSUPP, vshadow_sync_dirty(vs, 0, UINT64_MAX,
+						  VSHADOW_UNMAP_DIRTY, NULL,
+						  NULL));
+	EXPECT_EQ(-ENOENT, vshadow_set_hwpts(vs, &bad, 1));
+	EXPECT_EQ(-EINVAL, vshadow_set_hwpts(vs, &bad, 9));
+	ASSERT_EQ(0, vshadow_get_info(vs, &info));
+	EXPECT_FALSE(info.dirty);
+	EXPECT_FALSE(info.broken);
+
+	/* and back: the bits set meanwhile come with the unmap */
+	ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, VS_BASE, 0x1));
+	ASSERT_EQ(0, vshadow_set_hwpts(vs, &self->hwpt_id, 1));
+	ASSERT_EQ(0, vshadow_get_info(vs, &info));
+	EXPECT_TRUE(info.dirty);
+	memset(&seen, 0, sizeof(seen));
+	ASSERT_EQ(0, vshadow_unmap_range(vs, 0, UINT64_MAX,
+					 VSHADOW_UNMAP_DIRTY, lib_seen, &seen));
+	EXPECT_EQ(1, seen.nr);
+	EXPECT_EQ(0x1, seen.bits & 0x3);
+	ASSERT_EQ(0, vshadow_get_info(vs, &info));
+	EXPECT_EQ(0, info.nr_mappings);
+	vshadow_close(vs);
+	EXPECT_EQ(-ENOENT, vshadow_open_iommufd(&vs, self->fd, 0xfffff,
+						NULL, 0, 0));
 }
 
 /*
