@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <linux/viommu_shadow.h>
 
 #include "vshadow.h"
+#include "vshadow_test.h"
 
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
@@ -55,6 +57,11 @@ struct vshadow {
 	uint64_t bitmap_max;		/* type1's max_dirty_bitmap_size */
 	uint64_t *bitmap;		/* a dirty bitmap buffer, grown */
 	uint64_t bitmap_bytes;
+	/* userspace: one mapping's bits, split from a run's; grown */
+	uint64_t *scratch;
+	uint64_t scratch_bytes;
+	uint64_t hole;			/* a page type1 never maps */
+	uint64_t type1_calls;		/* for the tests */
 	/* userspace: the mappings, sorted by iova, and what they cover */
 	struct mapping *maps;
 	uint64_t nr, cap;
@@ -76,20 +83,28 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return syscall(SYS_ioctl, fd, req, arg) ? -errno : 0;
 }
 
-/* A bitmap buffer of at least @bytes (whole words), zeroed. */
-static int bitmap_get(struct vshadow *vs, uint64_t bytes)
+/* Grow the buffer *@buf of *@have bytes to at least @bytes (whole words). */
+static int bitmap_reserve(uint64_t **buf, uint64_t *have, uint64_t bytes)
 {
 	uint64_t *p;
 
 	bytes = (bytes + 7) & ~7ULL;
-	if (bytes > vs->bitmap_bytes) {
-		p = realloc(vs->bitmap, bytes);
-		if (!p)
-			return -ENOMEM;
-		vs->bitmap = p;
-		vs->bitmap_bytes = bytes;
-	}
-	memset(vs->bitmap, 0, bytes);
+	if (bytes <= *have)
+		return 0;
+	p = realloc(*buf, bytes);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*have = bytes;
+	return 0;
+}
+
+/* The module's bitmap buffer, of at least @bytes, zeroed. */
+static int bitmap_get(struct vshadow *vs, uint64_t bytes)
+{
+	if (bitmap_reserve(&vs->bitmap, &vs->bitmap_bytes, bytes))
+		return -ENOMEM;
+	memset(vs->bitmap, 0, vs->bitmap_bytes);
 	return 0;
 }
 
@@ -191,46 +206,285 @@ static int kernel_walk(struct vshadow *vs, unsigned long req, uint64_t start,
 
 /* ---- the userspace fallback ---- */
 
-/* type1's page size, and whether (and how far) it can track dirty pages. */
-static int user_open(struct vshadow *vs)
+/*
+ * Outcomes of one type1 call beyond 0 and a negative errno, as the
+ * module's type1 backend names them.
+ */
+#define T1_ABSENT	1	/* the range held none of the handle's mappings */
+#define T1_BROKEN	2	/* type1 no longer holds what the handle made */
+
+/* No page outside every IOVA range the container allows is known. */
+#define NO_HOLE		UINT64_MAX
+
+static int t1_ioctl(struct vshadow *vs, unsigned long req, void *arg)
+{
+	vs->type1_calls++;
+	return xioctl(vs->container, req, arg);
+}
+
+/* type1's GET_INFO, with room for its capabilities; free() it. */
+static int t1_info(struct vshadow *vs, struct vfio_iommu_type1_info **out,
+		   size_t *len)
 {
 	struct vfio_iommu_type1_info *info;
-	struct vfio_info_cap_header *cap;
-	struct vfio_iommu_type1_info_cap_migration *mig;
 	size_t sz = 4096;
-	uint32_t off;
 	int ret;
 
-	info = calloc(1, sz);
-	if (!info)
-		return -ENOMEM;
-	info->argsz = sz;
-	ret = xioctl(vs->container, VFIO_IOMMU_GET_INFO, info);
-	/* Not a container with type1 set (EINVAL), or no VFIO file (ENOTTY). */
-	if (ret == -EINVAL || ret == -ENOTTY)
-		ret = -ENODEV;
-	else if (!ret && (!(info->flags & VFIO_IOMMU_INFO_PGSIZES) ||
-			  !info->iova_pgsizes))
-		ret = -ENODEV;
+	for (;;) {
+		info = calloc(1, sz);
+		if (!info)
+			return -ENOMEM;
+		info->argsz = sz;
+		ret = t1_ioctl(vs, VFIO_IOMMU_GET_INFO, info);
+		/* No type1 set (EINVAL), or no VFIO file (ENOTTY). */
+		if (ret == -EINVAL || ret == -ENOTTY)
+			ret = -ENODEV;
+		else if (!ret && (!(info->flags & VFIO_IOMMU_INFO_PGSIZES) ||
+				  !info->iova_pgsizes))
+			ret = -ENODEV;
+		if (ret || info->argsz <= sz)
+			break;
+		sz = info->argsz;		/* more capabilities than room */
+		free(info);
+	}
 	if (ret) {
 		free(info);
 		return ret;
 	}
-	vs->pgsize = info->iova_pgsizes & -info->iova_pgsizes;
-	off = (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0;
-	while (off && off + sizeof(*cap) <= sz) {
-		cap = (struct vfio_info_cap_header *)((char *)info + off);
-		if (cap->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
-		    off + sizeof(*mig) <= sz) {
-			mig = (struct vfio_iommu_type1_info_cap_migration *)cap;
-			vs->dirty = mig->pgsize_bitmap & vs->pgsize;
-			vs->bitmap_max = mig->max_dirty_bitmap_size;
-		}
+	*out = info;
+	*len = sz;
+	return 0;
+}
+
+/* The capability @id of @info, of at least @min bytes, or NULL. */
+static const void *t1_cap(const struct vfio_iommu_type1_info *info,
+			  size_t len, uint16_t id, size_t min)
+{
+	const struct vfio_info_cap_header *cap;
+	uint32_t off, hops = 0;
+
+	if (!(info->flags & VFIO_IOMMU_INFO_CAPS))
+		return NULL;
+	for (off = info->cap_offset; off && hops < 64; hops++) {
+		if (off < sizeof(*info) || off > len || len - off < min ||
+		    min < sizeof(*cap))
+			return NULL;
+		cap = (const void *)((const char *)info + off);
+		if (cap->id == id)
+			return cap;
 		off = cap->next;
 	}
+	return NULL;
+}
+
+/*
+ * A page outside every IOVA range the container allows (the ranges are in
+ * ascending order): before the first, between two, or after the last.
+ * type1 never maps there, so a GET_BITMAP of it says only whether dirty
+ * tracking runs (see t1_explain()).  The top page does not do: its end
+ * would wrap.
+ */
+static uint64_t t1_hole(const struct vfio_iommu_type1_info *info, size_t len,
+			uint64_t pgsize)
+{
+	const size_t hdr = offsetof(struct vfio_iommu_type1_info_cap_iova_range,
+				    iova_ranges);
+	const struct vfio_iommu_type1_info_cap_iova_range *cap;
+	uint64_t next = 0, at;
+	uint32_t i;
+
+	cap = t1_cap(info, len, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, hdr);
+	if (!cap || cap->nr_iovas > (len - ((const char *)cap -
+					    (const char *)info) - hdr) /
+				    sizeof(cap->iova_ranges[0]))
+		return NO_HOLE;
+	for (i = 0; i <= cap->nr_iovas; i++) {
+		at = (next + pgsize - 1) & ~(pgsize - 1);
+		if (at < next)
+			break;
+		if (i == cap->nr_iovas)
+			return at <= UINT64_MAX - 2 * pgsize + 1 ? at : NO_HOLE;
+		if (at < cap->iova_ranges[i].start &&
+		    cap->iova_ranges[i].start - at >= pgsize)
+			return at;
+		if (cap->iova_ranges[i].end == UINT64_MAX ||
+		    cap->iova_ranges[i].end < next)
+			break;
+		next = cap->iova_ranges[i].end + 1;
+	}
+	return NO_HOLE;
+}
+
+/*
+ * What the container is: its page size, whether it can track dirty pages
+ * (a migration capability, and a type1 v2 container: asked with
+ * DIRTY_PAGES START|STOP, which v1 refuses with EACCES and v2 with
+ * EINVAL, changing nothing), its bitmap limit, and a hole.
+ */
+static int user_query(struct vshadow *vs)
+{
+	const struct vfio_iommu_type1_info_cap_migration *mig;
+	struct vfio_iommu_type1_dirty_bitmap probe = {
+		.argsz = sizeof(probe),
+		.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
+			 VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+	};
+	struct vfio_iommu_type1_info *info;
+	size_t len;
+	int ret;
+
+	ret = t1_info(vs, &info, &len);
+	if (ret)
+		return ret;
+	vs->pgsize = info->iova_pgsizes & -info->iova_pgsizes;
+	mig = t1_cap(info, len, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+		     sizeof(*mig));
+	vs->dirty = mig && (mig->pgsize_bitmap & vs->pgsize) &&
+		    t1_ioctl(vs, VFIO_IOMMU_DIRTY_PAGES, &probe) == -EINVAL;
+	vs->bitmap_max = mig && mig->max_dirty_bitmap_size ?
+			 mig->max_dirty_bitmap_size : BITMAP_MAX;
+	vs->hole = t1_hole(info, len, vs->pgsize);
 	free(info);
-	vs->mode = VSHADOW_MODE_USERSPACE;
 	return 0;
+}
+
+static int user_open(struct vshadow *vs)
+{
+	int ret = user_query(vs);
+
+	if (!ret)
+		vs->mode = VSHADOW_MODE_USERSPACE;
+	return ret;
+}
+
+/*
+ * type1 refused with EINVAL a call on whole mappings of this handle,
+ * aligned to the page size it had.  Ask again, as the module does: the
+ * container lost its IOMMU (T1_BROKEN: the mappings went with it); its
+ * page size changed (-EINVAL; vshadow_get_info() has the new one); with
+ * dirty bits, tracking is off (-ENODATA, nothing done); else a v2
+ * container refused to cut a mapping the VMM made directly in place of
+ * one of this handle's (T1_BROKEN).
+ */
+static int t1_explain(struct vshadow *vs, bool dirty)
+{
+	struct vfio_iommu_type1_dirty_bitmap_get *get;
+	uint64_t pgsize = vs->pgsize, word;
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap hdr;
+		struct vfio_iommu_type1_dirty_bitmap_get get;
+	} args;
+	int ret;
+
+	ret = user_query(vs);
+	if (ret == -ENODEV)
+		return T1_BROKEN;
+	if (ret || vs->pgsize != pgsize)
+		return -EINVAL;
+	if (!dirty)
+		return T1_BROKEN;
+	if (vs->hole == NO_HOLE)
+		return -ENODATA;
+	args.hdr = (struct vfio_iommu_type1_dirty_bitmap) {
+		.argsz = sizeof(args),
+		.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+	};
+	get = &args.get;
+	*get = (struct vfio_iommu_type1_dirty_bitmap_get) {
+		.iova = vs->hole,
+		.size = pgsize,
+		.bitmap = { .pgsize = pgsize, .size = 8,
+			    .data = (__u64 *)&word },
+	};
+	ret = t1_ioctl(vs, VFIO_IOMMU_DIRTY_PAGES, &args);
+	if (ret == -EINVAL)
+		return -ENODATA;
+	return ret ?: T1_BROKEN;
+}
+
+/*
+ * type1's unmap of [@iova, @iova + @size - 1], which holds whole mappings
+ * of this handle, back to back; with @bits (@bytes, zeroed here), their
+ * dirty bits, bit 0 for the page at @iova.  0 when it unmapped exactly
+ * that; T1_ABSENT when it held none of it (iommufd's VFIO compatibility
+ * layer may say so with ENOENT, which type1 never returns); T1_BROKEN
+ * when it unmapped another length; or an error: for one mapping, nothing
+ * was done; for several, type1 may have unmapped some first ones, in
+ * IOVA order, with their bits stored, before it failed.
+ */
+static int t1_unmap(struct vshadow *vs, uint64_t iova, uint64_t size,
+		    uint64_t *bits, uint64_t bytes)
+{
+	struct {
+		struct vfio_iommu_type1_dma_unmap unmap;
+		struct vfio_bitmap bitmap;
+	} u = {
+		.unmap = {
+			.argsz = sizeof(u.unmap),
+			.iova = iova,
+			.size = size,
+		},
+	};
+	int ret;
+
+	if (bits) {
+		memset(bits, 0, bytes);
+		u.unmap.argsz = sizeof(u);
+		u.unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+		u.bitmap = (struct vfio_bitmap) {
+			.pgsize = vs->pgsize,
+			.size = bytes,
+			.data = (__u64 *)bits,
+		};
+	}
+	ret = t1_ioctl(vs, VFIO_IOMMU_UNMAP_DMA, &u);
+	if (ret == -EINVAL)
+		return t1_explain(vs, bits);
+	if (ret == -ENOENT)
+		return T1_ABSENT;
+	if (ret)
+		return ret;
+	if (!u.unmap.size)
+		return T1_ABSENT;
+	return u.unmap.size == size ? 0 : T1_BROKEN;
+}
+
+/*
+ * type1's GET_BITMAP of [@iova, @iova + @size - 1] into @bits (zeroed
+ * here): the bits are read and cleared, the mappings stay.  0, or an
+ * error; *@cleared says whether type1 may have read (and cleared) some
+ * bits before it failed: it checks everything first, and refuses that
+ * with EINVAL.
+ */
+static int t1_read(struct vshadow *vs, uint64_t iova, uint64_t size,
+		   uint64_t *bits, uint64_t bytes, bool *cleared)
+{
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap hdr;
+		struct vfio_iommu_type1_dirty_bitmap_get get;
+	} s = {
+		.hdr = {
+			.argsz = sizeof(s),
+			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+		},
+		.get = {
+			.iova = iova,
+			.size = size,
+			.bitmap = {
+				.pgsize = vs->pgsize,
+				.size = bytes,
+				.data = (__u64 *)bits,
+			},
+		},
+	};
+	int ret;
+
+	memset(bits, 0, bytes);
+	ret = t1_ioctl(vs, VFIO_IOMMU_DIRTY_PAGES, &s);
+	if (ret == -EINVAL)
+		return t1_explain(vs, true);
+	*cleared = ret;
+	return ret;
 }
 
 /* The index of the first mapping whose last is >= @iova (or nr). */
@@ -285,7 +539,7 @@ static int user_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 		map.flags |= VFIO_DMA_MAP_FLAG_READ;
 	if (prot & VSHADOW_MAP_WRITE)
 		map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
-	ret = xioctl(vs->container, VFIO_IOMMU_MAP_DMA, &map);
+	ret = t1_ioctl(vs, VFIO_IOMMU_MAP_DMA, &map);
 	if (ret)
 		return ret;
 	memmove(&vs->maps[i + 1], &vs->maps[i], (vs->nr - i) * sizeof(*p));
@@ -297,80 +551,229 @@ static int user_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 	return 0;
 }
 
-/* type1's unmap (or sync) of one mapping, its bits in vs->bitmap. */
-static int user_one(struct vshadow *vs, bool sync, const struct mapping *m,
-		    uint64_t bytes, bool dirty)
+static uint64_t bitmap_bytes(uint64_t pages)
 {
-	struct {
-		struct vfio_iommu_type1_dma_unmap unmap;
-		struct vfio_bitmap bitmap;
-	} u = {
-		.unmap = {
-			.argsz = sizeof(u.unmap),
-			.iova = m->iova,
-			.size = m->last - m->iova + 1,
-		},
-	};
-	struct {
-		struct vfio_iommu_type1_dirty_bitmap hdr;
-		struct vfio_iommu_type1_dirty_bitmap_get get;
-	} s = {
-		.hdr = {
-			.argsz = sizeof(s),
-			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
-		},
-		.get = {
-			.iova = m->iova,
-			.size = m->last - m->iova + 1,
-			.bitmap = {
-				.pgsize = vs->pgsize,
-				.size = bytes,
-				.data = (__u64 *)vs->bitmap,
-			},
-		},
-	};
-	int ret;
+	return (pages + 63) / 64 * 8;
+}
 
-	if (sync) {
-		ret = xioctl(vs->container, VFIO_IOMMU_DIRTY_PAGES, &s);
-		/* type1: EINVAL when tracking is off; the range is aligned */
-		return ret == -EINVAL ? -ENODATA : ret;
+/*
+ * OR @nr bits of @src, from bit @from on, into @dst from bit 0 (bits past
+ * @nr in @dst's last word are cleared): one mapping's bits out of its
+ * run's bitmap, a word at a time.  Reads no word of @src past the one
+ * holding bit @from + @nr - 1.
+ */
+static void bits_or(uint64_t *dst, const uint64_t *src, uint64_t from,
+		    uint64_t nr)
+{
+	const uint64_t *s = src + from / 64;
+	unsigned int shift = from % 64;
+	uint64_t i, words = (nr + 63) / 64, w;
+
+	for (i = 0; i < words; i++) {
+		w = s[i] >> shift;
+		/* the word's high bits come from the next source word */
+		if (shift && 64 * i + 64 - shift < nr)
+			w |= s[i + 1] << (64 - shift);
+		dst[i] |= w;
 	}
-	if (dirty) {
-		u.unmap.argsz = sizeof(u);
-		u.unmap.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
-		u.bitmap = (struct vfio_bitmap) {
-			.pgsize = vs->pgsize,
-			.size = bytes,
-			.data = (__u64 *)vs->bitmap,
-		};
+	if (nr % 64)
+		dst[words - 1] &= (1ULL << (nr % 64)) - 1;
+}
+
+/* What user_walk() is doing, and how many mappings it reported. */
+struct user_walk {
+	bool sync, dirty;
+	uint64_t start, last;
+	vshadow_unmap_fn fn;
+	void *opaque;
+	uint64_t done;			/* reported, from the first one on */
+};
+
+/* user_report() @from: none of the mapping's bits are in the run's bitmap */
+#define NO_BITS		UINT64_MAX
+
+/*
+ * Report mapping @i to the caller.  Its bits: those a call of its own
+ * left in vs->scratch (@own), or none; OR those of the run's bitmap
+ * (vs->bitmap) from bit @from on, unless NO_BITS.  @lost: they may be
+ * incomplete (DIRTY_LOST: the caller takes every page as dirty).  The
+ * buffers were reserved before the first type1 call of the run, so that
+ * nothing can fail once a mapping is gone.
+ */
+static void user_report(struct vshadow *vs, struct user_walk *w, uint64_t i,
+			bool own, uint64_t from, bool lost)
+{
+	const struct mapping *m = &vs->maps[i];
+	uint64_t pages = (m->last - m->iova + 1) / vs->pgsize;
+	struct vshadow_unmapped out = {
+		.iova = m->iova,
+		.length = m->last - m->iova + 1,
+		.cookie = m->cookie,
+		.nr_pages = pages,
+	};
+
+	if (w->dirty) {
+		if (!own)
+			memset(vs->scratch, 0, bitmap_bytes(pages));
+		if (from != NO_BITS)
+			bits_or(vs->scratch, vs->bitmap, from, pages);
+		out.flags |= VSHADOW_UNMAPPED_DIRTY;
+		if (lost)
+			out.flags |= VSHADOW_UNMAPPED_DIRTY_LOST;
+		out.dirty = vs->scratch;
 	}
-	ret = xioctl(vs->container, VFIO_IOMMU_UNMAP_DMA, &u);
-	if (ret == -EINVAL && dirty)
-		return -ENODATA;
-	if (ret)
-		return ret;
-	/* Not what this handle mapped: the container was changed directly. */
-	if (u.unmap.size != m->last - m->iova + 1) {
-		vs->broken = true;
-		return -EIO;
+	if (m->iova < w->start || m->last > w->last)
+		out.flags |= VSHADOW_UNMAPPED_CUT;
+	if (w->fn)
+		w->fn(w->opaque, &out);
+	w->done++;
+	if (!w->sync)
+		vs->mapped_bytes -= out.length;
+}
+
+static int user_broken(struct vshadow *vs)
+{
+	vs->broken = true;
+	return -EIO;
+}
+
+/*
+ * The unmap of the run of mappings [@a, @b) failed: type1 may have
+ * unmapped some first ones, with their bits stored in the run's bitmap,
+ * before it failed.  Find out as the module does, one mapping at a time
+ * in IOVA order, each unmapped by a call of its own:
+ *
+ * - nothing there, and none found still there before it: the run's call
+ *   took it and stored its bits (DIRTY_LOST after an unknown fate);
+ * - unmapped now: it was still there; its bits are the ones just read;
+ * - an error, and none found still there: its fate is unknown.  Unmap it
+ *   once more without a bitmap: if that unmaps it, it was still there and
+ *   its bits are gone (DIRTY_LOST; the walk stops there, with that
+ *   error); should that fail too, the handle cannot know what the
+ *   container holds: broken;
+ * - an error after one found still there: the rest are still there; the
+ *   walk stops with it.  Nothing there after one found still there is
+ *   not the run's doing: broken.
+ */
+static int user_resolve(struct vshadow *vs, struct user_walk *w, uint64_t a,
+			uint64_t b)
+{
+	bool still_there = false, unknown = false;
+	uint64_t i = a, pages, from;
+	const struct mapping *m;
+	int ret, err = 0;
+
+	while (i < b) {
+		m = &vs->maps[i];
+		pages = (m->last - m->iova + 1) / vs->pgsize;
+		from = w->dirty ? (m->iova - vs->maps[a].iova) / vs->pgsize :
+				  NO_BITS;
+		ret = t1_unmap(vs, m->iova, m->last - m->iova + 1,
+			       w->dirty && !unknown ? vs->scratch : NULL,
+			       bitmap_bytes(pages));
+		if (ret == T1_ABSENT && !still_there) {
+			user_report(vs, w, i, false, from, unknown);
+		} else if (!ret && unknown) {
+			user_report(vs, w, i, false, NO_BITS, true);
+			return err;
+		} else if (!ret) {
+			still_there = true;
+			user_report(vs, w, i, true, NO_BITS, false);
+		} else if (ret < 0 && !still_there && !unknown) {
+			unknown = true;
+			err = ret;
+			continue;
+		} else if (ret < 0 && still_there) {
+			return ret;
+		} else {
+			return user_broken(vs);
+		}
+		i++;
 	}
 	return 0;
 }
 
+/*
+ * Unmap the run of back-to-back mappings [@a, @b), @size bytes and
+ * @pages pages, with one type1 call; its bits land in vs->bitmap, each
+ * mapping's from its offset in the run on.
+ */
+static int user_unmap_run(struct vshadow *vs, struct user_walk *w,
+			  uint64_t a, uint64_t b, uint64_t size, uint64_t pages)
+{
+	uint64_t i, iova = vs->maps[a].iova;
+	int ret;
+
+	ret = t1_unmap(vs, iova, size, w->dirty ? vs->bitmap : NULL,
+		       bitmap_bytes(pages));
+	if (ret > 0)
+		return user_broken(vs);	/* not what the handle made */
+	/*
+	 * For one mapping, an error means type1 did nothing; for several,
+	 * ENODATA (tracking off) does too, and any other leaves their fates
+	 * to be found out.
+	 */
+	if (ret && (b - a == 1 || ret == -ENODATA))
+		return ret;
+	if (ret)
+		return user_resolve(vs, w, a, b);
+	for (i = a; i < b; i++)
+		user_report(vs, w, i, false, w->dirty ?
+			    (vs->maps[i].iova - iova) / vs->pgsize : NO_BITS,
+			    false);
+	return 0;
+}
+
+/*
+ * Read the bits of the run [@a, @b) with one GET_BITMAP.  Should it fail
+ * after it may have read some (cleared), every mapping of the run is
+ * reported, DIRTY_LOST, with whatever bits it stored.
+ */
+static int user_sync_run(struct vshadow *vs, struct user_walk *w,
+			 uint64_t a, uint64_t b, uint64_t size, uint64_t pages)
+{
+	uint64_t i, iova = vs->maps[a].iova;
+	bool cleared = false;
+	int ret;
+
+	ret = t1_read(vs, iova, size, vs->bitmap, bitmap_bytes(pages),
+		      &cleared);
+	if (ret > 0)
+		return user_broken(vs);
+	if (ret && !cleared)
+		return ret;
+	for (i = a; i < b; i++)
+		user_report(vs, w, i, false,
+			    (vs->maps[i].iova - iova) / vs->pgsize, ret);
+	return ret;
+}
+
+/*
+ * The fallback's walk: for each run of back-to-back mappings, one type1
+ * call (an unmap, or a GET_BITMAP for a sync) with one bitmap for the
+ * whole run, split into each mapping's bits by word shifts.  A run is cut
+ * only where its bitmap would pass type1's limit (max_dirty_bitmap_size),
+ * or its length 2^64 - 1 bytes.
+ */
 static int user_walk(struct vshadow *vs, bool sync, uint64_t start,
 		     uint64_t last, unsigned int flags, vshadow_unmap_fn fn,
 		     void *opaque)
 {
-	bool dirty = flags & VSHADOW_UNMAP_DIRTY;
-	struct vshadow_unmapped out;
-	uint64_t first, end, i, pages, bytes;
+	struct user_walk w = {
+		.sync = sync,
+		.dirty = flags & VSHADOW_UNMAP_DIRTY,
+		.start = start,
+		.fn = fn,
+		.opaque = opaque,
+	};
+	uint64_t first, end, i, j, pages, np, size, len, most;
 	int ret = 0;
 
-	if (dirty && !vs->dirty)
+	if (w.dirty && !vs->dirty)
 		return -EOPNOTSUPP;
 	if (last > vs->high_water)
 		last = vs->high_water;	/* nothing lies above */
+	w.last = last;
 	first = user_find(vs, start);
 	for (end = first; end < vs->nr && vs->maps[end].iova <= last; end++)
 		;
@@ -380,46 +783,52 @@ static int user_walk(struct vshadow *vs, bool sync, uint64_t start,
 	    (vs->maps[first].iova < start || vs->maps[end - 1].last > last))
 		return -EINVAL;
 
-	for (i = first; i < end; i++) {
-		const struct mapping *m = &vs->maps[i];
-
-		pages = (m->last - m->iova + 1) / vs->pgsize;
-		bytes = ((pages + 63) / 64) * 8;
-		if (dirty && bytes > (vs->bitmap_max ?: BITMAP_MAX)) {
-			ret = -E2BIG;
+	for (i = first; i < end && !ret; i = first + w.done) {
+		pages = 0;
+		size = 0;
+		most = 0;
+		for (j = i; j < end; j++) {
+			len = vs->maps[j].last - vs->maps[j].iova + 1;
+			np = len / vs->pgsize;
+			if (j > i &&
+			    (vs->maps[j].iova != vs->maps[j - 1].last + 1 ||
+			     size + len < size ||
+			     (w.dirty &&
+			      bitmap_bytes(pages + np) > vs->bitmap_max)))
+				break;
+			pages += np;
+			size += len;
+			if (np > most)
+				most = np;
+		}
+		if (w.dirty && bitmap_bytes(pages) > vs->bitmap_max) {
+			ret = -E2BIG;	/* one mapping, over the limit */
 			break;
 		}
-		if (dirty && bitmap_get(vs, bytes)) {
+		if (w.dirty &&
+		    (bitmap_reserve(&vs->bitmap, &vs->bitmap_bytes,
+				    bitmap_bytes(pages)) ||
+		     bitmap_reserve(&vs->scratch, &vs->scratch_bytes,
+				    bitmap_bytes(most)))) {
 			ret = -ENOMEM;
 			break;
 		}
-		ret = user_one(vs, sync, m, bytes, dirty);
-		if (ret)
-			break;
-		out = (struct vshadow_unmapped) {
-			.iova = m->iova,
-			.length = m->last - m->iova + 1,
-			.cookie = m->cookie,
-			.nr_pages = pages,
-		};
-		if (dirty) {
-			out.flags |= VSHADOW_UNMAPPED_DIRTY;
-			out.dirty = vs->bitmap;
-		}
-		if (m->iova < start || m->last > last)
-			out.flags |= VSHADOW_UNMAPPED_CUT;
-		if (fn)
-			fn(opaque, &out);
-		if (!sync)
-			vs->mapped_bytes -= out.length;
+		ret = sync ? user_sync_run(vs, &w, i, j, size, pages) :
+			     user_unmap_run(vs, &w, i, j, size, pages);
 	}
 	/* Exact progress: forget exactly the mappings given to @fn. */
 	if (!sync) {
-		memmove(&vs->maps[first], &vs->maps[i],
-			(vs->nr - i) * sizeof(vs->maps[0]));
-		vs->nr -= i - first;
+		memmove(&vs->maps[first], &vs->maps[first + w.done],
+			(vs->nr - first - w.done) * sizeof(vs->maps[0]));
+		vs->nr -= w.done;
 	}
 	return ret;
+}
+
+/* For the library's own tests (vshadow_test.h). */
+uint64_t vshadow__type1_calls(const struct vshadow *vs)
+{
+	return vs->type1_calls;
 }
 
 /* ---- the interface ---- */
@@ -555,6 +964,7 @@ void vshadow_close(struct vshadow *vs)
 	if (vs->ctx >= 0)
 		close(vs->ctx);
 	free(vs->bitmap);
+	free(vs->scratch);
 	free(vs->maps);
 	free(vs);
 }

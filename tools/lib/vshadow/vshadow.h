@@ -7,9 +7,10 @@
  * /dev/viommu_shadow (a few for an unmap whose output does not fit one
  * buffer).  Without it, or when the module refuses the container, the
  * library does the same work in userspace: it keeps its own ordered list of
- * the mappings it was given and makes one type1 call per live mapping.  The
- * results are the same either way (see vshadow_unmap_range()); only the
- * cost differs, and which failures can be reported (see vshadow_info).
+ * the mappings it was given and makes one type1 call per run of
+ * back-to-back mappings, with one dirty bitmap for the run.  The results
+ * are the same either way (see vshadow_unmap_range()); only the cost
+ * differs, and which failures can be reported (see vshadow_info).
  * Which one a handle uses, and why, is never a secret: vshadow_get_info()
  * and vshadow_fallback_cause() say it, and with VSHADOW_DEBUG=1 in the
  * environment every vshadow_open_type1() logs its decision to stderr
@@ -185,14 +186,18 @@ typedef void (*vshadow_unmap_fn)(void *opaque, const struct vshadow_unmapped *m)
  * the call with -EINVAL before anything is unmapped.
  *
  * Progress is exact: whatever the return value, the mappings given to @fn
- * are unmapped (with their bits), the others are not.
+ * are unmapped (with their bits), the others are not.  A mapping whose
+ * bits could not all be had (a failed call may have taken them) comes
+ * with VSHADOW_UNMAPPED_DIRTY_LOST: take every page of it as dirty.
  *
  * Return: 0; -EINVAL (@start > @last, a cut mapping without
- * VSHADOW_UNMAP_WHOLE); -ENODATA (dirty tracking is not running);
+ * VSHADOW_UNMAP_WHOLE; the container's page size changed);
+ * -ENODATA (dirty tracking is not running; nothing was done);
  * -EOPNOTSUPP (the container cannot track dirty pages); -E2BIG (one
  * mapping's bitmap exceeds type1's limit); -EIO (the container no longer
- * has a mapping this handle made: it was changed directly; the handle
- * refuses every call from then on); -ENOMEM; or type1's error.
+ * has a mapping this handle made, or has one the VMM made in its place:
+ * it was changed directly; the handle refuses every call from then on);
+ * -ENOMEM; or type1's error.
  */
 VSHADOW_API int vshadow_unmap_range(struct vshadow *vs, uint64_t start,
 				    uint64_t last, unsigned int flags,

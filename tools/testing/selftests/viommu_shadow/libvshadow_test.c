@@ -7,11 +7,46 @@
  * reports every pinned page dirty: both modes must say so, bit for bit.)
  */
 #include <sched.h>
+#include <stdarg.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "vshadow_utils.h"
 #include "vshadow.h"
+#include "vshadow_test.h"
+
+/*
+ * The library makes its type1 ioctls with syscall(2) (libvshadow-preload
+ * interposes on ioctl(3)); this test is linked with --wrap=syscall, which
+ * counts them here.
+ */
+static struct {
+	int container;
+	unsigned int unmaps, reads;
+} calls;
+
+long __wrap_syscall(long nr, ...)
+{
+	struct vfio_iommu_type1_dirty_bitmap *h;
+	va_list ap;
+	long a[6];
+	int i;
+
+	va_start(ap, nr);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr == SYS_ioctl && a[0] == calls.container &&
+	    (unsigned long)a[1] == VFIO_IOMMU_UNMAP_DMA)
+		calls.unmaps++;
+	if (nr == SYS_ioctl && a[0] == calls.container &&
+	    (unsigned long)a[1] == VFIO_IOMMU_DIRTY_PAGES) {
+		h = (void *)a[2];
+		calls.reads += h->flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+	}
+	return __real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 /* One thing the sequence saw: a return value, or one callback. */
 struct event {
@@ -208,6 +243,92 @@ TEST_F(lib, same_in_both_modes)
 	/* the sequence did what it says: all 48 mappings, with their bits */
 	EXPECT_LE(N + 1, records);
 	EXPECT_LE(N - 2, dirty);
+}
+
+/*
+ * The fallback is the best a userspace can do: one type1 call per run of
+ * back-to-back mappings (a GET_BITMAP for a sync, an unmap), its bitmap
+ * split per mapping.  Runs of 1 to 9 mappings of 1 to 5 pages, through
+ * the module and through the fallback: the same records and bits (every
+ * page dirty, as type1 says behind vfio-pci), and the fallback's type1
+ * calls, counted at the system call, one per run.
+ */
+TEST_F(lib, one_call_per_run)
+{
+	static const unsigned int flags[2] = {
+		VSHADOW_OPEN_NO_FALLBACK, VSHADOW_OPEN_USERSPACE,
+	};
+	const int runs = 24;
+	uint64_t iova, x;
+	struct vshadow *vs;
+	int m, g, k, n, i, nr = 0;
+	uint8_t *buf;
+
+	buf = mmap(NULL, 5 * PAGE_4K, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	calls.container = self->box.container;
+	for (m = 0; m < 2; m++) {
+		ASSERT_EQ(0, vshadow_open_type1(&vs, self->box.container,
+						flags[m]));
+		iova = BASE;
+		x = 7;
+		nr = 0;
+		for (g = 0; g < runs; g++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			n = 1 + (x >> 33) % 9;
+			for (k = 0; k < n; k++, nr++) {
+				uint64_t len = (1 + (x >> (40 + k)) % 5) * PAGE_4K;
+
+				ASSERT_EQ(0, vshadow_map(vs, iova, len, buf,
+							 VSHADOW_MAP_READ |
+							 VSHADOW_MAP_WRITE,
+							 0x2000000 + nr));
+				iova += len;
+			}
+			iova += (1 + g % 3) * PAGE_4K;
+		}
+		ASSERT_EQ(0, t1_dirty(self->box.container,
+				      VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+		calls.unmaps = 0;
+		calls.reads = 0;
+		log_ret(self->log[m],
+			vshadow_sync_dirty(vs, 0, UINT64_MAX,
+					   VSHADOW_UNMAP_DIRTY, log_mapping,
+					   self->log[m]));
+		log_ret(self->log[m],
+			vshadow_unmap_range(vs, 0, UINT64_MAX,
+					    VSHADOW_UNMAP_DIRTY, log_mapping,
+					    self->log[m]));
+		ASSERT_EQ(0, t1_dirty(self->box.container,
+				      VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+		log_info(self->log[m], vs);
+		vshadow_close(vs);
+		if (m) {
+			EXPECT_EQ(runs, calls.reads);
+			EXPECT_EQ(runs, calls.unmaps);
+		} else {
+			EXPECT_EQ(0, calls.reads + calls.unmaps);
+		}
+	}
+	ASSERT_EQ(self->log[0]->nr, self->log[1]->nr);
+	ASSERT_EQ(2 * nr + 2 + 6, self->log[0]->nr);
+	for (i = 0; i < self->log[0]->nr; i++) {
+		const struct event *k = &self->log[0]->ev[i];
+		const struct event *u = &self->log[1]->ev[i];
+
+		if (memcmp(k, u, sizeof(*k))) {
+			TH_LOG("event %d: module: %s", i, what(k));
+			TH_LOG("event %d: fallback: %s", i, what(u));
+			ASSERT_TRUE(false);
+		}
+		if (k->what)
+			ASSERT_EQ(k->nr_pages, k->dirty_pages)
+				TH_LOG("event %d: %s", i, what(k));
+	}
+	TH_LOG("%d mappings in %d runs: %u GET_BITMAPs, %u unmaps in the fallback",
+	       nr, runs, calls.reads, calls.unmaps);
+	munmap(buf, 5 * PAGE_4K);
 }
 
 /* Open: flags, modes, and a version. */
