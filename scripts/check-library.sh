@@ -48,14 +48,14 @@ want="$(sed -n 's/^#define VSHADOW_VERSION_MAJOR\t//p' "$LIB/vshadow.h").$(sed -
 got=$(LD_LIBRARY_PATH=$stage/usr/lib "$tmp/prog") || fail "the program failed: $got"
 [ "$got" = "$want" ] || fail "the program printed '$got', want '$want'"
 deps=$(LD_LIBRARY_PATH=$stage/usr/lib ldd "$tmp/prog")
-grep -qF "libvshadow.so.0 => $stage/usr/lib/" <<<"$deps" ||
-	fail "the program did not load the staged libvshadow.so.0: $deps"
+grep -qF "libvshadow.so.1 => $stage/usr/lib/" <<<"$deps" ||
+	fail "the program did not load the staged libvshadow.so.1: $deps"
 
 # Exports: the API, versioned; the preload library, what it intercepts.
 api=$(awk '/^VSHADOW_[0-9.]* {/ { node = $1 } /^\t\tvshadow_[a-z0-9_]*;$/ { sub(/;/, "", $1); print $1 "@@" node }' \
 	"$LIB/libvshadow.map" | sort)
-got=$(nm -D --defined-only "$stage/usr/lib/libvshadow.so.0" | awk '$2 == "T" { print $3 }' | sort)
-[ "$got" = "$api" ] || fail "libvshadow.so.0 exports: $(echo "$got" | tr '\n' ' ') (want $(echo "$api" | tr '\n' ' '))"
+got=$(nm -D --defined-only "$stage/usr/lib/libvshadow.so.1" | awk '$2 == "T" { print $3 }' | sort)
+[ "$got" = "$api" ] || fail "libvshadow.so.1 exports: $(echo "$got" | tr '\n' ' ') (want $(echo "$api" | tr '\n' ' '))"
 got=$(nm -D --defined-only "$stage/usr/lib/libvshadow-preload.so" | awk '$2 ~ /^[TDBVW]$/ { print $3 }' | sort | tr '\n' ' ')
 [ "$got" = "close ioctl " ] || fail "libvshadow-preload.so exports: $got(want close ioctl)"
 

@@ -102,7 +102,7 @@ grep -q 'viommu_shadow c10:247' "$stage/lib/modules/$krel/modules.devname" ||
 make -s install-tools DESTDIR="$stage" PREFIX=/usr >>"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "make install-tools DESTDIR=... PREFIX=/usr"; }
 for f in usr/sbin/vshadowctl usr/include/vshadow.h usr/lib/libvshadow.a \
-	 usr/lib/libvshadow.so.0 usr/lib/pkgconfig/vshadow.pc \
+	 usr/lib/libvshadow.so.1 usr/lib/pkgconfig/vshadow.pc \
 	 usr/lib/libvshadow-preload.so; do
 	[ -f "$stage/$f" ] || fail "make install-tools staged no $f"
 done

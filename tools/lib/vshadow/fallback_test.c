@@ -355,7 +355,7 @@ static const uint64_t *delivered(const struct seen *s, uint64_t iova)
 	return NULL;
 }
 
-static void seen_fn(void *opaque, const struct vshadow_unmapped *m)
+static int seen_fn(void *opaque, const struct vshadow_unmapped *m)
 {
 	struct seen *s = opaque;
 	const uint64_t *want = delivered(s, m->iova);
@@ -366,10 +366,10 @@ static void seen_fn(void *opaque, const struct vshadow_unmapped *m)
 	s->nr++;
 	if (m->flags & VSHADOW_UNMAPPED_DIRTY_LOST) {
 		s->lost++;
-		return;
+		return 0;
 	}
 	if (!(m->flags & VSHADOW_UNMAPPED_DIRTY))
-		return;
+		return 0;
 	for (i = 0; i < WORDS(m->nr_pages) * 64; i++) {
 		bool want_bit = i < m->nr_pages && want && bit(want, i);
 
@@ -381,6 +381,7 @@ static void seen_fn(void *opaque, const struct vshadow_unmapped *m)
 				       bit(m->dirty, i), want_bit);
 		}
 	}
+	return 0;
 }
 
 /*
@@ -434,7 +435,7 @@ static struct vshadow *fresh(void)
 
 static int nr_mappings(struct vshadow *vs)
 {
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 
 	vshadow_get_info(vs, &info);
 	return (int)info.nr_mappings;
@@ -623,7 +624,7 @@ static void test_changed_directly(void)
 	struct vfio_iommu_type1_dma_map m = {
 		.argsz = sizeof(m), .iova = (1ULL << 30) + PG, .size = 3 * PG,
 	};
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 	struct vshadow *vs;
 	int pass, ret;
 
@@ -647,6 +648,127 @@ static void test_changed_directly(void)
 	}
 }
 
+/* A function that stops the walk at its @at-th mapping. */
+struct stopper {
+	int nr, at;
+};
+
+static int stop_at(void *opaque, const struct vshadow_unmapped *m)
+{
+	struct stopper *st = opaque;
+
+	st->nr += m->size == sizeof(*m);
+	return st->nr >= st->at ? -ECANCELED : 0;
+}
+
+/*
+ * The caller's function stops the walk: the run in progress is passed on
+ * whole (it is unmapped), no further type1 call is made, and the walk
+ * returns the function's value; what is left is still mapped.
+ */
+static void test_stop(void)
+{
+	struct stopper st = { .at = 2 };
+	struct vshadow *vs = fresh();
+	unsigned int calls;
+	int i, ret;
+
+	for (i = 0; i < 12; i++)	/* runs of 4 */
+		vshadow_map(vs, (1ULL << 30) + i * PG + i / 4 * PG, PG,
+			    (void *)4096, VSHADOW_MAP_READ, i);
+	calls = t1.unmaps;
+	ret = vshadow_unmap_range(vs, 0, UINT64_MAX, 0, stop_at, &st);
+	CHECK(ret == -ECANCELED && st.nr == 4 && t1.unmaps - calls == 1,
+	      "ret %d, %d passed on, %u calls", ret, st.nr, t1.unmaps - calls);
+	CHECK(t1.nr == 8 && nr_mappings(vs) == 8, "left %d/%d", t1.nr,
+	      nr_mappings(vs));
+	st = (struct stopper) { .at = 1000 };
+	CHECK(!vshadow_unmap_range(vs, 0, UINT64_MAX, 0, stop_at, &st) &&
+	      st.nr == 8 && !t1.nr, "the rest: %d", st.nr);
+	vshadow_close(vs);
+}
+
+/*
+ * Batches: entries mapped in order up to the first refused one; ranges
+ * unmapped in order; a caller's struct larger than the library's, with
+ * its unknown bytes 0, is taken, with a non-zero one refused.
+ */
+static void test_batches(void)
+{
+	struct big_entry {
+		struct vshadow_map_entry e;
+		uint64_t newer;
+	} big[300];
+	struct vshadow_range r[3] = {
+		{ 1ULL << 30, (1ULL << 30) + 100 * PG - 1 },
+		{ (1ULL << 30) + 200 * PG, (1ULL << 30) + 300 * PG - 1 },
+		{ 0, UINT64_MAX },
+	};
+	struct vshadow *vs = fresh();
+	struct seen s = { 0 };
+	uint32_t done = 7;
+	int i, ret;
+
+	memset(big, 0, sizeof(big));
+	for (i = 0; i < 300; i++)
+		big[i].e = (struct vshadow_map_entry) {
+			.iova = (1ULL << 30) + i * PG, .length = PG,
+			.vaddr = (void *)4096, .prot = VSHADOW_MAP_READ,
+			.cookie = i,
+		};
+	big[280].newer = 1;
+	ret = vshadow_map_batch(vs, &big[0].e, 300, sizeof(big[0]), &done);
+	CHECK(ret == -E2BIG && done == 280 && t1.nr == 280 &&
+	      nr_mappings(vs) == 280, "ret %d, done %u, mapped %d/%d", ret,
+	      done, t1.nr, nr_mappings(vs));
+	CHECK(vshadow_map_batch(vs, &big[0].e, 0, sizeof(big[0]), &done) ==
+	      -EINVAL && vshadow_map_batch(vs, &big[0].e, 1, 8, &done) ==
+	      -EINVAL, "nr 0, a short entry");
+	ret = vshadow_map_batch(vs, &big[270].e, 5, sizeof(big[0]), &done);
+	CHECK(ret == -EEXIST && !done, "an overlap: ret %d, done %u", ret,
+	      done);
+	t1.tracking = true;
+	ret = vshadow_unmap_batch(vs, r, 3, VSHADOW_UNMAP_DIRTY, seen_fn, &s,
+				  &done);
+	CHECK(!ret && done == 3 && s.nr == 280 && !s.bad_bits && !t1.nr,
+	      "ret %d, done %u, %d passed on, %d bits wrong, %d left", ret,
+	      done, s.nr, s.bad_bits, t1.nr);
+	/* in the order of the ranges: pages 0-99, 200-279, then 100-199 */
+	for (i = 0; i < s.nr && i < 280; i++)
+		if (s.iova[i] != (1ULL << 30) +
+		    (i < 100 ? i : i < 180 ? i + 100 : i - 80) * PG)
+			break;
+	CHECK(i == 280, "out of order at %d", i);
+	r[1].start = r[1].last + 1;
+	CHECK(vshadow_unmap_batch(vs, r, 3, 0, NULL, NULL, &done) == -EINVAL &&
+	      !done, "a range with start > last");
+	vshadow_close(vs);
+}
+
+/* vshadow_get_info(): sizes, as the caller knows them. */
+static void test_info_sizes(void)
+{
+	struct {
+		struct vshadow_info info;
+		uint64_t newer[2];
+	} big;
+	struct vshadow_info info = { .size = 8 };
+	struct vshadow *vs = fresh();
+
+	CHECK(vshadow_get_info(vs, &info) == -EINVAL, "a size below 1.0's");
+	memset(&big, 0xa5, sizeof(big));
+	big.info.size = sizeof(big);
+	CHECK(!vshadow_get_info(vs, &big.info) &&
+	      big.info.size == sizeof(struct vshadow_info) &&
+	      !big.newer[0] && !big.newer[1] &&
+	      big.info.mappings_avail == UINT64_MAX &&
+	      big.info.mode == VSHADOW_MODE_USERSPACE,
+	      "size %u, newer %llx, avail %llx", big.info.size,
+	      (unsigned long long)big.newer[0],
+	      (unsigned long long)big.info.mappings_avail);
+	vshadow_close(vs);
+}
+
 int main(void)
 {
 	test_one_call_per_run();
@@ -656,6 +778,9 @@ int main(void)
 	test_tracking_off();
 	test_sync_fails_part_way();
 	test_changed_directly();
+	test_stop();
+	test_batches();
+	test_info_sizes();
 	printf("fallback_test: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -214,7 +214,7 @@ static void track(int fd)
 /* A handle that lost track of its container is dropped: type1 directly. */
 static int done(struct vshadow **slot, int ret)
 {
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 
 	if (ret == -EIO && !vshadow_get_info(*slot, &info) && info.broken) {
 		vshadow_close(*slot);
@@ -263,14 +263,14 @@ struct unmap_out {
 	uint64_t bytes;
 };
 
-static void put_bits(void *opaque, const struct vshadow_unmapped *m)
+static int put_bits(void *opaque, const struct vshadow_unmapped *m)
 {
 	struct unmap_out *out = opaque;
 	uint64_t first = (m->iova - out->iova) / out->pgsize, i, bit;
 
 	out->bytes += m->length;
 	if (!out->bitmap)
-		return;
+		return 0;
 	for (i = 0; i < m->nr_pages; i++) {
 		bool dirty = (m->flags & VSHADOW_UNMAPPED_DIRTY_LOST) ||
 			     (m->dirty && (m->dirty[i / 64] >> (i % 64) & 1));
@@ -288,6 +288,7 @@ static void put_bits(void *opaque, const struct vshadow_unmapped *m)
 	 */
 	for (bit = first + m->nr_pages; bit % 64; bit++)
 		out->bitmap[bit / 64] &= ~(1ULL << (bit % 64));
+	return 0;
 }
 
 /*
@@ -308,7 +309,7 @@ static int do_unmap(struct vshadow **slot,
 {
 	struct vfio_bitmap *bm = (struct vfio_bitmap *)u->data;
 	struct unmap_out out = { .iova = u->iova };
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 	uint64_t last, pages;
 	unsigned int flags = 0;
 	int ret;

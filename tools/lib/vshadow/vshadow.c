@@ -37,6 +37,10 @@ static_assert(!(VSHADOW_UNMAPPED_CUT ^ VIOMMU_SHADOW_RECORD_CUT));
 static_assert(!(VSHADOW_UNMAPPED_DIRTY_LOST ^ VIOMMU_SHADOW_RECORD_DIRTY_LOST));
 static_assert(!(VSHADOW_MAP_READ ^ VIOMMU_SHADOW_MAP_READ));
 static_assert(!(VSHADOW_MAP_WRITE ^ VIOMMU_SHADOW_MAP_WRITE));
+/* vshadow_unmap_batch() hands the caller's ranges to the module as such. */
+static_assert(sizeof(struct vshadow_range) == sizeof(struct viommu_shadow_range));
+static_assert(offsetof(struct vshadow_range, last) ==
+	      offsetof(struct viommu_shadow_range, last));
 
 /* One mapping of the userspace fallback: [iova, last] */
 struct mapping {
@@ -144,14 +148,55 @@ static int kernel_open(struct vshadow *vs,
 	return 0;
 }
 
+/*
+ * Where a walk's mappings go: the caller's function, and the first
+ * non-zero value it returned (which stops the walk).
+ */
+struct sink {
+	vshadow_unmap_fn fn;
+	void *opaque;
+	int stop;
+};
+
+static void deliver(struct sink *sink, const struct vshadow_unmapped *m)
+{
+	int ret;
+
+	if (!sink->fn)
+		return;
+	ret = sink->fn(sink->opaque, m);
+	if (ret && !sink->stop)
+		sink->stop = ret;
+}
+
+/* Pass the module's @nr records in @rec, bits in vs->bitmap, on. */
+static void kernel_records(struct vshadow *vs, struct sink *sink,
+			   const struct viommu_shadow_unmap_record *rec,
+			   uint32_t nr)
+{
+	struct vshadow_unmapped m;
+	uint32_t i;
+
+	for (i = 0; i < nr; i++) {
+		m = (struct vshadow_unmapped) {
+			.size = sizeof(m),
+			.iova = rec[i].iova,
+			.length = rec[i].length,
+			.cookie = rec[i].cookie,
+			.flags = rec[i].flags,
+			.nr_pages = rec[i].length / vs->pgsize,
+		};
+		if (m.flags & VSHADOW_UNMAPPED_DIRTY)
+			m.dirty = vs->bitmap + rec[i].bitmap_offset / 64;
+		deliver(sink, &m);
+	}
+}
+
 static int kernel_walk(struct vshadow *vs, unsigned long req, uint64_t start,
-		       uint64_t last, unsigned int flags, vshadow_unmap_fn fn,
-		       void *opaque)
+		       uint64_t last, unsigned int flags, struct sink *sink)
 {
 	struct viommu_shadow_unmap_record rec[NR_RECORDS];
 	struct viommu_shadow_unmap_range r;
-	struct vshadow_unmapped m;
-	uint32_t i;
 	int ret;
 
 	if ((flags & VSHADOW_UNMAP_DIRTY) && !vs->bitmap &&
@@ -176,18 +221,7 @@ static int kernel_walk(struct vshadow *vs, unsigned long req, uint64_t start,
 		}
 		ret = xioctl(vs->ctx, req, &r);
 		/* Exact progress: the records are valid whatever ret is. */
-		for (i = 0; fn && i < r.out_nr_records; i++) {
-			m = (struct vshadow_unmapped) {
-				.iova = rec[i].iova,
-				.length = rec[i].length,
-				.cookie = rec[i].cookie,
-				.flags = rec[i].flags,
-				.nr_pages = rec[i].length / vs->pgsize,
-			};
-			if (m.flags & VSHADOW_UNMAPPED_DIRTY)
-				m.dirty = vs->bitmap + rec[i].bitmap_offset / 64;
-			fn(opaque, &m);
-		}
+		kernel_records(vs, sink, rec, r.out_nr_records);
 		/* One mapping's bits do not fit the buffer: grow it. */
 		if (ret == -ENOSPC && !r.out_nr_records &&
 		    (flags & VSHADOW_UNMAP_DIRTY) &&
@@ -198,10 +232,67 @@ static int kernel_walk(struct vshadow *vs, unsigned long req, uint64_t start,
 		}
 		if (ret == -EIO || ret == -ENODEV)
 			vs->broken = true;
-		if (ret || !(r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE))
+		if (ret || sink->stop ||
+		    !(r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE))
 			return ret;
 		start = r.out_resume;
 	}
+}
+
+/*
+ * The ranges [@ranges, @ranges + @nr) with VIOMMU_SHADOW_UNMAP_BATCH, as
+ * many per call as the records and bits buffers take; a range too large
+ * for them alone goes through kernel_walk(), which grows the bitmap.
+ * *@done: the ranges done whole.
+ */
+static int kernel_batch(struct vshadow *vs, const struct vshadow_range *ranges,
+			uint32_t nr, unsigned int flags, struct sink *sink,
+			uint32_t *done)
+{
+	struct viommu_shadow_unmap_record rec[NR_RECORDS];
+	struct viommu_shadow_unmap_batch b;
+	uint32_t i = 0;
+	int ret = 0;
+
+	if ((flags & VSHADOW_UNMAP_DIRTY) && !vs->bitmap &&
+	    bitmap_get(vs, BITMAP_FIRST))
+		return -ENOMEM;
+	while (i < nr && !ret && !sink->stop) {
+		b = (struct viommu_shadow_unmap_batch) {
+			.size = sizeof(b),
+			.ranges = (uintptr_t)(ranges + i),
+			.nr_ranges = nr - i < VIOMMU_SHADOW_BATCH_MAX ?
+				     nr - i : VIOMMU_SHADOW_BATCH_MAX,
+			.range_size = sizeof(ranges[0]),
+			.records = (uintptr_t)rec,
+			.nr_records = NR_RECORDS,
+			.record_size = sizeof(rec[0]),
+		};
+		if (flags & VSHADOW_UNMAP_WHOLE)
+			b.flags |= VIOMMU_SHADOW_UNMAP_WHOLE;
+		if (flags & VSHADOW_UNMAP_DIRTY) {
+			b.flags |= VIOMMU_SHADOW_UNMAP_GET_DIRTY;
+			b.bitmap = (uintptr_t)vs->bitmap;
+			b.bitmap_bytes = vs->bitmap_bytes;
+			b.bitmap_pgsize = vs->pgsize;
+		}
+		ret = xioctl(vs->ctx, VIOMMU_SHADOW_UNMAP_BATCH, &b);
+		kernel_records(vs, sink, rec, b.out_nr_records);
+		if (ret == -EIO || ret == -ENODEV)
+			vs->broken = true;
+		i += b.out_done;
+		/* Range i alone does not fit the buffers (or none was done). */
+		if ((ret == -ENOSPC || !ret) && !b.out_done &&
+		    !b.out_nr_records && !sink->stop) {
+			ret = kernel_walk(vs, VIOMMU_SHADOW_UNMAP_RANGE,
+					  ranges[i].start, ranges[i].last,
+					  flags, sink);
+			if (!ret && !sink->stop)
+				i++;
+		}
+	}
+	*done = i;
+	return ret;
 }
 
 /* ---- the userspace fallback ---- */
@@ -584,8 +675,7 @@ static void bits_or(uint64_t *dst, const uint64_t *src, uint64_t from,
 struct user_walk {
 	bool sync, dirty;
 	uint64_t start, last;
-	vshadow_unmap_fn fn;
-	void *opaque;
+	struct sink *sink;
 	uint64_t done;			/* reported, from the first one on */
 };
 
@@ -606,6 +696,7 @@ static void user_report(struct vshadow *vs, struct user_walk *w, uint64_t i,
 	const struct mapping *m = &vs->maps[i];
 	uint64_t pages = (m->last - m->iova + 1) / vs->pgsize;
 	struct vshadow_unmapped out = {
+		.size = sizeof(out),
 		.iova = m->iova,
 		.length = m->last - m->iova + 1,
 		.cookie = m->cookie,
@@ -624,8 +715,7 @@ static void user_report(struct vshadow *vs, struct user_walk *w, uint64_t i,
 	}
 	if (m->iova < w->start || m->last > w->last)
 		out.flags |= VSHADOW_UNMAPPED_CUT;
-	if (w->fn)
-		w->fn(w->opaque, &out);
+	deliver(w->sink, &out);
 	w->done++;
 	if (!w->sync)
 		vs->mapped_bytes -= out.length;
@@ -756,15 +846,13 @@ static int user_sync_run(struct vshadow *vs, struct user_walk *w,
  * or its length 2^64 - 1 bytes.
  */
 static int user_walk(struct vshadow *vs, bool sync, uint64_t start,
-		     uint64_t last, unsigned int flags, vshadow_unmap_fn fn,
-		     void *opaque)
+		     uint64_t last, unsigned int flags, struct sink *sink)
 {
 	struct user_walk w = {
 		.sync = sync,
 		.dirty = flags & VSHADOW_UNMAP_DIRTY,
 		.start = start,
-		.fn = fn,
-		.opaque = opaque,
+		.sink = sink,
 	};
 	uint64_t first, end, i, j, pages, np, size, len, most;
 	int ret = 0;
@@ -783,7 +871,8 @@ static int user_walk(struct vshadow *vs, bool sync, uint64_t start,
 	    (vs->maps[first].iova < start || vs->maps[end - 1].last > last))
 		return -EINVAL;
 
-	for (i = first; i < end && !ret; i = first + w.done) {
+	/* A stop by the caller's function takes effect between two runs. */
+	for (i = first; i < end && !ret && !sink->stop; i = first + w.done) {
 		pages = 0;
 		size = 0;
 		most = 0;
@@ -995,37 +1084,168 @@ int vshadow_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 int vshadow_unmap_range(struct vshadow *vs, uint64_t start, uint64_t last,
 			unsigned int flags, vshadow_unmap_fn fn, void *opaque)
 {
+	struct sink sink = { fn, opaque, 0 };
+	int ret;
+
 	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||
 	    start > last)
 		return -EINVAL;
 	if (vs->broken)
 		return -EIO;
 	if (vs->mode == VSHADOW_MODE_USERSPACE)
-		return user_walk(vs, false, start, last, flags, fn, opaque);
-	return kernel_walk(vs, VIOMMU_SHADOW_UNMAP_RANGE, start, last, flags,
-			   fn, opaque);
+		ret = user_walk(vs, false, start, last, flags, &sink);
+	else
+		ret = kernel_walk(vs, VIOMMU_SHADOW_UNMAP_RANGE, start, last,
+				  flags, &sink);
+	return ret ?: sink.stop;
+}
+
+int vshadow_unmap_batch(struct vshadow *vs, const struct vshadow_range *ranges,
+			uint32_t nr, unsigned int flags, vshadow_unmap_fn fn,
+			void *opaque, uint32_t *done)
+{
+	struct sink sink = { fn, opaque, 0 };
+	uint32_t i, n = 0;
+	int ret = 0;
+
+	if (done)
+		*done = 0;
+	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) || !nr)
+		return -EINVAL;
+	for (i = 0; i < nr; i++)
+		if (ranges[i].start > ranges[i].last)
+			return -EINVAL;
+	if (vs->broken)
+		return -EIO;
+	if (vs->mode == VSHADOW_MODE_USERSPACE) {
+		for (; n < nr && !ret && !sink.stop; n += !ret && !sink.stop)
+			ret = user_walk(vs, false, ranges[n].start,
+					ranges[n].last, flags, &sink);
+	} else {
+		ret = kernel_batch(vs, ranges, nr, flags, &sink, &n);
+	}
+	if (done)
+		*done = n;
+	return ret ?: sink.stop;
 }
 
 int vshadow_sync_dirty(struct vshadow *vs, uint64_t start, uint64_t last,
 		       unsigned int flags, vshadow_unmap_fn fn, void *opaque)
 {
+	struct sink sink = { fn, opaque, 0 };
+	int ret;
+
 	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||
 	    !(flags & VSHADOW_UNMAP_DIRTY) || start > last)
 		return -EINVAL;
 	if (vs->broken)
 		return -EIO;
 	if (vs->mode == VSHADOW_MODE_USERSPACE)
-		return user_walk(vs, true, start, last, flags, fn, opaque);
-	return kernel_walk(vs, VIOMMU_SHADOW_SYNC_DIRTY, start, last, flags,
-			   fn, opaque);
+		ret = user_walk(vs, true, start, last, flags, &sink);
+	else
+		ret = kernel_walk(vs, VIOMMU_SHADOW_SYNC_DIRTY, start, last,
+				  flags, &sink);
+	return ret ?: sink.stop;
+}
+
+/*
+ * The sizes of the first versions (1.0) of the structs callers fill in:
+ * the smallest the library takes.  They stay when fields are added.
+ */
+#define MAP_ENTRY_SIZE_1_0	40
+#define INFO_SIZE_1_0		56
+static_assert(sizeof(struct vshadow_map_entry) >= MAP_ENTRY_SIZE_1_0);
+static_assert(sizeof(struct vshadow_info) >= INFO_SIZE_1_0);
+
+/* Bytes of a caller's struct past what the library knows: all 0? */
+static bool tail_zero(const void *p, size_t known, size_t size)
+{
+	const unsigned char *c = p;
+
+	for (; known < size; known++)
+		if (c[known])
+			return false;
+	return true;
+}
+
+/* Map @nr entries of @k; *@mapped: how many, in order, before an error. */
+static int map_some(struct vshadow *vs, const struct viommu_shadow_map_entry *k,
+		    uint32_t nr, uint32_t *mapped)
+{
+	struct viommu_shadow_map_batch b = {
+		.size = sizeof(b),
+		.entries = (uintptr_t)k,
+		.nr_entries = nr,
+		.entry_size = sizeof(k[0]),
+	};
+	int ret = 0;
+
+	*mapped = 0;
+	if (vs->mode == VSHADOW_MODE_USERSPACE) {
+		for (; *mapped < nr && !ret; *mapped += !ret)
+			ret = user_map(vs, k[*mapped].iova, k[*mapped].length,
+				       (void *)(uintptr_t)k[*mapped].vaddr,
+				       k[*mapped].flags, k[*mapped].cookie);
+		return ret;
+	}
+	ret = xioctl(vs->ctx, VIOMMU_SHADOW_MAP_BATCH, &b);
+	*mapped = b.out_done;
+	if (ret == -EIO || ret == -ENODEV)
+		vs->broken = true;
+	return ret;
+}
+
+int vshadow_map_batch(struct vshadow *vs,
+		      const struct vshadow_map_entry *entries, uint32_t nr,
+		      size_t entry_size, uint32_t *done)
+{
+	struct viommu_shadow_map_entry k[NR_RECORDS];
+	struct vshadow_map_entry e;
+	const char *p;
+	uint32_t i = 0, n, mapped;
+	int ret = 0, refused;
+
+	if (done)
+		*done = 0;
+	if (!nr || entry_size < MAP_ENTRY_SIZE_1_0)
+		return -EINVAL;
+	if (vs->broken)
+		return -EIO;
+	while (i < nr && !ret) {
+		/* Up to NR_RECORDS entries, to the first the library refuses. */
+		refused = 0;
+		for (n = 0; n < NR_RECORDS && i + n < nr; n++) {
+			p = (const char *)entries + (size_t)(i + n) * entry_size;
+			if (!tail_zero(p, sizeof(e), entry_size)) {
+				refused = -E2BIG;
+				break;
+			}
+			/* an older caller's entry: what it lacks is 0 */
+			memset(&e, 0, sizeof(e));
+			memcpy(&e, p, entry_size < sizeof(e) ? entry_size :
+							       sizeof(e));
+			k[n] = (struct viommu_shadow_map_entry) {
+				.flags = e.prot,
+				.iova = e.iova,
+				.length = e.length,
+				.vaddr = (uintptr_t)e.vaddr,
+				.cookie = e.cookie,
+			};
+		}
+		ret = n ? map_some(vs, k, n, &mapped) : 0;
+		i += n ? mapped : 0;
+		if (!ret)
+			ret = refused;
+	}
+	if (done)
+		*done = i;
+	return ret;
 }
 
 int vshadow_get_info(struct vshadow *vs, struct vshadow_info *info)
 {
 	struct viommu_shadow_info k = { .size = sizeof(k) };
-	int ret;
-
-	*info = (struct vshadow_info) {
+	struct vshadow_info out = {
 		.mode = vs->mode,
 		.dirty = vs->dirty,
 		.broken = vs->broken,
@@ -1033,16 +1253,30 @@ int vshadow_get_info(struct vshadow *vs, struct vshadow_info *info)
 		.nr_mappings = vs->nr,
 		.mapped_bytes = vs->mapped_bytes,
 		.high_water = vs->high_water,
+		.mappings_avail = UINT64_MAX,
 	};
-	if (vs->mode == VSHADOW_MODE_USERSPACE)
-		return 0;
-	ret = xioctl(vs->ctx, VIOMMU_SHADOW_GET_INFO, &k);
-	if (ret)
-		return ret;
-	info->broken = k.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN;
-	info->pgsize = k.pgsize;
-	info->nr_mappings = k.nr_mappings;
-	info->mapped_bytes = k.mapped_bytes;
-	info->high_water = k.high_water;
+	size_t size = info->size;
+	int ret;
+
+	if (size < INFO_SIZE_1_0)
+		return -EINVAL;
+	if (vs->mode == VSHADOW_MODE_KERNEL) {
+		ret = xioctl(vs->ctx, VIOMMU_SHADOW_GET_INFO, &k);
+		if (ret)
+			return ret;
+		out.broken = k.out_flags & VIOMMU_SHADOW_INFO_OUT_BROKEN;
+		out.pgsize = k.pgsize;
+		out.nr_mappings = k.nr_mappings;
+		out.mapped_bytes = k.mapped_bytes;
+		out.high_water = k.high_water;
+		out.mappings_avail = k.mappings_avail;
+	}
+	/* A caller's newer struct: the fields unknown here read 0. */
+	if (size > sizeof(out)) {
+		memset((char *)info + sizeof(out), 0, size - sizeof(out));
+		size = sizeof(out);
+	}
+	out.size = size;
+	memcpy(info, &out, size);
 	return 0;
 }

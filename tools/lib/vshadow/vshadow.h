@@ -20,12 +20,23 @@
  * Every function returns 0 or a negative errno.  A struct vshadow is not
  * thread-safe: callers serialise their calls on one (the module serialises
  * them too, but the userspace fallback does not).
+ *
+ * The ABI grows without breaking binaries built against an older header:
+ * the structs a caller fills in (struct vshadow_info,
+ * struct vshadow_map_entry) say their size, as the caller knows it, and
+ * the library reads and writes no byte past it; the struct the library
+ * fills in (struct vshadow_unmapped) says its size, as the library knows
+ * it, and a field added later is read only once that size covers it.
+ * Fields are only ever added at the end; functions are added under a new
+ * symbol version (VSHADOW_1.1, ...).  The SONAME is libvshadow.so.1: 1.0
+ * replaced 0.x, which had no users, with this design.
  */
 #ifndef _VSHADOW_H
 #define _VSHADOW_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,8 +48,8 @@ extern "C" {
 #define VSHADOW_API
 #endif
 
-#define VSHADOW_VERSION_MAJOR	0
-#define VSHADOW_VERSION_MINOR	2
+#define VSHADOW_VERSION_MAJOR	1
+#define VSHADOW_VERSION_MINOR	0
 
 /* The library's version, "MAJOR.MINOR", as it was built. */
 VSHADOW_API const char *vshadow_version(void);
@@ -91,7 +102,7 @@ VSHADOW_API int vshadow_open_type1(struct vshadow **out, int container,
  * The module only: iommufd has no userspace fallback here (the library's
  * fallback is type1's calls).  The rest is as for a type1 handle; the
  * dirty bits come from the HWPTs, which the VMM keeps tracking while
- * named (see vshadow_set_hwpts()).  Since 0.2.
+ * named (see vshadow_set_hwpts()).
  *
  * Return: 0, -EINVAL (@flags, @nr over 8, @hwpts without @nr; an IOAS id
  * iommufd does not take), -ENOENT (no /dev/viommu_shadow; no such IOAS or
@@ -109,7 +120,7 @@ VSHADOW_API int vshadow_open_iommufd(struct vshadow **out, int iommufd,
  * For an iommufd handle whose IOAS gained a HWPT (a device hot-added) or
  * is about to lose one: the list is replaced whole, or not at all (the
  * old one stays on any error).  @nr 0 leaves the handle without dirty
- * bits.  Drop a HWPT from the list before destroying it.  Since 0.2.
+ * bits.  Drop a HWPT from the list before destroying it.
  *
  * Return: 0, -EOPNOTSUPP (not an iommufd handle, or a HWPT that cannot
  * track), -EINVAL (@nr over 8, @hwpts without @nr), -ENOENT (no such
@@ -140,6 +151,44 @@ VSHADOW_API int vshadow_map(struct vshadow *vs, uint64_t iova,
 			    uint64_t length, void *vaddr, unsigned int prot,
 			    uint64_t cookie);
 
+/**
+ * struct vshadow_map_entry - one mapping of vshadow_map_batch()
+ * @iova: as for vshadow_map()
+ * @length: likewise
+ * @vaddr: likewise
+ * @prot: likewise
+ * @cookie: likewise
+ */
+struct vshadow_map_entry {
+	uint64_t iova;
+	uint64_t length;
+	void *vaddr;
+	unsigned int prot;
+	uint64_t cookie;
+};
+
+/**
+ * vshadow_map_batch() - vshadow_map() of @nr entries, in order
+ * @entries: @nr entries, each @entry_size bytes apart
+ * @entry_size: sizeof(struct vshadow_map_entry) as the caller knows it;
+ *	bytes of an entry the library does not know must be 0
+ * @done: out, the entries mapped (may be NULL)
+ *
+ * With the module, one system call per 256 entries (VIOMMU_SHADOW_MAP_BATCH);
+ * in the fallback, one type1 call per entry (type1 has no batch).  On a
+ * failure at entry k the call fails with that entry's error, as
+ * vshadow_map() has it, and *@done is k: the entries before it are
+ * mapped, it and those after it are not.
+ *
+ * Return: 0; -EINVAL (@nr 0, @entry_size below the first version's);
+ * -E2BIG (an entry's bytes unknown to the library are not 0); or an
+ * entry's error.
+ */
+VSHADOW_API int vshadow_map_batch(struct vshadow *vs,
+				  const struct vshadow_map_entry *entries,
+				  uint32_t nr, size_t entry_size,
+				  uint32_t *done);
+
 /* struct vshadow_unmapped::flags */
 #define VSHADOW_UNMAPPED_DIRTY		0x1u	/* @dirty is valid */
 #define VSHADOW_UNMAPPED_CUT		0x2u	/* reached outside the range */
@@ -147,26 +196,36 @@ VSHADOW_API int vshadow_map(struct vshadow *vs, uint64_t iova,
 
 /**
  * struct vshadow_unmapped - one mapping unmapped (or synced)
+ * @size: sizeof(struct vshadow_unmapped) as the library knows it: a field
+ *	added after 1.0 is there only if @size covers it
+ * @flags: VSHADOW_UNMAPPED_*
  * @iova: its first IOVA, as mapped
  * @length: its length, as mapped: a whole mapping is always unmapped
  * @cookie: the cookie given to vshadow_map()
- * @flags: VSHADOW_UNMAPPED_*
  * @dirty: with VSHADOW_UNMAPPED_DIRTY, its dirty bits: one per IOMMU page
  *	(vshadow_info::pgsize), the page at @iova in bit 0 of word 0; valid
  *	only during the callback
  * @nr_pages: @length / pgsize
  */
 struct vshadow_unmapped {
+	uint32_t size;
+	unsigned int flags;
 	uint64_t iova;
 	uint64_t length;
 	uint64_t cookie;
-	unsigned int flags;
 	const uint64_t *dirty;
 	uint64_t nr_pages;
 };
 
-/* Called once per mapping, in IOVA order. */
-typedef void (*vshadow_unmap_fn)(void *opaque, const struct vshadow_unmapped *m);
+/*
+ * Called once per mapping, in IOVA order.  Return 0 to go on, or non-zero
+ * (a negative errno) to stop the walk: the library then makes no further
+ * call to the module (or to type1), every mapping the call in progress
+ * already unmapped (or read) is still passed to the function, whatever it
+ * returns, and the walk returns the first non-zero value it returned,
+ * unless the walk failed of itself (its own error comes first).
+ */
+typedef int (*vshadow_unmap_fn)(void *opaque, const struct vshadow_unmapped *m);
 
 /* vshadow_unmap_range() and vshadow_sync_dirty() flags */
 #define VSHADOW_UNMAP_DIRTY	0x1u	/* want the dirty bits */
@@ -213,7 +272,43 @@ VSHADOW_API int vshadow_sync_dirty(struct vshadow *vs, uint64_t start,
 				   vshadow_unmap_fn fn, void *opaque);
 
 /**
+ * struct vshadow_range - one range of vshadow_unmap_batch()
+ * @start: first IOVA
+ * @last: last IOVA, inclusive, @start <= @last
+ */
+struct vshadow_range {
+	uint64_t start;
+	uint64_t last;
+};
+
+/**
+ * vshadow_unmap_batch() - vshadow_unmap_range() of @nr ranges, in order
+ * @done: out, the ranges done whole (may be NULL)
+ *
+ * For a VMM with several invalidations queued: with the module, one
+ * system call (VIOMMU_SHADOW_UNMAP_BATCH) for as many ranges as its
+ * records and bits fit, each range unmapped exactly as
+ * vshadow_unmap_range() would; in the fallback, one range after the
+ * other.  @fn sees every mapping, in order of the ranges.  On a failure
+ * in range k the call fails with that error and *@done is k (the mappings
+ * given to @fn are unmapped, as ever).  After a stop by @fn, the range in
+ * progress is not counted as done even if it was finished: calling again
+ * from range *@done is always safe (a range with nothing left in it
+ * unmaps nothing).
+ *
+ * Return: 0; -EINVAL (@nr 0, a range with @start > @last: nothing done);
+ * or as vshadow_unmap_range().
+ */
+VSHADOW_API int vshadow_unmap_batch(struct vshadow *vs,
+				    const struct vshadow_range *ranges,
+				    uint32_t nr, unsigned int flags,
+				    vshadow_unmap_fn fn, void *opaque,
+				    uint32_t *done);
+
+/**
  * struct vshadow_info - the handle's state
+ * @size: in, sizeof(struct vshadow_info) as the caller knows it; out, the
+ *	bytes the library filled in (the fields it knows)
  * @mode: VSHADOW_MODE_KERNEL or VSHADOW_MODE_USERSPACE
  * @dirty: the container can track dirty pages
  * @broken: the handle lost track of the container (see -EIO above)
@@ -221,12 +316,17 @@ VSHADOW_API int vshadow_sync_dirty(struct vshadow *vs, uint64_t start,
  * @nr_mappings: live mappings
  * @mapped_bytes: bytes they cover
  * @high_water: last IOVA of the highest mapping ever made, 0 if none
+ * @mappings_avail: how many more mappings vshadow_map() takes before the
+ *	module's per-context limit (its max_mappings) answers -ENOSPC;
+ *	UINT64_MAX in the fallback, which has no limit of its own.  Either
+ *	way type1's dma_entry_limit may answer -ENOSPC first.
  *
- * Identical in both modes, but for @mode.  (The module's statistics, such
+ * Identical in both modes, but for @mode and @mappings_avail.  (The module's statistics, such
  * as how many requests were clamped, are in its own GET_INFO and netlink
  * family, not here.)
  */
 struct vshadow_info {
+	uint32_t size;
 	int mode;
 	bool dirty;
 	bool broken;
@@ -234,8 +334,14 @@ struct vshadow_info {
 	uint64_t nr_mappings;
 	uint64_t mapped_bytes;
 	uint64_t high_water;
+	uint64_t mappings_avail;
 };
 
+/*
+ * vshadow_get_info() - the handle's state, in @info, whose @size the
+ * caller sets.  Return: 0; -EINVAL (@size below 1.0's); or the module's
+ * error.
+ */
 VSHADOW_API int vshadow_get_info(struct vshadow *vs,
 				 struct vshadow_info *info);
 
@@ -244,7 +350,7 @@ VSHADOW_API int vshadow_get_info(struct vshadow *vs,
  *
  * Return: 0 for a handle on the module, or one opened with
  * VSHADOW_OPEN_USERSPACE; else the module's negative errno that made
- * vshadow_open_type1() fall back (see there).  Since 0.2.
+ * vshadow_open_type1() fall back (see there).
  */
 VSHADOW_API int vshadow_fallback_cause(const struct vshadow *vs);
 

@@ -1248,7 +1248,7 @@ struct lib_seen {
 	__u64 bits;
 };
 
-static void lib_seen(void *opaque, const struct vshadow_unmapped *m)
+static int lib_seen(void *opaque, const struct vshadow_unmapped *m)
 {
 	struct lib_seen *s = opaque;
 
@@ -1256,6 +1256,7 @@ static void lib_seen(void *opaque, const struct vshadow_unmapped *m)
 		s->flags = m->flags;
 		s->bits = m->dirty ? m->dirty[0] : 0;
 	}
+	return 0;
 }
 
 /*
@@ -1265,7 +1266,7 @@ static void lib_seen(void *opaque, const struct vshadow_unmapped *m)
  */
 TEST_F(mock, libvshadow_iommufd)
 {
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 	struct lib_seen seen;
 	struct vshadow *vs;
 	__u32 bad = 0xfffff;

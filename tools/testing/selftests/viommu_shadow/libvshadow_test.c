@@ -68,7 +68,7 @@ static void log_ret(struct log *l, int ret)
 		l->ev[l->nr++] = (struct event) { .what = 0, .ret = ret };
 }
 
-static void log_mapping(void *opaque, const struct vshadow_unmapped *m)
+static int log_mapping(void *opaque, const struct vshadow_unmapped *m)
 {
 	struct log *l = opaque;
 	struct event e = {
@@ -85,11 +85,12 @@ static void log_mapping(void *opaque, const struct vshadow_unmapped *m)
 		e.dirty_pages += test_bit64(m->dirty, i) ? 1000000 : 0;
 	if (l->nr < 512)
 		l->ev[l->nr++] = e;
+	return 0;
 }
 
 static void log_info(struct log *l, struct vshadow *vs)
 {
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 
 	log_ret(l, vshadow_get_info(vs, &info));
 	log_ret(l, (int)info.nr_mappings);
@@ -211,7 +212,7 @@ TEST_F(lib, same_in_both_modes)
 	static const unsigned int flags[2] = {
 		VSHADOW_OPEN_NO_FALLBACK, VSHADOW_OPEN_USERSPACE,
 	};
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 	struct vshadow *vs;
 	int m, i, records = 0, dirty = 0;
 
@@ -331,13 +332,122 @@ TEST_F(lib, one_call_per_run)
 	munmap(buf, 5 * PAGE_4K);
 }
 
+static int stop_at_fifth(void *opaque, const struct vshadow_unmapped *m)
+{
+	int *nr = opaque;
+
+	return ++*nr >= 5 ? -ECANCELED : 0;
+}
+
+/*
+ * 1.0's additions, through the module and through the fallback: 300
+ * mappings (runs of 30) mapped with vshadow_map_batch() (the module's
+ * MAP_BATCH takes them 256 at a time), a refused entry, the info with
+ * mappings_avail and a newer caller's larger struct, four ranges unmapped
+ * with vshadow_unmap_batch() (records and bits the same in both modes),
+ * and a walk stopped by its function: only the call in progress is
+ * passed on (the module's first 256 records, the fallback's first run),
+ * the rest stays mapped.
+ */
+TEST_F(lib, batches_and_stop)
+{
+	static const unsigned int flags[2] = {
+		VSHADOW_OPEN_NO_FALLBACK, VSHADOW_OPEN_USERSPACE,
+	};
+	const uint64_t run = 0x100000;	/* 30 pages mapped, 226 not */
+	struct vshadow_range r[4] = {
+		{ BASE + run, BASE + 3 * run - 1 },
+		{ 0, BASE + run - 1 },
+		{ BASE + 5 * run, UINT64_MAX },
+		{ 0, UINT64_MAX },
+	};
+	struct {
+		struct vshadow_info info;
+		uint64_t newer;
+	} big;
+	struct vshadow_map_entry e[300];
+	struct vshadow *vs;
+	int m, i, pass, nr;
+	uint32_t done;
+
+	for (i = 0; i < 300; i++)
+		e[i] = (struct vshadow_map_entry) {
+			.iova = BASE + (i / 30) * run + (i % 30) * PAGE_4K,
+			.length = PAGE_4K, .vaddr = self->buf,
+			.prot = VSHADOW_MAP_READ | VSHADOW_MAP_WRITE,
+			.cookie = 0x3000000 + i,
+		};
+	for (m = 0; m < 2; m++) {
+		ASSERT_EQ(0, vshadow_open_type1(&vs, self->box.container,
+						flags[m]));
+		for (pass = 0; pass < 2; pass++) {
+			ASSERT_EQ(0, vshadow_map_batch(vs, e, 300, sizeof(e[0]),
+						       &done));
+			EXPECT_EQ(300, done);
+			/* one more: the second overlaps */
+			EXPECT_EQ(-EEXIST, vshadow_map_batch(vs, &e[299], 2,
+							     sizeof(e[0]),
+							     &done));
+			EXPECT_EQ(0, done);
+			memset(&big, 0x5a, sizeof(big));
+			big.info.size = sizeof(big);
+			ASSERT_EQ(0, vshadow_get_info(vs, &big.info));
+			EXPECT_EQ(sizeof(big.info), big.info.size);
+			EXPECT_EQ(0, big.newer);
+			EXPECT_EQ(300, big.info.nr_mappings);
+			EXPECT_EQ(m ? UINT64_MAX : 65535 - 300,
+				  big.info.mappings_avail);
+			if (pass)
+				break;
+			ASSERT_EQ(0, t1_dirty(self->box.container,
+					      VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+			log_ret(self->log[m],
+				vshadow_unmap_batch(vs, r, 4, VSHADOW_UNMAP_DIRTY |
+						    VSHADOW_UNMAP_WHOLE,
+						    log_mapping, self->log[m],
+						    &done));
+			log_ret(self->log[m], done);
+			ASSERT_EQ(0, t1_dirty(self->box.container,
+					      VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+			log_info(self->log[m], vs);
+		}
+		nr = 0;
+		EXPECT_EQ(-ECANCELED, vshadow_unmap_range(vs, 0, UINT64_MAX, 0,
+							  stop_at_fifth, &nr));
+		EXPECT_EQ(m ? 30 : 256, nr);
+		ASSERT_EQ(0, vshadow_get_info(vs, &big.info));
+		EXPECT_EQ(300 - nr, big.info.nr_mappings);
+		EXPECT_EQ(0, vshadow_unmap_range(vs, 0, UINT64_MAX, 0, NULL,
+						 NULL));
+		vshadow_close(vs);
+	}
+	ASSERT_EQ(self->log[0]->nr, self->log[1]->nr);
+	ASSERT_EQ(300 + 2 + 6, self->log[0]->nr);
+	for (i = 0; i < self->log[0]->nr; i++) {
+		const struct event *k = &self->log[0]->ev[i];
+		const struct event *u = &self->log[1]->ev[i];
+
+		if (memcmp(k, u, sizeof(*k))) {
+			TH_LOG("event %d: module: %s", i, what(k));
+			TH_LOG("event %d: fallback: %s", i, what(u));
+			ASSERT_TRUE(false);
+		}
+		if (k->what)
+			ASSERT_EQ(k->nr_pages, k->dirty_pages);
+	}
+	/* in the ranges' order: range 0's first mapping first */
+	EXPECT_EQ(BASE + run, self->log[0]->ev[0].iova);
+	EXPECT_EQ(BASE, self->log[0]->ev[60].iova);
+	EXPECT_EQ(4, self->log[0]->ev[300 + 1].ret);
+}
+
 /* Open: flags, modes, and a version. */
 TEST_F(lib, open_modes)
 {
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 	struct vshadow *vs;
 
-	EXPECT_EQ(0, strcmp("0.2", vshadow_version()));
+	EXPECT_EQ(0, strcmp("1.0", vshadow_version()));
 	EXPECT_EQ(-EINVAL, vshadow_open_type1(&vs, self->box.container,
 					      VSHADOW_OPEN_NO_FALLBACK |
 					      VSHADOW_OPEN_USERSPACE));
@@ -375,7 +485,7 @@ TEST_F(lib, open_modes)
  */
 static int private_dev_child(int container, int err)
 {
-	struct vshadow_info info;
+	struct vshadow_info info = { .size = sizeof(info) };
 	struct vshadow *vs;
 
 	if (unshare(CLONE_NEWNS) ||
