@@ -152,8 +152,9 @@ struct vshadow_bitmap {
  *	Any other errno: for one mapping, the backend still has it whole;
  *	for a run, it may have removed some first mappings of the run, in
  *	IOVA order, with their bits stored, and still has the rest whole.
- *	-ENODATA means dirty tracking is not running, and that nothing was
- *	done: a backend checks that before it unmaps anything.
+ *	-ENODATA (dirty tracking is not running) and -EINVAL (the request
+ *	does not fit the backend, as when its page size changed) mean that
+ *	nothing was done: a backend checks both before it unmaps anything.
  * @sync: store the dirty bits of the run [@iova, @iova + @length - 1]
  *	in @bitmap and clear them in the backend, without unmapping; 0, or
  *	VSHADOW_UNMAP_DIRTY_LOST, VSHADOW_UNMAP_ABSENT, VSHADOW_BROKEN and

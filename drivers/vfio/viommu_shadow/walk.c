@@ -515,10 +515,11 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	 * A failed run is resolved mapping by mapping, unless the backend's
 	 * own answer says its state is unknown (EIO) or gone (ENODEV): that
 	 * breaks the context as for one mapping; or that it did nothing
-	 * (ENODATA: tracking is off), which leaves no fate to find out.
+	 * (ENODATA: tracking is off; EINVAL: its page size changed), which
+	 * leaves no fate to find out.
 	 */
 	if (ret < 0 && ret != -ENODEV && ret != -EIO && ret != -ENODATA &&
-	    run->nr > 1) {
+	    ret != -EINVAL && run->nr > 1) {
 		ret = vshadow_run_resolve(walk, run, &done, &lost, &dropped);
 		vshadow_run_done(walk, run, done);
 		if (walk->bitmap && dropped < done)

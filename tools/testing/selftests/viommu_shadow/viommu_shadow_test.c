@@ -2839,6 +2839,33 @@ TEST_F(mock, page_size_changes)
 }
 
 /*
+ * A page size change refuses a run as it refuses one mapping: EINVAL,
+ * nothing done, the context unbroken.  (The backend checks a request
+ * before it unmaps anything, so there is no mapping's fate to find out.)
+ */
+TEST_F(mock, page_size_change_refuses_a_run)
+{
+	struct viommu_shadow_unmap_record rec[4];
+	struct viommu_shadow_unmap_range r;
+	const uint64_t b = 4 * SZ_2M;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, _vs_map(self->ctx, b + i * PAGE_4K, PAGE_4K,
+				     self->buf, i));
+	ASSERT_EQ(0, mock_set_caps(self->mock, 2 * PAGE_4K,
+				   VSHADOW_MOCK_MAX_PAGES / 8));
+	for (i = 0; i < 2; i++) {
+		r = vs_range(b, b + 3 * PAGE_4K - 1, 0, rec, 4);
+		EXPECT_EQ(EINVAL, _vs_unmap(self->ctx, &r));
+		EXPECT_EQ(0, r.out_nr_records);
+		EXPECT_EQ(3, nr_mappings(self->ctx));
+		EXPECT_EQ(3, mock_mappings(self->mock, NULL, 0));
+		EXPECT_FALSE(vs_broken(self->ctx));
+	}
+}
+
+/*
  * Whether a context offers dirty bits, and how many one mapping may have,
  * is what its backend says when asked, never assumed.  (For type1 the
  * answer is its migration capability, which iommufd's compatibility
