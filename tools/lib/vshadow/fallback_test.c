@@ -64,7 +64,10 @@ static struct {
 	int fail_nth;			/* fail at this mapping of the next call */
 	int fail_err;
 	uint64_t fail_bits_of;		/* fail any bitmap call that reaches it */
+	uint64_t pg;			/* its page size: 4K, or another */
+	bool enoent;			/* answer an unmap of nothing ENOENT */
 	unsigned int unmaps, reads;	/* calls with a range */
+	unsigned int ioctls;		/* all of them */
 	uint64_t gone_gave[MAXMAP][1 + WORDS(MAXPAGES)];
 	int nr_gone;
 } t1;
@@ -102,7 +105,7 @@ static int range_ok(uint64_t iova, uint64_t size)
 {
 	int i;
 
-	if (!size || (iova | size) % PG || iova + size - 1 < iova)
+	if (!size || (iova | size) % t1.pg || iova + size - 1 < iova)
 		return -EINVAL;
 	i = find(iova);
 	if (i >= 0 && t1.dma[i].iova != iova)
@@ -115,9 +118,9 @@ static int range_ok(uint64_t iova, uint64_t size)
 
 static int bitmap_ok(const struct vfio_bitmap *b, uint64_t size)
 {
-	uint64_t need = WORDS(size / PG) * 8;
+	uint64_t need = WORDS(size / t1.pg) * 8;
 
-	if (!t1.tracking || b->pgsize != PG || b->size < need ||
+	if (!t1.tracking || b->pgsize != t1.pg || b->size < need ||
 	    b->size > t1.bitmap_max)
 		return -EINVAL;
 	return 0;
@@ -178,6 +181,8 @@ static int t1_unmap(struct vfio_iommu_type1_dma_unmap *u)
 		t1.nr--;
 	}
 	t1.fail_nth = 0;
+	if (!ret && !done && t1.enoent)
+		return -ENOENT;		/* iommufd's compatibility layer */
 	if (!ret)
 		u->size = done;		/* written back on success only */
 	return ret;
@@ -231,7 +236,7 @@ static int t1_map(const struct vfio_iommu_type1_dma_map *m)
 	struct dma *d;
 	int i;
 
-	if (!m->size || (m->iova | m->size) % PG || m->size / PG > MAXPAGES ||
+	if (!m->size || (m->iova | m->size) % t1.pg || m->size / PG > MAXPAGES ||
 	    t1.nr == MAXMAP)
 		return -EINVAL;
 	for (i = 0; i < t1.nr; i++)
@@ -261,7 +266,7 @@ static int t1_info(struct vfio_iommu_type1_info *info)
 	if (info->argsz < sizeof(*info))
 		return -EINVAL;
 	info->flags = VFIO_IOMMU_INFO_PGSIZES;
-	info->iova_pgsizes = PG | (2ULL << 20) | (1ULL << 30);
+	info->iova_pgsizes = t1.pg | (2ULL << 20) | (1ULL << 30);
 	if (info->argsz < need) {
 		info->argsz = need;
 		return 0;
@@ -278,7 +283,7 @@ static int t1_info(struct vfio_iommu_type1_info *info)
 	mig->header.id = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION;
 	mig->header.version = 1;
 	mig->header.next = 0;
-	mig->pgsize_bitmap = PG;
+	mig->pgsize_bitmap = t1.pg;
 	mig->max_dirty_bitmap_size = t1.bitmap_max;
 	return 0;
 }
@@ -295,6 +300,7 @@ long __wrap_syscall(long nr, ...)
 	va_end(ap);
 	if (nr != SYS_ioctl || a[0] != FD)
 		return __real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	t1.ioctls++;
 	switch ((unsigned long)a[1]) {
 	case VFIO_IOMMU_GET_INFO:
 		ret = t1_info((void *)a[2]);
@@ -338,6 +344,7 @@ struct seen {
 	int nr, bad_bits, lost;
 	uint64_t iova[MAXMAP];
 	bool sync;
+	bool no_bits;			/* bits not asked for */
 };
 
 /* The bits type1 delivered for the mapping at @iova, in the last call. */
@@ -368,8 +375,10 @@ static int seen_fn(void *opaque, const struct vshadow_unmapped *m)
 		s->lost++;
 		return 0;
 	}
-	if (!(m->flags & VSHADOW_UNMAPPED_DIRTY))
+	if (!(m->flags & VSHADOW_UNMAPPED_DIRTY)) {
+		s->bad_bits += !s->no_bits;	/* asked, but none */
 		return 0;
+	}
 	for (i = 0; i < WORDS(m->nr_pages) * 64; i++) {
 		bool want_bit = i < m->nr_pages && want && bit(want, i);
 
@@ -421,6 +430,7 @@ static struct vshadow *fresh_limit(uint64_t max)
 	struct vshadow *vs;
 
 	memset(&t1, 0, sizeof(t1));
+	t1.pg = PG;
 	t1.bitmap_max = max;
 	t1.fail_err = -EFAULT;
 	if (vshadow_open_type1(&vs, FD, VSHADOW_OPEN_USERSPACE))
@@ -471,7 +481,9 @@ static void test_one_call_per_run(void)
 	      s.lost);
 	CHECK(t1.unmaps == (unsigned int)runs, "%u unmaps for %d runs",
 	      t1.unmaps, runs);
-	CHECK(vshadow__type1_calls(vs) > 0, "the library counts its calls");
+	CHECK(vshadow__type1_calls(vs) == t1.ioctls,
+	      "the library counted %llu calls, type1 saw %u",
+	      (unsigned long long)vshadow__type1_calls(vs), t1.ioctls);
 	vshadow_close(vs);
 }
 
@@ -519,8 +531,9 @@ static void test_run_fails_part_way(void)
 	struct seen s;
 	int nr, k, ret;
 
-	for (k = 1; k <= 4; k++) {
+	for (k = 1; k <= 8; k++) {
 		vs = fresh();
+		t1.enoent = k > 4;	/* the compatibility layer's answer */
 		s = (struct seen) { 0 };
 		layout(vs, 1ULL << 30, 1, &nr);	/* one run */
 		if (nr < 5) {
@@ -532,7 +545,7 @@ static void test_run_fails_part_way(void)
 					    VSHADOW_MAP_READ, nr);
 		}
 		t1.tracking = true;
-		t1.fail_nth = k;	/* mapping k - 1 of the run's call */
+		t1.fail_nth = (k - 1) % 4 + 1;	/* that mapping of the run's call */
 		ret = vshadow_unmap_range(vs, 0, UINT64_MAX,
 					  VSHADOW_UNMAP_DIRTY, seen_fn, &s);
 		CHECK(!ret && s.nr == nr && !t1.nr && !nr_mappings(vs),
@@ -562,7 +575,8 @@ static void test_unknown_fate(void)
 	t1.fail_bits_of = (1ULL << 30) + 2 * 2 * PG;	/* the third */
 	ret = vshadow_unmap_range(vs, 0, UINT64_MAX, VSHADOW_UNMAP_DIRTY,
 				  seen_fn, &s);
-	CHECK(ret == -EFAULT && s.nr == 3 && s.lost == 1,
+	CHECK(ret == -EFAULT && s.nr == 3 && s.lost == 1 &&
+	      s.iova[2] == t1.fail_bits_of,
 	      "ret %d, reported %d, %d lost", ret, s.nr, s.lost);
 	CHECK(!s.bad_bits, "%d bits wrong", s.bad_bits);
 	CHECK(t1.nr == 2 && nr_mappings(vs) == 2, "left %d/%d", t1.nr,
@@ -769,6 +783,79 @@ static void test_info_sizes(void)
 	vshadow_close(vs);
 }
 
+/*
+ * type1's page size changes under the handle (as groups join the
+ * container), larger or smaller: a run is refused with EINVAL, nothing
+ * done and nothing broken, and vshadow_get_info() has the new size once
+ * the walk is over.  (The walk's buffers were sized with the old one.)
+ */
+static void test_page_size_changes(void)
+{
+	static const uint64_t sizes[] = { 2 * PG, PG / 4 };
+	struct vshadow_info info = { .size = sizeof(info) };
+	struct vshadow *vs;
+	struct seen s;
+	int i, k, ret;
+
+	for (k = 0; k < 2; k++) {
+		vs = fresh();
+		for (i = 0; i < 3; i++)
+			vshadow_map(vs, (1ULL << 30) + i * 64 * PG, 64 * PG,
+				    (void *)4096, VSHADOW_MAP_READ, i);
+		t1.tracking = true;
+		t1.pg = sizes[k];
+		s = (struct seen) { 0 };
+		ret = vshadow_unmap_range(vs, 0, UINT64_MAX,
+					  VSHADOW_UNMAP_DIRTY, seen_fn, &s);
+		CHECK(ret == -EINVAL && !s.nr && t1.nr == 3 &&
+		      nr_mappings(vs) == 3, "%llu: ret %d, reported %d, left %d/%d",
+		      (unsigned long long)sizes[k], ret, s.nr, t1.nr,
+		      nr_mappings(vs));
+		vshadow_get_info(vs, &info);
+		CHECK(info.pgsize == sizes[k] && !info.broken,
+		      "pgsize %llu, broken %d", (unsigned long long)info.pgsize,
+		      info.broken);
+		vshadow_close(vs);
+	}
+}
+
+/*
+ * The VMM unmapped one mapping of a run directly: type1 unmaps the rest
+ * of the run with a shorter length.  All of the run is gone: reported,
+ * every page dirty, and the handle breaks.
+ */
+static void test_short_unmap(void)
+{
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u), .iova = (1ULL << 30) + PG, .size = PG,
+	};
+	struct vshadow *vs = fresh();
+	struct seen s = { 0 };
+	int i, ret;
+
+	for (i = 0; i < 3; i++)
+		vshadow_map(vs, (1ULL << 30) + i * PG, PG, (void *)4096,
+			    VSHADOW_MAP_READ, i);
+	t1.tracking = true;
+	t1_unmap(&u);
+	ret = vshadow_unmap_range(vs, 0, UINT64_MAX, VSHADOW_UNMAP_DIRTY,
+				  seen_fn, &s);
+	CHECK(ret == -EIO && s.nr == 3 && s.lost == 3 && !t1.nr,
+	      "ret %d, reported %d, %d lost, type1 keeps %d", ret, s.nr,
+	      s.lost, t1.nr);
+	vshadow_close(vs);
+}
+
+/* A mapping that would end at 2^64 - 1, which type1 cannot unmap. */
+static void test_top_of_space(void)
+{
+	struct vshadow *vs = fresh();
+
+	CHECK(vshadow_map(vs, -PG, PG, (void *)4096, VSHADOW_MAP_READ, 1) ==
+	      -ERANGE && !t1.nr, "the top page");
+	vshadow_close(vs);
+}
+
 int main(void)
 {
 	test_one_call_per_run();
@@ -781,6 +868,9 @@ int main(void)
 	test_stop();
 	test_batches();
 	test_info_sizes();
+	test_page_size_changes();
+	test_short_unmap();
+	test_top_of_space();
 	printf("fallback_test: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -66,6 +66,11 @@ struct vshadow {
 	uint64_t scratch_bytes;
 	uint64_t hole;			/* a page type1 never maps */
 	uint64_t type1_calls;		/* for the tests */
+	/* userspace: type1's GET_INFO buffer, sized at open */
+	struct vfio_iommu_type1_info *info;
+	size_t info_len;
+	/* userspace: the page size type1 answered in a walk, for after it */
+	uint64_t next_pgsize;
 	/* userspace: the mappings, sorted by iova, and what they cover */
 	struct mapping *maps;
 	uint64_t nr, cap;
@@ -302,7 +307,8 @@ static int kernel_batch(struct vshadow *vs, const struct vshadow_range *ranges,
  * module's type1 backend names them.
  */
 #define T1_ABSENT	1	/* the range held none of the handle's mappings */
-#define T1_BROKEN	2	/* type1 no longer holds what the handle made */
+#define T1_SHORT	2	/* it unmapped another length than asked */
+#define T1_BROKEN	3	/* it refused: not what the handle made */
 
 /* No page outside every IOVA range the container allows is known. */
 #define NO_HOLE		UINT64_MAX
@@ -313,38 +319,49 @@ static int t1_ioctl(struct vshadow *vs, unsigned long req, void *arg)
 	return xioctl(vs->container, req, arg);
 }
 
-/* type1's GET_INFO, with room for its capabilities; free() it. */
-static int t1_info(struct vshadow *vs, struct vfio_iommu_type1_info **out,
-		   size_t *len)
-{
-	struct vfio_iommu_type1_info *info;
-	size_t sz = 4096;
-	int ret;
+/* The most GET_INFO may take, and how often its buffer is grown. */
+#define INFO_MAX	(64 * 1024)
+#define INFO_TRIES	3
 
-	for (;;) {
-		info = calloc(1, sz);
-		if (!info)
-			return -ENOMEM;
-		info->argsz = sz;
-		ret = t1_ioctl(vs, VFIO_IOMMU_GET_INFO, info);
+/*
+ * type1's GET_INFO into vs->info.  The buffer is sized once, at the
+ * first call (open), to what type1 asks, within INFO_MAX; later calls
+ * reuse it, so that asking type1 again in the middle of a walk allocates
+ * nothing (-E2BIG should type1 want more room then).
+ */
+static int t1_info(struct vshadow *vs)
+{
+	size_t sz = vs->info_len ?: 4096;
+	int ret, tries;
+
+	for (tries = 0; tries < INFO_TRIES; tries++) {
+		if (!vs->info) {
+			vs->info = calloc(1, sz);
+			if (!vs->info)
+				return -ENOMEM;
+			vs->info_len = sz;
+		}
+		memset(vs->info, 0, vs->info_len);
+		vs->info->argsz = vs->info_len;
+		ret = t1_ioctl(vs, VFIO_IOMMU_GET_INFO, vs->info);
 		/* No type1 set (EINVAL), or no VFIO file (ENOTTY). */
 		if (ret == -EINVAL || ret == -ENOTTY)
-			ret = -ENODEV;
-		else if (!ret && (!(info->flags & VFIO_IOMMU_INFO_PGSIZES) ||
-				  !info->iova_pgsizes))
-			ret = -ENODEV;
-		if (ret || info->argsz <= sz)
-			break;
-		sz = info->argsz;		/* more capabilities than room */
-		free(info);
+			return -ENODEV;
+		if (ret)
+			return ret;
+		if (!(vs->info->flags & VFIO_IOMMU_INFO_PGSIZES) ||
+		    !vs->info->iova_pgsizes)
+			return -ENODEV;
+		if (vs->info->argsz <= vs->info_len)
+			return 0;
+		/* more capabilities than room: only at open */
+		if (vs->mode || vs->info->argsz > INFO_MAX)
+			return -E2BIG;
+		sz = vs->info->argsz;
+		free(vs->info);
+		vs->info = NULL;
 	}
-	if (ret) {
-		free(info);
-		return ret;
-	}
-	*out = info;
-	*len = sz;
-	return 0;
+	return -E2BIG;
 }
 
 /* The capability @id of @info, of at least @min bytes, or NULL. */
@@ -406,13 +423,21 @@ static uint64_t t1_hole(const struct vfio_iommu_type1_info *info, size_t len,
 	return NO_HOLE;
 }
 
+/* What type1 says the container is. */
+struct t1_caps {
+	uint64_t pgsize;
+	bool dirty;
+	uint64_t bitmap_max;
+	uint64_t hole;
+};
+
 /*
- * What the container is: its page size, whether it can track dirty pages
- * (a migration capability, and a type1 v2 container: asked with
- * DIRTY_PAGES START|STOP, which v1 refuses with EACCES and v2 with
+ * Ask type1 what the container is: its page size, whether it can track
+ * dirty pages (a migration capability, and a type1 v2 container: asked
+ * with DIRTY_PAGES START|STOP, which v1 refuses with EACCES and v2 with
  * EINVAL, changing nothing), its bitmap limit, and a hole.
  */
-static int user_query(struct vshadow *vs)
+static int user_query(struct vshadow *vs, struct t1_caps *caps)
 {
 	const struct vfio_iommu_type1_info_cap_migration *mig;
 	struct vfio_iommu_type1_dirty_bitmap probe = {
@@ -420,61 +445,82 @@ static int user_query(struct vshadow *vs)
 		.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
 			 VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
 	};
-	struct vfio_iommu_type1_info *info;
-	size_t len;
 	int ret;
 
-	ret = t1_info(vs, &info, &len);
+	ret = t1_info(vs);
 	if (ret)
 		return ret;
-	vs->pgsize = info->iova_pgsizes & -info->iova_pgsizes;
-	mig = t1_cap(info, len, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
-		     sizeof(*mig));
-	vs->dirty = mig && (mig->pgsize_bitmap & vs->pgsize) &&
-		    t1_ioctl(vs, VFIO_IOMMU_DIRTY_PAGES, &probe) == -EINVAL;
-	vs->bitmap_max = mig && mig->max_dirty_bitmap_size ?
-			 mig->max_dirty_bitmap_size : BITMAP_MAX;
-	vs->hole = t1_hole(info, len, vs->pgsize);
-	free(info);
+	caps->pgsize = vs->info->iova_pgsizes & -vs->info->iova_pgsizes;
+	mig = t1_cap(vs->info, vs->info_len,
+		     VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, sizeof(*mig));
+	caps->dirty = mig && (mig->pgsize_bitmap & caps->pgsize) &&
+		      t1_ioctl(vs, VFIO_IOMMU_DIRTY_PAGES, &probe) == -EINVAL;
+	caps->bitmap_max = mig && mig->max_dirty_bitmap_size ?
+			   mig->max_dirty_bitmap_size : BITMAP_MAX;
+	caps->hole = t1_hole(vs->info, vs->info_len, caps->pgsize);
 	return 0;
+}
+
+static void user_caps(struct vshadow *vs, const struct t1_caps *caps)
+{
+	vs->pgsize = caps->pgsize;
+	vs->dirty = caps->dirty;
+	vs->bitmap_max = caps->bitmap_max;
+	vs->hole = caps->hole;
 }
 
 static int user_open(struct vshadow *vs)
 {
-	int ret = user_query(vs);
+	struct t1_caps caps;
+	int ret = user_query(vs, &caps);
 
-	if (!ret)
-		vs->mode = VSHADOW_MODE_USERSPACE;
-	return ret;
+	if (ret)
+		return ret;
+	user_caps(vs, &caps);
+	vs->mode = VSHADOW_MODE_USERSPACE;
+	return 0;
 }
 
 /*
- * type1 refused with EINVAL a call on whole mappings of this handle,
- * aligned to the page size it had.  Ask again, as the module does: the
- * container lost its IOMMU (T1_BROKEN: the mappings went with it); its
- * page size changed (-EINVAL; vshadow_get_info() has the new one); with
- * dirty bits, tracking is off (-ENODATA, nothing done); else a v2
- * container refused to cut a mapping the VMM made directly in place of
- * one of this handle's (T1_BROKEN).
+ * type1 refused with EINVAL a call on [@iova, @iova + @size - 1], whole
+ * mappings of this handle aligned to the page size it had.  Ask again,
+ * as the module does:
+ *
+ * - the container lost its IOMMU: T1_BROKEN (the mappings went with it);
+ * - its page size changed, so that the range no longer fits it, or it
+ *   cannot be asked: -EINVAL, nothing done.  The new page size takes
+ *   effect once the walk is over (vs->next_pgsize): the walk's buffers
+ *   were sized with the old one;
+ * - with dirty bits, tracking is off: -ENODATA, nothing done (asked with
+ *   a GET_BITMAP of a page outside every IOVA range, which only tracking
+ *   off refuses);
+ * - else a v2 container refused to cut a mapping the VMM made directly in
+ *   place of one of this handle's: T1_BROKEN.
  */
-static int t1_explain(struct vshadow *vs, bool dirty)
+static int t1_explain(struct vshadow *vs, uint64_t iova, uint64_t size,
+		      bool dirty)
 {
 	struct vfio_iommu_type1_dirty_bitmap_get *get;
-	uint64_t pgsize = vs->pgsize, word;
+	struct t1_caps caps;
+	uint64_t word;
 	struct {
 		struct vfio_iommu_type1_dirty_bitmap hdr;
 		struct vfio_iommu_type1_dirty_bitmap_get get;
 	} args;
 	int ret;
 
-	ret = user_query(vs);
+	ret = user_query(vs, &caps);
 	if (ret == -ENODEV)
 		return T1_BROKEN;
-	if (ret || vs->pgsize != pgsize)
+	if (ret)
 		return -EINVAL;
+	if (caps.pgsize != vs->pgsize || ((iova | size) & (caps.pgsize - 1))) {
+		vs->next_pgsize = caps.pgsize;
+		return -EINVAL;
+	}
 	if (!dirty)
 		return T1_BROKEN;
-	if (vs->hole == NO_HOLE)
+	if (caps.hole == NO_HOLE)
 		return -ENODATA;
 	args.hdr = (struct vfio_iommu_type1_dirty_bitmap) {
 		.argsz = sizeof(args),
@@ -482,9 +528,9 @@ static int t1_explain(struct vshadow *vs, bool dirty)
 	};
 	get = &args.get;
 	*get = (struct vfio_iommu_type1_dirty_bitmap_get) {
-		.iova = vs->hole,
-		.size = pgsize,
-		.bitmap = { .pgsize = pgsize, .size = 8,
+		.iova = caps.hole,
+		.size = caps.pgsize,
+		.bitmap = { .pgsize = caps.pgsize, .size = 8,
 			    .data = (__u64 *)&word },
 	};
 	ret = t1_ioctl(vs, VFIO_IOMMU_DIRTY_PAGES, &args);
@@ -498,10 +544,12 @@ static int t1_explain(struct vshadow *vs, bool dirty)
  * of this handle, back to back; with @bits (@bytes, zeroed here), their
  * dirty bits, bit 0 for the page at @iova.  0 when it unmapped exactly
  * that; T1_ABSENT when it held none of it (iommufd's VFIO compatibility
- * layer may say so with ENOENT, which type1 never returns); T1_BROKEN
- * when it unmapped another length; or an error: for one mapping, nothing
- * was done; for several, type1 may have unmapped some first ones, in
- * IOVA order, with their bits stored, before it failed.
+ * layer may say so with ENOENT, which type1 never returns); T1_SHORT when
+ * it unmapped another length (all of the range is gone, but not all of
+ * it was the handle's); T1_BROKEN (see t1_explain()); -EINVAL and
+ * -ENODATA, nothing done; or another error: for one mapping, nothing was
+ * done; for several, type1 may have unmapped some first ones, in IOVA
+ * order, with their bits stored, before it failed.
  */
 static int t1_unmap(struct vshadow *vs, uint64_t iova, uint64_t size,
 		    uint64_t *bits, uint64_t bytes)
@@ -530,14 +578,14 @@ static int t1_unmap(struct vshadow *vs, uint64_t iova, uint64_t size,
 	}
 	ret = t1_ioctl(vs, VFIO_IOMMU_UNMAP_DMA, &u);
 	if (ret == -EINVAL)
-		return t1_explain(vs, bits);
+		return t1_explain(vs, iova, size, bits);
 	if (ret == -ENOENT)
 		return T1_ABSENT;
 	if (ret)
 		return ret;
 	if (!u.unmap.size)
 		return T1_ABSENT;
-	return u.unmap.size == size ? 0 : T1_BROKEN;
+	return u.unmap.size == size ? 0 : T1_SHORT;
 }
 
 /*
@@ -573,7 +621,7 @@ static int t1_read(struct vshadow *vs, uint64_t iova, uint64_t size,
 	memset(bits, 0, bytes);
 	ret = t1_ioctl(vs, VFIO_IOMMU_DIRTY_PAGES, &s);
 	if (ret == -EINVAL)
-		return t1_explain(vs, true);
+		return t1_explain(vs, iova, size, true);
 	*cleared = ret;
 	return ret;
 }
@@ -604,6 +652,7 @@ static int user_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 		.size = length,
 	};
 	uint64_t last, vlast, i;
+	struct t1_caps caps;
 	struct mapping *p;
 	int ret;
 
@@ -616,6 +665,9 @@ static int user_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 		return -EOVERFLOW;
 	if ((iova | length | (uintptr_t)vaddr) & (vs->pgsize - 1))
 		return -EINVAL;
+	/* type1 cannot unmap a mapping that ends at 2^64 - 1: its end wraps */
+	if (last > UINT64_MAX - vs->pgsize)
+		return -ERANGE;
 	i = user_find(vs, iova);
 	if (i < vs->nr && vs->maps[i].iova <= last)
 		return -EEXIST;
@@ -631,6 +683,9 @@ static int user_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 	if (prot & VSHADOW_MAP_WRITE)
 		map.flags |= VFIO_DMA_MAP_FLAG_WRITE;
 	ret = t1_ioctl(vs, VFIO_IOMMU_MAP_DMA, &map);
+	/* Its page size may have changed: learn it, as the module does. */
+	if (ret == -EINVAL && !user_query(vs, &caps))
+		user_caps(vs, &caps);
 	if (ret)
 		return ret;
 	memmove(&vs->maps[i + 1], &vs->maps[i], (vs->nr - i) * sizeof(*p));
@@ -775,6 +830,10 @@ static int user_resolve(struct vshadow *vs, struct user_walk *w, uint64_t a,
 			continue;
 		} else if (ret < 0 && still_there) {
 			return ret;
+		} else if (ret == T1_SHORT) {
+			/* gone, but type1 took another length: bits unknown */
+			user_report(vs, w, i, false, NO_BITS, true);
+			return user_broken(vs);
 		} else {
 			return user_broken(vs);
 		}
@@ -796,14 +855,26 @@ static int user_unmap_run(struct vshadow *vs, struct user_walk *w,
 
 	ret = t1_unmap(vs, iova, size, w->dirty ? vs->bitmap : NULL,
 		       bitmap_bytes(pages));
-	if (ret > 0)
-		return user_broken(vs);	/* not what the handle made */
+	/*
+	 * type1 unmapped the whole range, but another length than the
+	 * handle's mappings: some were gone already, changed directly.  All
+	 * of the run is gone now: report it, every page dirty (the bits of
+	 * what type1 held are in the run's bitmap, but which mapping held
+	 * what is unknown), and break.
+	 */
+	if (ret == T1_SHORT || ret == T1_ABSENT) {
+		for (i = a; i < b; i++)
+			user_report(vs, w, i, false, NO_BITS, true);
+		return user_broken(vs);
+	}
+	if (ret == T1_BROKEN)
+		return user_broken(vs);	/* refused: not what the handle made */
 	/*
 	 * For one mapping, an error means type1 did nothing; for several,
-	 * ENODATA (tracking off) does too, and any other leaves their fates
-	 * to be found out.
+	 * ENODATA and EINVAL (tracking off, page size changed) do too, and
+	 * any other leaves their fates to be found out.
 	 */
-	if (ret && (b - a == 1 || ret == -ENODATA))
+	if (ret && (b - a == 1 || ret == -ENODATA || ret == -EINVAL))
 		return ret;
 	if (ret)
 		return user_resolve(vs, w, a, b);
@@ -828,7 +899,7 @@ static int user_sync_run(struct vshadow *vs, struct user_walk *w,
 
 	ret = t1_read(vs, iova, size, vs->bitmap, bitmap_bytes(pages),
 		      &cleared);
-	if (ret > 0)
+	if (ret == T1_BROKEN)
 		return user_broken(vs);
 	if (ret && !cleared)
 		return ret;
@@ -911,6 +982,11 @@ static int user_walk(struct vshadow *vs, bool sync, uint64_t start,
 			(vs->nr - first - w.done) * sizeof(vs->maps[0]));
 		vs->nr -= w.done;
 	}
+	/* A page size type1 answered during the walk holds from now on. */
+	if (vs->next_pgsize) {
+		vs->pgsize = vs->next_pgsize;
+		vs->next_pgsize = 0;
+	}
 	return ret;
 }
 
@@ -982,7 +1058,7 @@ int vshadow_open_type1(struct vshadow **out, int container, unsigned int flags)
 	}
 	log_open(vs, container, ret);
 	if (ret) {
-		free(vs);
+		vshadow_close(vs);	/* what user_open() allocated */
 		return ret;
 	}
 	*out = vs;
@@ -1054,6 +1130,7 @@ void vshadow_close(struct vshadow *vs)
 		close(vs->ctx);
 	free(vs->bitmap);
 	free(vs->scratch);
+	free(vs->info);
 	free(vs->maps);
 	free(vs);
 }

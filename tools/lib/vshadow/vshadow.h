@@ -251,7 +251,8 @@ typedef int (*vshadow_unmap_fn)(void *opaque, const struct vshadow_unmapped *m);
  *
  * Return: 0; -EINVAL (@start > @last, a cut mapping without
  * VSHADOW_UNMAP_WHOLE; the container's page size changed);
- * -ENODATA (dirty tracking is not running; nothing was done);
+ * -ENODATA (dirty tracking is not running: the mapping the walk was at,
+ * and those after it, are untouched);
  * -EOPNOTSUPP (the container cannot track dirty pages); -E2BIG (one
  * mapping's bitmap exceeds type1's limit); -EIO (the container no longer
  * has a mapping this handle made, or has one the VMM made in its place:
