@@ -56,10 +56,13 @@ mkdir -p "$CACHE"
 # gcc-12, libelf1, libssl3 and dwarves (pahole, for 6.12's module BTF)
 # are what the unpacked kernel headers' compiler and kbuild programs need;
 # python3-pygments is what docutils needs for the code blocks of
-# Documentation/; debootstrap builds make check-full's clean room.
+# Documentation/; debootstrap builds make check-full's clean room;
+# libjson-c-dev is vshadowctl's JSON writer, and jq reads it back in a
+# host check; python3-jsonschema lets YNL validate the netlink spec.
 PKGS="make gcc gcc-12 gcc-multilib libc6-dev libelf1 libssl3 dwarves
       qemu-system-x86 busybox-static cpio kmod xz-utils sparse perl shellcheck
-      libnl-3-dev libnl-genl-3-dev pkg-config python3 python3-yaml
+      libnl-3-dev libnl-genl-3-dev libjson-c-dev jq pkg-config python3 python3-yaml
+      python3-jsonschema
       python3-docutils python3-pygments dkms debootstrap"
 PKGS_STAMP=$CACHE/.host-pkgs
 

@@ -103,7 +103,8 @@ make -s install-tools DESTDIR="$stage" PREFIX=/usr >>"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "make install-tools DESTDIR=... PREFIX=/usr"; }
 for f in usr/sbin/vshadowctl usr/include/vshadow.h usr/lib/libvshadow.a \
 	 usr/lib/libvshadow.so.1 usr/lib/pkgconfig/vshadow.pc \
-	 usr/lib/libvshadow-preload.so; do
+	 usr/lib/libvshadow-preload.so usr/share/man/man8/vshadowctl.8 \
+	 usr/share/man/man3/libvshadow.3 usr/share/viommu_shadow/viommu_shadow.yaml; do
 	[ -f "$stage/$f" ] || fail "make install-tools staged no $f"
 done
 v=$("$stage/usr/sbin/vshadowctl" -V)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <netlink/genl/ctrl.h>
@@ -21,6 +22,8 @@
 #include <netlink/netlink.h>
 
 #include <linux/viommu_shadow.h>
+
+#include "out.h"
 
 /* The package's version, from VERSION at the top of the tree (Makefile). */
 #ifndef VSHADOW_VERSION
@@ -49,7 +52,6 @@ enum {
 #define DUMP_TRIES	5
 
 static const char *prog = "vshadowctl";
-static bool json;
 static bool timestamps;
 static uint32_t pid_filter;	/* show: only this owner's contexts */
 static int family;
@@ -102,6 +104,7 @@ static const char usage_text[] =
 "\n"
 "Options:\n"
 "  -j, --json      JSON output (monitor: one object per line)\n"
+"  -p, --pretty    JSON output, indented (implies -j)\n"
 "  -c, --count N   monitor: stop after N events\n"
 "  -t, --timestamp monitor: each event's time (UTC, ISO 8601)\n"
 "  -P, --pid PID   show: only the contexts PID attached\n"
@@ -120,23 +123,73 @@ static void print_usage(FILE *f)
 /* A message on standard error, after the program's name. */
 #define err(fmt, ...) fprintf(stderr, "%s: " fmt "\n", prog, ##__VA_ARGS__)
 
+/* The kernel's own words on the last error (extended ack), or "". */
+static char extack[256];
+
+/*
+ * Keep the extended ack message of @nlh (an error, or a dump's end),
+ * whose attributes start @off bytes into its payload.
+ */
+static void keep_extack(const struct nlmsghdr *nlh, size_t off)
+{
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	size_t len = nlh->nlmsg_len - NLMSG_HDRLEN;
+
+	extack[0] = 0;
+	off = NLMSG_ALIGN(off);
+	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && len > off &&
+	    !nla_parse(tb, NLMSGERR_ATTR_MAX,
+		       (struct nlattr *)((char *)nlmsg_data(nlh) + off),
+		       len - off, NULL) &&
+	    tb[NLMSGERR_ATTR_MSG])
+		snprintf(extack, sizeof(extack), "%s",
+			 nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+}
+
+/*
+ * An error answer: keep its message, then fail as libnl would.  The
+ * message follows the error and, unless the kernel capped it
+ * (NLM_F_CAPPED), the request it answers.
+ */
+static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	const struct nlmsghdr *nlh = (const void *)((const char *)e -
+						    NLMSG_HDRLEN);
+
+	keep_extack(nlh, sizeof(*e) + (nlh->nlmsg_flags & NLM_F_CAPPED ? 0 :
+				       e->msg.nlmsg_len - NLMSG_HDRLEN));
+	return -nl_syserr2nlerr(e->error);
+}
+
+/* What the kernel said of the error, if it said anything. */
+static const char *kernel_said(void)
+{
+	static char s[sizeof(extack) + 16];
+
+	if (!extack[0])
+		return "";
+	snprintf(s, sizeof(s), " (kernel: %s)", extack);
+	return s;
+}
+
 /* A libnl error code as an exit code, with a message saying what to do. */
 static int nl_fail(const char *what, int nlerr)
 {
 	switch (nlerr < 0 ? -nlerr : nlerr) {
 	case NLE_PERM:
-		err("%s: permission denied: %s", what,
-		    "the viommu_shadow netlink family needs CAP_NET_ADMIN (run as root)");
+		err("%s: permission denied: %s%s", what,
+		    "the viommu_shadow netlink family needs CAP_NET_ADMIN (run as root)",
+		    kernel_said());
 		return EXIT_PERM;
 	case NLE_OBJ_NOTFOUND:
-		err("%s: no such context", what);
+		err("%s: no such context%s", what, kernel_said());
 		return EXIT_NO_CTX;
 	case NLE_DUMP_INTR:
 		err("%s: the contexts kept changing while they were read (tried %d times)",
 		    what, DUMP_TRIES);
 		return EXIT_INCONSISTENT;
 	default:
-		err("%s: %s", what, nl_geterror(nlerr));
+		err("%s: %s%s", what, nl_geterror(nlerr), kernel_said());
 		return EXIT_ERROR;
 	}
 }
@@ -206,157 +259,6 @@ static const char *event_name(uint8_t cmd)
 }
 
 /*
- * Output: "key value" pairs for people, or JSON.  out_begin() and
- * out_end() open and close one object (a line of text); each out_*()
- * in between adds a member.
- */
-static bool out_first;
-
-static void out_begin(const char *event)
-{
-	out_first = true;
-	if (json)
-		fputc('{', stdout);
-	if (!event)
-		return;
-	if (json) {
-		printf("\"event\":\"%s\"", event);
-		out_first = false;
-	} else {
-		printf("[%s]", event);
-		out_first = false;
-	}
-}
-
-/* JSON keys are snake_case (iproute2's habit), the text's kebab-case. */
-static void out_key(const char *key)
-{
-	const char *p;
-
-	if (!json) {
-		printf("%s%s ", out_first ? "" : " ", key);
-		out_first = false;
-		return;
-	}
-	printf("%s\"", out_first ? "" : ",");
-	for (p = key; *p; p++)
-		putchar(*p == '-' ? '_' : *p);
-	fputs("\":", stdout);
-	out_first = false;
-}
-
-static void out_u64(const char *key, uint64_t v)
-{
-	out_key(key);
-	printf("%llu", (unsigned long long)v);
-}
-
-/*
- * Addresses, lengths, cookies, identities: hex for people; in JSON,
- * strings of 16 hex digits, since JSON numbers past 2^53 do not survive
- * most readers (jq 1.6 reads 18446744073709551615 as
- * 18446744073709552000).  Counters stay numbers.
- */
-static void out_hex(const char *key, uint64_t v)
-{
-	out_key(key);
-	printf(json ? "\"0x%016llx\"" : "0x%llx", (unsigned long long)v);
-}
-
-/*
- * The length of the valid UTF-8 sequence at @p (1 to 4), or 0: what
- * JSON may carry as it is.  Overlong forms, surrogates and code points
- * past U+10FFFF are not valid.
- */
-static int utf8_len(const unsigned char *p)
-{
-	int n, i;
-	uint32_t c;
-
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xc2 && *p <= 0xdf)
-		n = 2, c = *p & 0x1f;
-	else if (*p >= 0xe0 && *p <= 0xef)
-		n = 3, c = *p & 0x0f;
-	else if (*p >= 0xf0 && *p <= 0xf4)
-		n = 4, c = *p & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	return n;
-}
-
-static void out_str(const char *key, const char *s)
-{
-	const unsigned char *p;
-	int n;
-
-	out_key(key);
-	if (!json) {
-		fputs(s, stdout);
-		return;
-	}
-	/* UTF-8 as it is; a byte that is not (a comm is any bytes): U+FFFD */
-	fputc('"', stdout);
-	for (p = (const unsigned char *)s; *p; p += n) {
-		n = utf8_len(p);
-		if (!n) {
-			fputs("\\ufffd", stdout);
-			n = 1;
-		} else if (*p == '"' || *p == '\\') {
-			printf("\\%c", *p);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			printf("\\u%04x", *p);
-		} else {
-			fwrite(p, 1, n, stdout);
-		}
-	}
-	fputc('"', stdout);
-}
-
-/* A flag: a word in text when set, true or false in JSON. */
-static void out_flag(const char *key, bool v)
-{
-	if (json) {
-		out_key(key);
-		fputs(v ? "true" : "false", stdout);
-	} else if (v) {
-		printf("%s%s", out_first ? "" : " ", key);
-		out_first = false;
-	}
-}
-
-/* When an event was read: UTC, ISO 8601, microseconds. */
-static void out_time(void)
-{
-	struct timespec ts;
-	char buf[32];
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	out_key("time");
-	printf(json ? "\"%s.%06ldZ\"" : "%s.%06ldZ", buf, ts.tv_nsec / 1000);
-}
-
-/* @more: in a JSON list, another object follows. */
-static void out_end(bool more)
-{
-	if (json)
-		fputs(more ? "}," : "}", stdout);
-	fputc('\n', stdout);
-}
-
-/*
  * A dump's messages are collected first and printed once the dump is
  * whole, so that an interrupted dump can be read again without printing
  * part of it twice.
@@ -412,8 +314,10 @@ static int dump_done(struct nl_msg *msg, void *arg)
 	int *done_errno = arg;
 
 	if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) &&
-	    *(int *)nlmsg_data(h) < 0)
+	    *(int *)nlmsg_data(h) < 0) {
 		*done_errno = -*(int *)nlmsg_data(h);
+		keep_extack(h, sizeof(int));	/* after the error */
+	}
 	return NL_STOP;
 }
 
@@ -473,25 +377,19 @@ static uint32_t get_u32(struct nlattr **tb, int attr)
 static void out_hwpts(struct nl_msg *msg)
 {
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	uint32_t ids[VIOMMU_SHADOW_DIRTY_HWPTS_MAX];
 	struct nlattr *a;
-	bool first = true;
+	size_t n = 0;
 	int rem;
 
-	out_key("dirty-hwpts");
-	if (json)
-		fputc('[', stdout);
 	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
 			  genlmsg_attrlen(nlmsg_data(nlh), 0), rem) {
 		if (nla_type(a) != VIOMMU_SHADOW_A_DIRTY_HWPT ||
-		    nla_len(a) != sizeof(uint32_t))
+		    nla_len(a) != sizeof(uint32_t) || n == ARRAY_SIZE(ids))
 			continue;
-		printf("%s%u", first ? "" : ",", nla_get_u32(a));
-		first = false;
+		ids[n++] = nla_get_u32(a);
 	}
-	if (json)
-		fputc(']', stdout);
-	else if (first)
-		fputc('-', stdout);
+	out_u32_list("dirty-hwpts", ids, n);
 }
 
 /* A context's members; the owner ones only when it is attached. */
@@ -542,32 +440,22 @@ static bool filtered(struct nlattr **tb)
 static int print_list(struct collect *c, void (*out)(struct nl_msg *, struct nlattr **))
 {
 	struct nlattr *tb[VIOMMU_SHADOW_A_MAX + 1];
-	bool first = true;
 	size_t i;
-	int ret;
+	int ret = 0;
 
-	if (json)
-		fputs("[\n", stdout);
+	out_list_begin();
 	for (i = 0; i < c->nr; i++) {
 		ret = parse(c->msgs[i], tb);
 		if (ret < 0)
-			return ret;
+			break;
 		if (filtered(tb))
 			continue;
-		/* the previous object's comma, now that another follows */
-		if (json && !first)
-			fputs(",\n", stdout);
-		first = false;
 		out_begin(NULL);
 		out(c->msgs[i], tb);
-		if (json)
-			fputc('}', stdout);
-		else
-			fputc('\n', stdout);
+		out_end();
 	}
-	if (json)
-		fputs(first ? "]\n" : "\n]\n", stdout);
-	return 0;
+	out_list_end();
+	return ret < 0 ? ret : 0;
 }
 
 static int cmd_dump(struct nl_sock *sk, const char *what, uint8_t cmd,
@@ -626,7 +514,7 @@ static int cmd_stats(struct nl_sock *sk)
 	out_u64("broken", broken);
 	for (j = 0; j < ARRAY_SIZE(sums); j++)
 		out_u64(sums[j].name, total[j]);
-	out_end(false);
+	out_end();
 	return EXIT_OK;
 }
 
@@ -685,7 +573,7 @@ static int print_event(struct nl_msg *msg, void *arg)
 		out_str("hint", "events were dropped: run vshadowctl show again");
 		break;
 	}
-	out_end(false);
+	out_end();
 	fflush(stdout);
 	if (events_left > 0 && !--events_left)
 		stop = 1;
@@ -751,6 +639,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "timestamp", no_argument, NULL, 't' },
 		{ "pid", required_argument, NULL, 'P' },
@@ -758,18 +647,23 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	enum out_format format = OUT_TEXT;
 	struct nl_sock *sk;
 	const char *cmd;
 	uint32_t ctx = 0;
 	long count = -1, pid;
+	int opt, ret, one = 1;
 	char *end;
-	int opt, ret;
 
 	opterr = 0;	/* its messages are said below, precisely */
-	while ((opt = getopt_long(argc, argv, "jc:tP:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jpc:tP:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
-			json = true;
+			if (format == OUT_TEXT)
+				format = OUT_JSON;
+			break;
+		case 'p':
+			format = OUT_JSON_PRETTY;
 			break;
 		case 't':
 			timestamps = true;
@@ -808,6 +702,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	out_init(format);
 	if (optind >= argc) {
 		print_usage(stderr);
 		return EXIT_USAGE;
@@ -849,6 +744,14 @@ int main(int argc, char **argv)
 		ret = nl_fail("cannot open a generic netlink socket", ret);
 		goto out;
 	}
+	/*
+	 * Errors come with the kernel's message (NETLINK_EXT_ACK; libnl 3.7
+	 * has no call for it).  A kernel without it (before 4.12) refuses
+	 * the option, and its errors come without words.
+	 */
+	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one,
+		   sizeof(one));
+	nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, on_error, NULL);
 	family = genl_ctrl_resolve(sk, VIOMMU_SHADOW_GENL_NAME);
 	if (family < 0) {
 		if (family == -NLE_OBJ_NOTFOUND && !access(SYS_MODULE, F_OK)) {

@@ -14,7 +14,13 @@ viommu_shadow.h and drivers/vfio/viommu_shadow/netlink.c must agree:
   exactly the attributes the spec's requests carry;
 - attributes named by operations exist.
 
-Usage: check_spec.py [--spec F] [--header F] [--source F]
+With --ynl KSRC (a kernel source with tools/net/ynl, 6.4 or later), the
+spec is also loaded by YNL's own parser, validated against the kernel's
+schema for its protocol (python3-jsonschema), and its operations and multicast
+group looked up there, as YNL's cli.py would (the documentation's ad-hoc
+queries use it).
+
+Usage: check_spec.py [--spec F] [--header F] [--source F] [--ynl KSRC]
 Prints one line per check group and a summary; exits 1 on any mismatch.
 """
 import argparse, os, re, sys
@@ -33,6 +39,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument('--spec', default=os.path.join(TOP, 'Documentation/netlink/specs/viommu_shadow.yaml'))
 ap.add_argument('--header', default=os.path.join(TOP, 'include/uapi/linux/viommu_shadow.h'))
 ap.add_argument('--source', default=os.path.join(TOP, 'drivers/vfio/viommu_shadow/netlink.c'))
+ap.add_argument('--ynl', metavar='KSRC')
 args = ap.parse_args()
 
 problems = []
@@ -203,6 +210,37 @@ wpol = {c_name(spec['attribute-sets'][0]['name-prefix'], a) for a in requests}
 count(g)
 if kpol != wpol:
     bad(g, 'request policy: module %s, spec requests %s' % (sorted(kpol), sorted(wpol)))
+
+# YNL's own reading of the spec: what cli.py does before it opens a socket.
+if args.ynl:
+    g = 'ynl: the spec in YNL (%s)' % os.path.basename(os.path.normpath(args.ynl))
+    for sub in ('tools/net/ynl/pyynl', 'tools/net/ynl'):
+        if os.path.isdir(os.path.join(args.ynl, sub, 'lib')):
+            sys.path.insert(0, os.path.join(args.ynl, sub))
+            break
+    try:
+        from lib import SpecFamily
+        # the schema of the spec's protocol, as YNL picks it in-tree
+        fam = SpecFamily(args.spec, os.path.join(args.ynl, 'Documentation/netlink',
+                                                 spec['protocol'] + '.yaml'))
+        count(g)
+    except Exception as e:      # a schema violation, or no YNL there
+        bad(g, 'YNL refuses the spec: %s: %s' % (type(e).__name__, str(e).splitlines()[0][:300]))
+        fam = None
+    if fam:
+        # requests (do, dump) are cli.py's --do/--dump; events its ntfs
+        for op in spec['operations']['list']:
+            count(g)
+            if ('do' in op or 'dump' in op) and op['name'] not in fam.ops:
+                bad(g, 'YNL cannot send %s' % op['name'])
+            elif 'event' in op and op['name'] not in fam.ntfs:
+                bad(g, 'YNL does not take %s as an event' % op['name'])
+            elif op['name'] not in fam.msgs:
+                bad(g, 'YNL has no message %s' % op['name'])
+        for grp in spec.get('mcast-groups', {}).get('list', []):
+            count(g)
+            if grp['name'] not in [x['name'] for x in fam.yaml['mcast-groups']['list']]:
+                bad(g, 'YNL has no multicast group %s' % grp['name'])
 
 for grp in checked:
     n = sum(1 for p in problems if p[0] == grp)

@@ -1027,8 +1027,15 @@ TEST_F(nl, vshadowctl_output)
 	EXPECT_NE(NULL, strstr(out, "stats: unexpected argument 'now'"));
 	EXPECT_EQ(5, vs_run(VSHADOWCTL " mappings 2147483000", out, CTL_OUT,
 			    0));
-	EXPECT_NE(NULL, strstr(out, "no such context"));
+	/*
+	 * With the kernel's own words (extended ack) for a do request; 6.1's
+	 * genetlink drops them for a dump's start, as here.
+	 */
+	EXPECT_NE(NULL, strstr(out, "mappings: no such context"))
+		TH_LOG("%s", out);
 	EXPECT_EQ(5, vs_run(VSHADOWCTL " show 2147483000", out, CTL_OUT, 0));
+	EXPECT_NE(NULL, strstr(out, "show: no such context (kernel: no context has this id)"))
+		TH_LOG("%s", out);
 	EXPECT_EQ(0, vs_run(VSHADOWCTL " --help", out, CTL_OUT, 0));
 	EXPECT_NE(NULL, strstr(out, "Usage: vshadowctl"));
 	free(out);
@@ -1116,7 +1123,7 @@ TEST(comm_in_json)
 			_exit(101);
 		if (vs_run(VSHADOWCTL " -j show", out, sizeof(out), 0))
 			_exit(102);
-		_exit(strstr(out, "\"comm\":\"\\ufffd\xc3\xa9\\u0001x\\\"\"") ?
+		_exit(strstr(out, "\"comm\":\"\xef\xbf\xbd\xc3\xa9\\u0001x\\\"\"") ?
 		      0 : 103);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
