@@ -124,7 +124,7 @@ selftests:
 	@$(FETCH) $(if $(KSELFTEST_DIR),uapi,src)
 	$(MAKE) -C tools/lib/vshadow
 	$(MAKE) -C tools/vshadowctl static/vshadowctl
-	$(MAKE) -C tools/testing/selftests/viommu_shadow
+	$(MAKE) -C tools/testing/selftests/viommu_shadow STATIC=1
 
 # vshadowctl (libnl-3, skipped with a message where it is missing) and
 # libvshadow (static, shared, the preload library).
@@ -135,7 +135,7 @@ tools:
 # The iommufd groundwork test, against the debug kernel's uapi.
 selftests-iommufd:
 	KSERIES=debug $(DEPS)
-	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug iommufd
+	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug STATIC=1 iommufd
 
 # install: the module (modules_install, then depmod), the uapi header and
 # the udev rule.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into

@@ -560,4 +560,6 @@ TEST_F(lib, private_dev)
 		TH_LOG("stderr: %s", out);
 }
 
+VS_SKIP_WITHOUT_MODULE();
+
 TEST_HARNESS_MAIN

@@ -1212,4 +1212,6 @@ TEST(other_netns_sees_nothing)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+VS_SKIP_WITHOUT_MODULE();
+
 TEST_HARNESS_MAIN

@@ -1646,4 +1646,6 @@ TEST_F_TIMEOUT(lifetime, fuzz, 300)
 	free(f);
 }
 
+VS_SKIP_WITHOUT_MODULE();
+
 TEST_HARNESS_MAIN

@@ -3829,4 +3829,6 @@ TEST(devices_from_the_environment)
 	EXPECT_STREQ(bdf[0], got);
 }
 
+VS_SKIP_WITHOUT_MODULE();
+
 TEST_HARNESS_MAIN

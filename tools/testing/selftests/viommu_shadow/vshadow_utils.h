@@ -325,6 +325,26 @@ static inline int _vs_info(int ctx, struct viommu_shadow_info *info)
 	return vs_ioctl(ctx, VIOMMU_SHADOW_GET_INFO, info);
 }
 
+/*
+ * For a test program that needs the module: without /dev/viommu_shadow
+ * (no module, none installed, no permission) the program is skipped
+ * whole, as a kselftest is when what it tests is missing (exit status
+ * KSFT_SKIP, 4, and a TAP plan of none), instead of failing every test.
+ * Opening the node loads an installed module (its devname alias).
+ */
+#define VS_SKIP_WITHOUT_MODULE()					\
+static void __attribute__((constructor)) vs_need_module(void)		\
+{									\
+	int fd = open("/dev/viommu_shadow", O_RDWR | O_CLOEXEC);	\
+									\
+	if (fd < 0) {							\
+		printf("TAP version 13\n1..0 # SKIP /dev/viommu_shadow: %s\n", \
+		       strerror(errno));					\
+		exit(4);						\
+	}								\
+	close(fd);							\
+}
+
 /* The context refuses everything but GET_INFO (and says so there). */
 static inline bool vs_broken(int ctx)
 {
