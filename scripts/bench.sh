@@ -84,7 +84,7 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo "one process, one container, one guest boot.  Arms run in a random"
 	echo "order per repetition, after one untimed warm-up each; setup is not"
 	echo "timed.  Times are ns per mapping (per call for the floors, per run"
-	echo "for the stream), median with 5th and 95th percentile."
+	echo "for the stream): median, min and max over the repetitions."
 	echo
 	echo "The emulated IOMMU inflates the per-mapping cost of every arm alike"
 	echo "(each IOMMU map and unmap is trapped and emulated under TCG), so the"
@@ -94,16 +94,32 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo "A0 = the same without dirty bits, A1 = A over exactly [first, last],"
 	echo "B1 = one type1 unmap per mapping with a bitmap (the userspace loop),"
 	echo "B2 = the same without bitmaps, C = one type1 VFIO_DMA_UNMAP_FLAG_ALL,"
-	echo "E = one type1 unmap of the whole run with one bitmap, D = one type1"
+	echo "B3 = libvshadow's userspace fallback, the best userspace: one type1"
+	echo "unmap per run of back-to-back mappings with one bitmap, split per"
+	echo "mapping with word shifts, each record and its bits handed to a callback"
+	echo "that keeps them, E = one type1 unmap of the whole run with one bitmap"
+	echo "(B3 without the records), D = one type1"
 	echo "unmap of the whole sparse window with a bitmap sized to it, plus a"
 	echo "scan of it.  type1's GET_BITMAP walks its whole tree from the start"
 	echo "on every call, so the per-mapping GET_BITMAP loop is quadratic in N."
+	echo "Sync arms: SYNC_DIRTY (the module), GET_BITMAP_loop (one per mapping,"
+	echo "what QEMU does), B3_sync (libvshadow's fallback: one per run, split),"
+	echo "GET_BITMAP_run (the floor: one over the run, bits not split)."
+	echo "Gates on every repetition: records, every dirty bit (all set behind"
+	echo "vfio-pci), dma_avail and the module's live nodes back to their start."
 	echo
-	echo "| cell | arm | n | median | p5 | p95 |"
+	echo "| cell | arm | n | median | min | max |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: |"
 	awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$raw"
 	echo
 	grep '^note ' "$raw" | sed 's/^note /- /' || true
+	echo
+	echo "Paired ratios: in each repetition both arms ran (in a shuffled order),"
+	echo "and their ratio is one sample; median, min and max of those."
+	echo
+	echo "| paired ratio | median | min | max | reps |"
+	echo "| --- | ---: | ---: | ---: | ---: |"
+	awk '$1 == "pratio-n" { n = $2 } $1 == "pratio" { printf "| %s (%s) | %s | %s | %s | %s |\n", $2, n, $3, $4, $5, $6 }' "$raw"
 	echo
 	echo "| ratios (medians) | value |"
 	echo "| --- | ---: |"
@@ -131,7 +147,7 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 		echo "does today), floor = one IOAS_UNMAP of the whole window, no bits."
 		echo "ns per mapping."
 		echo
-		echo "| cell | arm | n | median | p5 | p95 |"
+		echo "| cell | arm | n | median | min | max |"
 		echo "| --- | --- | ---: | ---: | ---: | ---: |"
 		awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$raw_i"
 		echo

@@ -37,18 +37,23 @@ static inline int bench_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The last cell's times, per arm and repetition, in the order taken. */
+static uint64_t bench_raw[BENCH_MAX_ARMS][BENCH_MAX_REPS];
+static int bench_nreps;
+
+/* Median, min and max of @nt times (sorted in place), per mapping. */
 static inline void bench_report(const char *cell, int arm, uint64_t n,
 				uint64_t *t, int nt)
 {
-	double p5, p50, p95;
+	double lo, p50, hi;
 
 	qsort(t, nt, sizeof(*t), bench_cmp_u64);
-	p5 = (double)t[nt * 5 / 100] / n;
+	lo = (double)t[0] / n;
 	p50 = (double)t[nt / 2] / n;
-	p95 = (double)t[(nt * 95 + 99) / 100 - 1] / n;
+	hi = (double)t[nt - 1] / n;
 	bench_med[arm] = p50;
 	printf("cell %s %s %llu %.0f %.0f %.0f\n", cell, bench_arm_name[arm],
-	       (unsigned long long)n, p50, p5, p95);
+	       (unsigned long long)n, p50, lo, hi);
 	fflush(stdout);
 }
 
@@ -82,6 +87,8 @@ static inline void bench_cell(const char *name, const int *arms, int narms,
 		for (i = 0; i < narms; i++)
 			t[order[i]][k] = run(order[i], n);
 	}
+	memcpy(bench_raw, t, sizeof(bench_raw));
+	bench_nreps = nreps;
 	for (i = 0; i < narms; i++)
 		bench_report(name, arms[i], n, t[arms[i]], nreps);
 }
@@ -89,6 +96,30 @@ static inline void bench_cell(const char *name, const int *arms, int narms,
 static inline void bench_ratio(const char *name, double num, double den)
 {
 	printf("ratio %s %.3f\n", name, num / den);
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A paired ratio of two arms of the last cell: one ratio per repetition
+ * (both arms ran in that repetition, in a shuffled order), reported as
+ * their median, min and max, and how many.
+ */
+static inline void bench_pratio(const char *name, int num, int den)
+{
+	double r[BENCH_MAX_REPS];
+	int k;
+
+	for (k = 0; k < bench_nreps; k++)
+		r[k] = (double)bench_raw[num][k] / bench_raw[den][k];
+	qsort(r, bench_nreps, sizeof(r[0]), bench_cmp_double);
+	printf("pratio %s %.3f %.3f %.3f %d\n", name, r[bench_nreps / 2], r[0],
+	       r[bench_nreps - 1], bench_nreps);
 }
 
 #endif /* BENCH_DRIVER_H */

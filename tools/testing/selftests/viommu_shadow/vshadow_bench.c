@@ -4,21 +4,25 @@
  * by side, in one process, one container and one guest boot (make bench).
  *
  * Every cell times its arms in a random order per repetition, after one
- * untimed warm-up of each, and prints the median and 5th/95th percentile
- * per mapping (per call for the floors).  Setup (making the mappings) is
- * never timed.  Correctness gates run on every repetition: UNMAP_RANGE's
- * records must be exactly the mappings made, type1's dma_avail must come
- * back to its start, and the module's live-node count to 0; the run fails
- * otherwise.
+ * untimed warm-up of each, and prints the median, min and max per mapping
+ * (per call for the floors).  Setup (making the mappings) is never timed.
+ * Correctness gates run on every repetition: the records (the module's,
+ * or those libvshadow hands its callback) must be exactly the mappings
+ * made, every dirty bit an arm returns must be set (type1 behind vfio-pci
+ * reports every pinned page dirty) and counted, type1's dma_avail must
+ * come back to its start, and the module's live-node count to 0; the run
+ * fails otherwise.
  *
- * Output: one "cell arm n median p5 p95" line per arm (ns per mapping),
- * then "ratio NAME value" lines, then "mem ..." lines; scripts/bench.sh
- * turns them into bench/results.md.
+ * Output: one "cell arm n median min max" line per arm (ns per mapping),
+ * then "ratio NAME value" lines (ratios of medians), "pratio NAME median
+ * min max reps" lines (paired: one ratio per repetition), then "mem ..."
+ * lines; scripts/bench.sh turns them into bench/results.md.
  */
 #include <assert.h>
 
 #include "bench_driver.h"
 #include "vshadow_utils.h"
+#include "vshadow.h"
 
 #define BASE		SZ_1T
 #define MAX_N		65535
@@ -34,6 +38,8 @@ static struct {
 	struct viommu_shadow_map_entry *ent;
 	uint64_t *bits;			/* MAX_N words */
 	uint64_t avail0;
+	struct vshadow *lib;		/* B3: libvshadow's userspace fallback */
+	uint64_t lib_seen;		/* mappings its callback got */
 } b;
 
 static void die(const char *what)
@@ -157,6 +163,53 @@ static uint64_t vs_walk(unsigned long req, uint64_t start, uint64_t last,
 	return total;
 }
 
+/* ---- B3: libvshadow's userspace fallback, the best userspace ---- */
+
+static void lib_map_n(uint64_t n, uint64_t base, uint64_t stride)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (vshadow_map(b.lib, base + i * stride, PAGE_4K,
+				b.mem + (i % 64) * PAGE_4K,
+				VSHADOW_MAP_READ | VSHADOW_MAP_WRITE, i))
+			die("B3: vshadow_map");
+}
+
+/*
+ * What a VMM's callback at least does: keep the record, and the bits
+ * (one page per mapping here: bit 0), in the caller's arrays, as the
+ * module writes its records and bitmap.
+ */
+static int lib_seen(void *opaque, const struct vshadow_unmapped *m)
+{
+	uint64_t k = b.lib_seen++;
+
+	if (k < MAX_N) {
+		b.rec[k].iova = m->iova;
+		b.rec[k].length = m->length;
+		b.rec[k].cookie = m->cookie;
+		if (m->dirty && (m->dirty[0] & 1))
+			b.bits[k / 64] |= 1ULL << (k % 64);
+	}
+	return 0;
+}
+
+static void lib_walk(bool sync, uint64_t n)
+{
+	int ret;
+
+	b.lib_seen = 0;
+	if (sync)
+		ret = vshadow_sync_dirty(b.lib, 0, ~0ULL, VSHADOW_UNMAP_DIRTY,
+					 lib_seen, NULL);
+	else
+		ret = vshadow_unmap_range(b.lib, 0, ~0ULL, VSHADOW_UNMAP_DIRTY,
+					  lib_seen, NULL);
+	if (ret || b.lib_seen != n)
+		die("B3: wrong number of records");
+}
+
 /* The gates: records are the mappings made; everything is back to 0. */
 static void gate_records(uint64_t n, uint64_t base, uint64_t stride)
 {
@@ -168,6 +221,19 @@ static void gate_records(uint64_t n, uint64_t base, uint64_t stride)
 			errno = 0;
 			die("gate: UNMAP_RANGE's records are not the mappings");
 		}
+}
+
+/* The dirty bits: @n set in @bits, none else (vfio-pci: all dirty). */
+static void gate_bits(const uint64_t *bits, uint64_t n)
+{
+	uint64_t i, set = 0;
+
+	for (i = 0; i < (n + 63) / 64; i++)
+		set += __builtin_popcountll(bits[i]);
+	if (set != n) {
+		errno = 0;
+		die("gate: not every page's dirty bit came back");
+	}
 }
 
 static void gate_empty(void)
@@ -187,10 +253,10 @@ static void gate_empty(void)
 /* ---- cells ---- */
 
 enum arm {
-	A, A0, A1, B1, B2, C, E,	/* dense teardown */
+	A, A0, A1, B1, B2, B3, C, E,	/* dense teardown */
 	SA, SB1, SD,			/* sparse */
 	M_T1, M_VS, M_BATCH,		/* maps */
-	Y_VS, Y_LOOP,			/* sync */
+	Y_VS, Y_LOOP, Y_B3, Y_FLOOR,	/* sync */
 	S_T1, S_VS,			/* stream */
 	F_VS, F_T1, F_VER,		/* floors */
 	NR_ARMS
@@ -199,10 +265,10 @@ enum arm {
 static_assert(NR_ARMS <= BENCH_MAX_ARMS, "too many arms");
 
 static const char *const arm_name[NR_ARMS] = {
-	"A", "A0", "A1", "B1", "B2", "C", "E",
+	"A", "A0", "A1", "B1", "B2", "B3", "C", "E",
 	"A", "B1", "D",
 	"MAP_DMA", "MAP", "MAP_BATCH64",
-	"SYNC_DIRTY", "GET_BITMAP_loop",
+	"SYNC_DIRTY", "GET_BITMAP_loop", "B3_sync", "GET_BITMAP_run",
 	"type1", "module",
 	"GET_INFO", "VFIO_IOMMU_GET_INFO", "VFIO_GET_API_VERSION",
 };
@@ -222,12 +288,18 @@ static uint64_t run_dense(int arm, uint64_t n)
 
 	if (arm <= A1)
 		vs_map_n(n, BASE, PAGE_4K);
+	else if (arm == B3)
+		lib_map_n(n, BASE, PAGE_4K);
 	else
 		t1_map_n(n, BASE, PAGE_4K);
+	memset(b.bits, 0, arm == B1 ? n * 8 : bytes);
 	t0 = now_ns();
 	switch (arm) {
 	case A:
 		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, true, n);
+		break;
+	case B3:
+		lib_walk(false, n);
 		break;
 	case A0:
 		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, n);
@@ -256,8 +328,15 @@ static uint64_t run_dense(int arm, uint64_t n)
 		break;
 	}
 	t = now_ns() - t0;
-	if (arm <= A1)
+	if (arm <= A1 || arm == B3)
 		gate_records(n, BASE, PAGE_4K);
+	if (arm == A || arm == A1 || arm == B3 || arm == E)
+		gate_bits(b.bits, n);
+	for (i = 0; arm == B1 && i < n; i++)	/* a word per mapping */
+		if (b.bits[i] != 1) {
+			errno = 0;
+			die("gate: B1: a page's dirty bit did not come back");
+		}
 	gate_empty();
 	return t;
 }
@@ -358,22 +437,53 @@ static uint64_t run_maps(int arm)
 	return t;
 }
 
+/*
+ * Syncs of 4096 back-to-back mappings: the module's SYNC_DIRTY, a
+ * GET_BITMAP per mapping (what QEMU does), libvshadow's fallback (one
+ * GET_BITMAP per run, split per mapping), and the floor: one GET_BITMAP
+ * over the whole run, bits not split.
+ */
 static uint64_t run_sync(int arm)
 {
-	uint64_t t0, t, i;
+	const uint64_t bytes = MAPS_N / 64 * 8;
+	uint64_t t0, t, i, word;
 
-	vs_map_n(MAPS_N, BASE, PAGE_4K);
+	if (arm == Y_B3)
+		lib_map_n(MAPS_N, BASE, PAGE_4K);
+	else
+		vs_map_n(MAPS_N, BASE, PAGE_4K);
+	memset(b.bits, 0, bytes);
 	t0 = now_ns();
-	if (arm == Y_VS) {
+	switch (arm) {
+	case Y_VS:
 		vs_walk(VIOMMU_SHADOW_SYNC_DIRTY, 0, ~0ULL, true, MAPS_N);
-	} else {
-		for (i = 0; i < MAPS_N; i++)
+		break;
+	case Y_LOOP:
+		for (i = 0; i < MAPS_N; i++) {
 			if (t1_get_bitmap(BASE + i * PAGE_4K, PAGE_4K,
-					  b.bits + i, 8))
+					  &word, 8))
 				die("GET_BITMAP");
+			b.bits[i / 64] |= (word & 1) << (i % 64);
+		}
+		break;
+	case Y_B3:
+		lib_walk(true, MAPS_N);
+		break;
+	case Y_FLOOR:
+		if (t1_get_bitmap(BASE, MAPS_N * PAGE_4K, b.bits, bytes))
+			die("GET_BITMAP over the run");
+		break;
+	default:
+		break;
 	}
 	t = now_ns() - t0;
-	vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, MAPS_N);
+	if (arm == Y_B3)
+		gate_records(MAPS_N, BASE, PAGE_4K);
+	gate_bits(b.bits, MAPS_N);
+	if (arm == Y_B3)
+		lib_walk(false, MAPS_N);
+	else
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, MAPS_N);
 	gate_empty();
 	return t;
 }
@@ -552,10 +662,10 @@ static long slab_bytes(void)
 
 int main(int argc, char **argv)
 {
-	static const int dense[] = { A, A0, A1, B1, B2, C, E };
+	static const int dense[] = { A, A0, A1, B1, B2, B3, C, E };
 	static const int sparse[] = { SA, SB1, SD };
 	static const int maps[] = { M_T1, M_VS, M_BATCH };
-	static const int sync[] = { Y_VS, Y_LOOP };
+	static const int sync[] = { Y_VS, Y_LOOP, Y_B3, Y_FLOOR };
 	static const int stream[] = { S_T1, S_VS };
 	static const int floor[] = { F_VS, F_T1, F_VER };
 	static const uint64_t ns[] = { 256, 4096, MAX_N };
@@ -583,17 +693,28 @@ int main(int argc, char **argv)
 	if (b.mem == MAP_FAILED || !b.rec || !b.ent || !b.bits)
 		die("memory");
 	b.avail0 = dma_avail();
+	if (vshadow_open_type1(&b.lib, b.box.container, VSHADOW_OPEN_USERSPACE))
+		die("B3: vshadow_open_type1");
 
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "dense-%llu",
 			 (unsigned long long)ns[i]);
-		bench_cell(name, dense, 7, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
+		bench_cell(name, dense, 8, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
 		     reps, run_dense);
 		memcpy(dense_med[i], bench_med, sizeof(dense_med[i]));
+		printf("pratio-n %llu\n", (unsigned long long)ns[i]);
+		bench_pratio("A/B3", A, B3);
+		bench_pratio("A/E", A, E);
+		bench_pratio("A/B1", A, B1);
+		bench_pratio("B3/E", B3, E);
 	}
 	bench_cell("sparse-16-in-8TB", sparse, 3, SPARSE_N, reps, run_sparse_n);
 	bench_cell("maps-4096", maps, 3, MAPS_N, reps, run_maps_n);
-	bench_cell("sync-4096", sync, 2, MAPS_N, reps, run_sync_n);
+	bench_cell("sync-4096", sync, 4, MAPS_N, reps, run_sync_n);
+	printf("pratio-n sync-4096\n");
+	bench_pratio("SYNC_DIRTY/GET_BITMAP_run", Y_VS, Y_FLOOR);
+	bench_pratio("SYNC_DIRTY/B3_sync", Y_VS, Y_B3);
+	bench_pratio("SYNC_DIRTY/GET_BITMAP_loop", Y_VS, Y_LOOP);
 	bench_cell("stream", stream, 2, 1, reps, run_stream_n);
 	printf("note stream: %llu pages mapped per run, times above are per run\n",
 	       (unsigned long long)stream_pages);
@@ -603,6 +724,7 @@ int main(int argc, char **argv)
 		double *m = dense_med[i];
 
 		printf("ratio-n %llu\n", (unsigned long long)ns[i]);
+		bench_ratio("A/B3", m[A], m[B3]);
 		bench_ratio("A/E", m[A], m[E]);
 		bench_ratio("A/B1", m[A], m[B1]);
 		bench_ratio("A/C", m[A], m[C]);
@@ -616,6 +738,8 @@ int main(int argc, char **argv)
 	bench_ratio("MAP/MAP_DMA", bench_med[M_VS], bench_med[M_T1]);
 	bench_ratio("MAP_BATCH64/MAP_DMA", bench_med[M_BATCH], bench_med[M_T1]);
 	bench_ratio("SYNC_DIRTY/GET_BITMAP_loop", bench_med[Y_VS], bench_med[Y_LOOP]);
+	bench_ratio("SYNC_DIRTY/B3_sync", bench_med[Y_VS], bench_med[Y_B3]);
+	bench_ratio("SYNC_DIRTY/GET_BITMAP_run", bench_med[Y_VS], bench_med[Y_FLOOR]);
 	bench_ratio("stream_module/stream_type1", bench_med[S_VS], bench_med[S_T1]);
 	bench_ratio("GET_INFO/VFIO_IOMMU_GET_INFO", bench_med[F_VS], bench_med[F_T1]);
 	bench_ratio("GET_INFO/VFIO_GET_API_VERSION", bench_med[F_VS], bench_med[F_VER]);
