@@ -104,7 +104,8 @@ static const char usage_text[] =
 "\n"
 "Options:\n"
 "  -j, --json      JSON output (monitor: one object per line)\n"
-"  -p, --pretty    JSON output, indented (implies -j)\n"
+"  -p, --pretty    JSON output, indented (implies -j; monitor: each\n"
+"                  event over several lines)\n"
 "  -c, --count N   monitor: stop after N events\n"
 "  -t, --timestamp monitor: each event's time (UTC, ISO 8601)\n"
 "  -P, --pid PID   show: only the contexts PID attached\n"
@@ -132,6 +133,10 @@ static char extack[256];
  */
 static void keep_extack(const struct nlmsghdr *nlh, size_t off)
 {
+	/* the message must end within its attribute */
+	static struct nla_policy ack_policy[NLMSGERR_ATTR_MAX + 1] = {
+		[NLMSGERR_ATTR_MSG] = { .type = NLA_NUL_STRING },
+	};
 	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
 	size_t len = nlh->nlmsg_len - NLMSG_HDRLEN;
 
@@ -140,7 +145,7 @@ static void keep_extack(const struct nlmsghdr *nlh, size_t off)
 	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && len > off &&
 	    !nla_parse(tb, NLMSGERR_ATTR_MAX,
 		       (struct nlattr *)((char *)nlmsg_data(nlh) + off),
-		       len - off, NULL) &&
+		       len - off, ack_policy) &&
 	    tb[NLMSGERR_ATTR_MSG])
 		snprintf(extack, sizeof(extack), "%s",
 			 nla_get_string(tb[NLMSGERR_ATTR_MSG]));
@@ -156,8 +161,13 @@ static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 	const struct nlmsghdr *nlh = (const void *)((const char *)e -
 						    NLMSG_HDRLEN);
 
-	keep_extack(nlh, sizeof(*e) + (nlh->nlmsg_flags & NLM_F_CAPPED ? 0 :
-				       e->msg.nlmsg_len - NLMSG_HDRLEN));
+	extack[0] = 0;
+	/* the request echoed in full, unless capped: a length that fits */
+	if (nlh->nlmsg_flags & NLM_F_CAPPED)
+		keep_extack(nlh, sizeof(*e));
+	else if (e->msg.nlmsg_len >= NLMSG_HDRLEN &&
+		 e->msg.nlmsg_len <= nlh->nlmsg_len)
+		keep_extack(nlh, sizeof(*e) + e->msg.nlmsg_len - NLMSG_HDRLEN);
 	return -nl_syserr2nlerr(e->error);
 }
 
@@ -352,11 +362,13 @@ static int request(struct nl_sock *sk, uint8_t cmd, bool dump, uint32_t ctx,
 			return ret;
 		ret = nl_recvmsgs_default(sk);
 		if (ret >= 0 && done_errno)
-			return -nl_syserr2nlerr(done_errno);
+			ret = -nl_syserr2nlerr(done_errno);
 		if (ret != -NLE_DUMP_INTR)
-			return ret < 0 ? ret : 0;
+			break;
 	}
-	return -NLE_DUMP_INTR;
+	/* done_errno goes with this call: so does the callback that sets it */
+	nl_socket_modify_cb(sk, NL_CB_FINISH, NL_CB_DEFAULT, NULL, NULL);
+	return ret < 0 ? ret : 0;
 }
 
 static uint64_t get_u64(struct nlattr **tb, int attr)

@@ -700,6 +700,24 @@ static void test_stop(void)
 	CHECK(!vshadow_unmap_range(vs, 0, UINT64_MAX, 0, stop_at, &st) &&
 	      st.nr == 8 && !t1.nr, "the rest: %d", st.nr);
 	vshadow_close(vs);
+
+	/*
+	 * A run that type1 refuses at its first mapping is found out one
+	 * mapping at a time; a stop at the first one found still there
+	 * ends that too: one more call, nothing more unmapped.
+	 */
+	vs = fresh();
+	for (i = 0; i < 6; i++)
+		vshadow_map(vs, (1ULL << 30) + i * PG, PG, (void *)4096,
+			    VSHADOW_MAP_READ, i);
+	t1.fail_nth = 1;
+	st = (struct stopper) { .at = 1 };
+	ret = vshadow_unmap_range(vs, 0, UINT64_MAX, 0, stop_at, &st);
+	CHECK(ret == -ECANCELED && st.nr == 1 && t1.unmaps == 2 &&
+	      t1.nr == 5 && nr_mappings(vs) == 5,
+	      "ret %d, passed on %d, %u unmaps, left %d/%d", ret, st.nr,
+	      t1.unmaps, t1.nr, nr_mappings(vs));
+	vshadow_close(vs);
 }
 
 /*

@@ -61,6 +61,9 @@ struct vshadow {
 	uint64_t bitmap_max;		/* type1's max_dirty_bitmap_size */
 	uint64_t *bitmap;		/* a dirty bitmap buffer, grown */
 	uint64_t bitmap_bytes;
+	/* kernel: the records of one call, and one MAP_BATCH's entries */
+	struct viommu_shadow_unmap_record *rec;
+	struct viommu_shadow_map_entry *ent;
 	/* userspace: one mapping's bits, split from a run's; grown */
 	uint64_t *scratch;
 	uint64_t scratch_bytes;
@@ -197,16 +200,39 @@ static void kernel_records(struct vshadow *vs, struct sink *sink,
 	}
 }
 
+/*
+ * The module's record buffer (12 KiB), on the heap rather than on a VMM
+ * thread's stack; kept for the handle's life.
+ */
+static int kernel_records_buf(struct vshadow *vs)
+{
+	if (!vs->rec)
+		vs->rec = calloc(NR_RECORDS, sizeof(*vs->rec));
+	return vs->rec ? 0 : -ENOMEM;
+}
+
+/*
+ * After EINVAL the module has asked its backend again, whose page size
+ * may have changed: learn it, as the handle's bitmaps are sized with it.
+ */
+static void kernel_einval(struct vshadow *vs, int ret)
+{
+	if (ret == -EINVAL)
+		kernel_info(vs);
+}
+
 static int kernel_walk(struct vshadow *vs, unsigned long req, uint64_t start,
 		       uint64_t last, unsigned int flags, struct sink *sink)
 {
-	struct viommu_shadow_unmap_record rec[NR_RECORDS];
+	struct viommu_shadow_unmap_record *rec;
 	struct viommu_shadow_unmap_range r;
 	int ret;
 
-	if ((flags & VSHADOW_UNMAP_DIRTY) && !vs->bitmap &&
-	    bitmap_get(vs, BITMAP_FIRST))
+	if (kernel_records_buf(vs) ||
+	    ((flags & VSHADOW_UNMAP_DIRTY) && !vs->bitmap &&
+	     bitmap_get(vs, BITMAP_FIRST)))
 		return -ENOMEM;
+	rec = vs->rec;
 	for (;;) {
 		r = (struct viommu_shadow_unmap_range) {
 			.size = sizeof(r),
@@ -237,6 +263,7 @@ static int kernel_walk(struct vshadow *vs, unsigned long req, uint64_t start,
 		}
 		if (ret == -EIO || ret == -ENODEV)
 			vs->broken = true;
+		kernel_einval(vs, ret);
 		if (ret || sink->stop ||
 		    !(r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE))
 			return ret;
@@ -254,14 +281,16 @@ static int kernel_batch(struct vshadow *vs, const struct vshadow_range *ranges,
 			uint32_t nr, unsigned int flags, struct sink *sink,
 			uint32_t *done)
 {
-	struct viommu_shadow_unmap_record rec[NR_RECORDS];
+	struct viommu_shadow_unmap_record *rec;
 	struct viommu_shadow_unmap_batch b;
 	uint32_t i = 0;
 	int ret = 0;
 
-	if ((flags & VSHADOW_UNMAP_DIRTY) && !vs->bitmap &&
-	    bitmap_get(vs, BITMAP_FIRST))
+	if (kernel_records_buf(vs) ||
+	    ((flags & VSHADOW_UNMAP_DIRTY) && !vs->bitmap &&
+	     bitmap_get(vs, BITMAP_FIRST)))
 		return -ENOMEM;
+	rec = vs->rec;
 	while (i < nr && !ret && !sink->stop) {
 		b = (struct viommu_shadow_unmap_batch) {
 			.size = sizeof(b),
@@ -285,6 +314,7 @@ static int kernel_batch(struct vshadow *vs, const struct vshadow_range *ranges,
 		kernel_records(vs, sink, rec, b.out_nr_records);
 		if (ret == -EIO || ret == -ENODEV)
 			vs->broken = true;
+		kernel_einval(vs, ret);
 		i += b.out_done;
 		/* Range i alone does not fit the buffers (or none was done). */
 		if ((ret == -ENOSPC || !ret) && !b.out_done &&
@@ -809,6 +839,14 @@ static int user_resolve(struct vshadow *vs, struct user_walk *w, uint64_t a,
 	int ret, err = 0;
 
 	while (i < b) {
+		/*
+		 * A stop by the caller's function: once one mapping was found
+		 * still there, the rest are too, and nothing is left to find
+		 * out.  (Before that, the mappings the failed call may have
+		 * taken are still found out, a call each.)
+		 */
+		if (still_there && w->sink->stop)
+			return 0;
 		m = &vs->maps[i];
 		pages = (m->last - m->iova + 1) / vs->pgsize;
 		from = w->dirty ? (m->iova - vs->maps[a].iova) / vs->pgsize :
@@ -1131,6 +1169,8 @@ void vshadow_close(struct vshadow *vs)
 	free(vs->bitmap);
 	free(vs->scratch);
 	free(vs->info);
+	free(vs->rec);
+	free(vs->ent);
 	free(vs->maps);
 	free(vs);
 }
@@ -1155,6 +1195,7 @@ int vshadow_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 	ret = xioctl(vs->ctx, VIOMMU_SHADOW_MAP, &cmd);
 	if (ret == -EIO || ret == -ENODEV)
 		vs->broken = true;
+	kernel_einval(vs, ret);
 	return ret;
 }
 
@@ -1229,10 +1270,10 @@ int vshadow_sync_dirty(struct vshadow *vs, uint64_t start, uint64_t last,
  * The sizes of the first versions (1.0) of the structs callers fill in:
  * the smallest the library takes.  They stay when fields are added.
  */
-#define MAP_ENTRY_SIZE_1_0	40
-#define INFO_SIZE_1_0		56
-static_assert(sizeof(struct vshadow_map_entry) >= MAP_ENTRY_SIZE_1_0);
-static_assert(sizeof(struct vshadow_info) >= INFO_SIZE_1_0);
+#define MAP_ENTRY_SIZE_1_0 \
+	(offsetof(struct vshadow_map_entry, cookie) + sizeof(uint64_t))
+#define INFO_SIZE_1_0 \
+	(offsetof(struct vshadow_info, mappings_avail) + sizeof(uint64_t))
 
 /* Bytes of a caller's struct past what the library knows: all 0? */
 static bool tail_zero(const void *p, size_t known, size_t size)
@@ -1269,6 +1310,7 @@ static int map_some(struct vshadow *vs, const struct viommu_shadow_map_entry *k,
 	*mapped = b.out_done;
 	if (ret == -EIO || ret == -ENODEV)
 		vs->broken = true;
+	kernel_einval(vs, ret);
 	return ret;
 }
 
@@ -1276,7 +1318,7 @@ int vshadow_map_batch(struct vshadow *vs,
 		      const struct vshadow_map_entry *entries, uint32_t nr,
 		      size_t entry_size, uint32_t *done)
 {
-	struct viommu_shadow_map_entry k[NR_RECORDS];
+	struct viommu_shadow_map_entry *k;
 	struct vshadow_map_entry e;
 	const char *p;
 	uint32_t i = 0, n, mapped;
@@ -1288,6 +1330,11 @@ int vshadow_map_batch(struct vshadow *vs,
 		return -EINVAL;
 	if (vs->broken)
 		return -EIO;
+	if (!vs->ent)
+		vs->ent = calloc(NR_RECORDS, sizeof(*vs->ent));
+	if (!vs->ent)
+		return -ENOMEM;
+	k = vs->ent;
 	while (i < nr && !ret) {
 		/* Up to NR_RECORDS entries, to the first the library refuses. */
 		refused = 0;
@@ -1322,21 +1369,21 @@ int vshadow_map_batch(struct vshadow *vs,
 int vshadow_get_info(struct vshadow *vs, struct vshadow_info *info)
 {
 	struct viommu_shadow_info k = { .size = sizeof(k) };
-	struct vshadow_info out = {
-		.mode = vs->mode,
-		.dirty = vs->dirty,
-		.broken = vs->broken,
-		.pgsize = vs->pgsize,
-		.nr_mappings = vs->nr,
-		.mapped_bytes = vs->mapped_bytes,
-		.high_water = vs->high_water,
-		.mappings_avail = UINT64_MAX,
-	};
+	struct vshadow_info out;
 	size_t size = info->size;
 	int ret;
 
 	if (size < INFO_SIZE_1_0)
 		return -EINVAL;
+	memset(&out, 0, sizeof(out));		/* padding included */
+	out.mode = vs->mode;
+	out.dirty = vs->dirty;
+	out.broken = vs->broken;
+	out.pgsize = vs->pgsize;
+	out.nr_mappings = vs->nr;
+	out.mapped_bytes = vs->mapped_bytes;
+	out.high_water = vs->high_water;
+	out.mappings_avail = UINT64_MAX;
 	if (vs->mode == VSHADOW_MODE_KERNEL) {
 		ret = xioctl(vs->ctx, VIOMMU_SHADOW_GET_INFO, &k);
 		if (ret)
@@ -1347,6 +1394,7 @@ int vshadow_get_info(struct vshadow *vs, struct vshadow_info *info)
 		out.mapped_bytes = k.mapped_bytes;
 		out.high_water = k.high_water;
 		out.mappings_avail = k.mappings_avail;
+		vs->pgsize = k.pgsize;	/* as the module last learned it */
 	}
 	/* A caller's newer struct: the fields unknown here read 0. */
 	if (size > sizeof(out)) {

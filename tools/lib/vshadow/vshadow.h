@@ -141,8 +141,11 @@ VSHADOW_API void vshadow_close(struct vshadow *vs);
  * @cookie: the caller's value, given back when the mapping is unmapped
  *
  * Return: 0; -EEXIST (overlaps a mapping of this handle; nothing changed);
- * -EINVAL (no @prot, @length 0, or not aligned to the IOMMU page size);
- * -EOVERFLOW (the range wraps); -ENOSPC (the module's max_mappings per
+ * -EINVAL (no @prot, @length 0, or not aligned to the IOMMU page size,
+ * which may have changed: vshadow_get_info() has the current one);
+ * -EOPNOTSUPP (@prot bits other than READ and WRITE); -EOVERFLOW (the
+ * range wraps); -ERANGE (it would end at 2^64 - 1, which type1 cannot
+ * unmap); -ENOSPC (the module's max_mappings per
  * context, or type1's dma_entry_limit: the fallback has no limit of its
  * own); or type1's own error (-ENOMEM over RLIMIT_MEMLOCK, -EFAULT,
  * -EEXIST for a mapping made directly on the container...).
@@ -292,8 +295,9 @@ struct vshadow_range {
  * vshadow_unmap_range() would; in the fallback, one range after the
  * other.  @fn sees every mapping, in order of the ranges.  On a failure
  * in range k the call fails with that error and *@done is k (the mappings
- * given to @fn are unmapped, as ever).  After a stop by @fn, the range in
- * progress is not counted as done even if it was finished: calling again
+ * given to @fn are unmapped, as ever).  After a stop by @fn, *@done
+ * counts the range in progress if the call in progress finished it (the
+ * module's call may have; the fallback's never counts it): calling again
  * from range *@done is always safe (a range with nothing left in it
  * unmaps nothing).
  *
