@@ -69,14 +69,14 @@ static inline void bench_shuffle(int *a, int n, unsigned int *seed)
 	}
 }
 
-/* Time @narms arms (at most 8) @nreps times each; @run returns ns. */
+/* Time @narms arms @nreps times each; @run returns ns. */
 static inline void bench_cell(const char *name, const int *arms, int narms,
 			      uint64_t n, int nreps,
 			      uint64_t (*run)(int arm, uint64_t n))
 {
 	static uint64_t t[BENCH_MAX_ARMS][BENCH_MAX_REPS];
 	unsigned int seed = 42;
-	int order[8];
+	int order[BENCH_MAX_ARMS];
 	int i, k;
 
 	memcpy(order, arms, narms * sizeof(*arms));

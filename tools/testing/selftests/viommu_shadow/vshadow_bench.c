@@ -140,9 +140,14 @@ static void vs_map_n(uint64_t n, uint64_t base, uint64_t stride)
 	}
 }
 
-/* UNMAP_RANGE (or SYNC_DIRTY) of [start, last]; returns the records. */
-static uint64_t vs_walk(unsigned long req, uint64_t start, uint64_t last,
-			bool dirty, uint64_t n)
+/*
+ * UNMAP_RANGE (or SYNC_DIRTY) of [start, last]; returns the records.
+ * Bits in the DENSE layout (bit after bit), or with @padded in the
+ * default one (each mapping's bits from a new word).
+ */
+static uint64_t vs_walk_layout(unsigned long req, uint64_t start,
+			       uint64_t last, bool dirty, bool padded,
+			       uint64_t n)
 {
 	struct viommu_shadow_unmap_range r;
 	uint64_t total = 0;
@@ -150,7 +155,8 @@ static uint64_t vs_walk(unsigned long req, uint64_t start, uint64_t last,
 	r = vs_range(start, last, 0, b.rec, MAX_N);
 	if (dirty) {
 		vs_range_dirty(&r, b.bits, MAX_N * 8);
-		r.flags |= VIOMMU_SHADOW_UNMAP_DENSE;
+		if (!padded)
+			r.flags |= VIOMMU_SHADOW_UNMAP_DENSE;
 	}
 	do {
 		if (ioctl(b.ctx, req, &r))
@@ -161,6 +167,12 @@ static uint64_t vs_walk(unsigned long req, uint64_t start, uint64_t last,
 	if (total != n)
 		die("walk: wrong number of records");
 	return total;
+}
+
+static uint64_t vs_walk(unsigned long req, uint64_t start, uint64_t last,
+			bool dirty, uint64_t n)
+{
+	return vs_walk_layout(req, start, last, dirty, false, n);
 }
 
 /* ---- B3: libvshadow's userspace fallback, the best userspace ---- */
@@ -254,10 +266,11 @@ static void gate_empty(void)
 
 enum arm {
 	A, A0, A1, B1, B2, B3, C, E,	/* dense teardown */
-	SA, SB1, SD,			/* sparse */
+	AP,				/* A, padded layout */
+	SA, SB1, SB3, SD,		/* sparse */
 	M_T1, M_VS, M_BATCH,		/* maps */
 	Y_VS, Y_LOOP, Y_B3, Y_FLOOR,	/* sync */
-	S_T1, S_VS,			/* stream */
+	S_T1, S_T1RUN, S_VSPAGE, S_VS,	/* stream */
 	F_VS, F_T1, F_VER,		/* floors */
 	NR_ARMS
 };
@@ -266,14 +279,14 @@ static_assert(NR_ARMS <= BENCH_MAX_ARMS, "too many arms");
 
 static const char *const arm_name[NR_ARMS] = {
 	"A", "A0", "A1", "B1", "B2", "B3", "C", "E",
-	"A", "B1", "D",
+	"A_padded",
+	"A", "B1", "B3", "D",
 	"MAP_DMA", "MAP", "MAP_BATCH64",
 	"SYNC_DIRTY", "GET_BITMAP_loop", "B3_sync", "GET_BITMAP_run",
-	"type1", "module",
+	"type1_per_page", "type1_per_run", "module_per_page", "module_per_run",
 	"GET_INFO", "VFIO_IOMMU_GET_INFO", "VFIO_GET_API_VERSION",
 };
 
-#define SPARSE_N	16
 /* Just under 8 TB: type1 takes at most INT_MAX pages of bitmap. */
 #define SPARSE_WINDOW	((8ULL << 40) - (1ULL << 20))
 #define MAPS_N		4096
@@ -286,17 +299,21 @@ static uint64_t run_dense(int arm, uint64_t n)
 	uint64_t t0, t, i, done = 0;
 	const uint64_t bytes = (n + 63) / 64 * 8;
 
-	if (arm <= A1)
+	if (arm <= A1 || arm == AP)
 		vs_map_n(n, BASE, PAGE_4K);
 	else if (arm == B3)
 		lib_map_n(n, BASE, PAGE_4K);
 	else
 		t1_map_n(n, BASE, PAGE_4K);
-	memset(b.bits, 0, arm == B1 ? n * 8 : bytes);
+	memset(b.bits, 0, arm == B1 || arm == AP ? n * 8 : bytes);
 	t0 = now_ns();
 	switch (arm) {
 	case A:
 		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, true, n);
+		break;
+	case AP:
+		vs_walk_layout(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, true, true,
+			       n);
 		break;
 	case B3:
 		lib_walk(false, n);
@@ -328,11 +345,12 @@ static uint64_t run_dense(int arm, uint64_t n)
 		break;
 	}
 	t = now_ns() - t0;
-	if (arm <= A1 || arm == B3)
+	if (arm <= A1 || arm == B3 || arm == AP)
 		gate_records(n, BASE, PAGE_4K);
 	if (arm == A || arm == A1 || arm == B3 || arm == E)
 		gate_bits(b.bits, n);
-	for (i = 0; arm == B1 && i < n; i++)	/* a word per mapping */
+	/* a word per mapping: B1's own, and the padded layout's */
+	for (i = 0; (arm == B1 || arm == AP) && i < n; i++)
 		if (b.bits[i] != 1) {
 			errno = 0;
 			die("gate: B1: a page's dirty bit did not come back");
@@ -341,9 +359,9 @@ static uint64_t run_dense(int arm, uint64_t n)
 	return t;
 }
 
-static uint64_t run_sparse(int arm)
+static uint64_t run_sparse(int arm, uint64_t n)
 {
-	const uint64_t stride = SPARSE_WINDOW / SPARSE_N;
+	const uint64_t stride = SPARSE_WINDOW / n & ~(PAGE_4K - 1);
 	const uint64_t words = SPARSE_WINDOW / PAGE_4K / 64;
 	static uint64_t *window;
 	uint64_t t0, t, i, done, found = 0;
@@ -355,19 +373,25 @@ static uint64_t run_sparse(int arm)
 			die("mmap of the 256 MB bitmap");
 	}
 	if (arm == SA)
-		vs_map_n(SPARSE_N, BASE, stride);
+		vs_map_n(n, BASE, stride);
+	else if (arm == SB3)
+		lib_map_n(n, BASE, stride);
 	else
-		t1_map_n(SPARSE_N, BASE, stride);
+		t1_map_n(n, BASE, stride);
+	memset(b.bits, 0, n * 8);
 	t0 = now_ns();
 	switch (arm) {
 	case SA:
-		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, true, SPARSE_N);
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, true, n);
 		break;
 	case SB1:
-		for (i = 0; i < SPARSE_N; i++)
+		for (i = 0; i < n; i++)
 			if (t1_unmap(b.box.container, BASE + i * stride,
 				     PAGE_4K, b.bits + i, 8, &done))
 				die("B1: UNMAP_DMA");
+		break;
+	case SB3:
+		lib_walk(false, n);
 		break;
 	case SD:
 		/* What a VMM without per-mapping data does: one bitmap. */
@@ -377,7 +401,7 @@ static uint64_t run_sparse(int arm)
 			die("D: UNMAP_DMA");
 		for (i = 0; i < words; i++)
 			found += __builtin_popcountll(window[i]);
-		if (found != SPARSE_N) {
+		if (found != n) {
 			errno = 0;
 			die("D: wrong dirty count");
 		}
@@ -386,8 +410,15 @@ static uint64_t run_sparse(int arm)
 		break;
 	}
 	t = now_ns() - t0;
-	if (arm == SA)
-		gate_records(SPARSE_N, BASE, stride);
+	if (arm == SA || arm == SB3)
+		gate_records(n, BASE, stride);
+	if (arm == SA || arm == SB3)
+		gate_bits(b.bits, n);
+	for (i = 0; arm == SB1 && i < n; i++)
+		if (b.bits[i] != 1) {
+			errno = 0;
+			die("gate: sparse B1: a dirty bit did not come back");
+		}
 	gate_empty();
 	return t;
 }
@@ -492,9 +523,14 @@ static uint64_t run_sync(int arm)
  * A vIOMMU-shaped stream, the same for both arms (a fixed seed): a guest
  * maps runs of pages, each run with one invalidation, and invalidates
  * contiguous runs of up to 64 pages (mapped in runs of 1 to 36, mean
- * about 9), with at most 256 pages live.  type1: one MAP_DMA and one UNMAP_DMA per page.
- * Module: one MAP_BATCH per mapped run, one UNMAP_RANGE per invalidated
- * run.  Returns the time; *@pages is the number of pages mapped.
+ * about 9), with at most 256 pages live.  Four ways to serve it:
+ * type1_per_page, as QEMU 7.2 does (one MAP_DMA and one UNMAP_DMA per
+ * page-table entry); type1_per_run, as a VMM changed to batch would (one
+ * MAP_DMA per page, type1 cannot merge them, and one UNMAP_DMA per
+ * invalidated run); module_per_page, what the preload library does under
+ * an unmodified QEMU (MAP and UNMAP_RANGE per page); module_per_run (one
+ * MAP_BATCH per mapped run, one UNMAP_RANGE per invalidated run).
+ * Returns the time; *@pages is the number of pages mapped.
  */
 #define STREAM_SLOTS	512
 static uint64_t run_stream(int arm, uint64_t *pages)
@@ -530,10 +566,15 @@ static uint64_t run_stream(int arm, uint64_t *pages)
 					.vaddr = (uintptr_t)(b.mem +
 						((slot + i) % 64) * PAGE_4K),
 				};
-				if (arm == S_T1 &&
+				if ((arm == S_T1 || arm == S_T1RUN) &&
 				    t1_map(b.box.container, iova + i * PAGE_4K,
 					   PAGE_4K, (void *)(uintptr_t)b.ent[i].vaddr))
 					die("stream: MAP_DMA");
+				if (arm == S_VSPAGE &&
+				    _vs_map(b.ctx, iova + i * PAGE_4K, PAGE_4K,
+					    (void *)(uintptr_t)b.ent[i].vaddr,
+					    0))
+					die("stream: MAP");
 			}
 			mb.nr_entries = len;
 			if (arm == S_VS &&
@@ -561,13 +602,29 @@ static uint64_t run_stream(int arm, uint64_t *pages)
 				die("stream: UNMAP_RANGE");
 			continue;
 		}
-		for (i = 0; i < len; i++)
+		if (arm == S_T1RUN) {
+			if (t1_unmap(b.box.container, iova, len * PAGE_4K,
+				     NULL, 0, &done) || done != len * PAGE_4K)
+				die("stream: UNMAP_DMA of a run");
+			continue;
+		}
+		for (i = 0; i < len; i++) {
+			if (arm == S_VSPAGE) {
+				r = vs_range(iova + i * PAGE_4K,
+					     iova + (i + 1) * PAGE_4K - 1, 0,
+					     b.rec, 1);
+				if (ioctl(b.ctx, VIOMMU_SHADOW_UNMAP_RANGE, &r) ||
+				    r.out_nr_records != 1)
+					die("stream: UNMAP_RANGE of a page");
+				continue;
+			}
 			if (t1_unmap(b.box.container, iova + i * PAGE_4K,
 				     PAGE_4K, NULL, 0, &done))
 				die("stream: UNMAP_DMA");
+		}
 	}
 	t0 = now_ns() - t0;
-	if (arm == S_T1)
+	if (arm == S_T1 || arm == S_T1RUN)
 		t1_unmap_all();
 	else
 		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, nlive);
@@ -607,7 +664,7 @@ static uint64_t run_floor(int arm)
 
 static uint64_t run_sparse_n(int arm, uint64_t n)
 {
-	return run_sparse(arm);
+	return run_sparse(arm, n);
 }
 
 static uint64_t run_maps_n(int arm, uint64_t n)
@@ -662,11 +719,11 @@ static long slab_bytes(void)
 
 int main(int argc, char **argv)
 {
-	static const int dense[] = { A, A0, A1, B1, B2, B3, C, E };
-	static const int sparse[] = { SA, SB1, SD };
+	static const int dense[] = { A, A0, A1, AP, B1, B2, B3, C, E };
+	static const int sparse[] = { SA, SB1, SB3, SD };
 	static const int maps[] = { M_T1, M_VS, M_BATCH };
 	static const int sync[] = { Y_VS, Y_LOOP, Y_B3, Y_FLOOR };
-	static const int stream[] = { S_T1, S_VS };
+	static const int stream[] = { S_T1, S_T1RUN, S_VSPAGE, S_VS };
 	static const int floor[] = { F_VS, F_T1, F_VER };
 	static const uint64_t ns[] = { 256, 4096, MAX_N };
 	double dense_med[3][BENCH_MAX_ARMS];
@@ -699,7 +756,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "dense-%llu",
 			 (unsigned long long)ns[i]);
-		bench_cell(name, dense, 8, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
+		bench_cell(name, dense, 9, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
 		     reps, run_dense);
 		memcpy(dense_med[i], bench_med, sizeof(dense_med[i]));
 		printf("pratio-n %llu\n", (unsigned long long)ns[i]);
@@ -707,15 +764,28 @@ int main(int argc, char **argv)
 		bench_pratio("A/E", A, E);
 		bench_pratio("A/B1", A, B1);
 		bench_pratio("B3/E", B3, E);
+		bench_pratio("A_padded/B3", AP, B3);
+		bench_pratio("A_padded/A", AP, A);
 	}
-	bench_cell("sparse-16-in-8TB", sparse, 3, SPARSE_N, reps, run_sparse_n);
+	bench_cell("sparse-16-in-8TB", sparse, 4, 16, reps, run_sparse_n);
+	printf("pratio-n sparse-16\n");
+	bench_pratio("A/B3", SA, SB3);
+	bench_pratio("A/B1", SA, SB1);
+	bench_cell("sparse-4096-in-8TB", sparse, 3, 4096, reps, run_sparse_n);
+	printf("pratio-n sparse-4096\n");
+	bench_pratio("A/B3", SA, SB3);
+	bench_pratio("A/B1", SA, SB1);
 	bench_cell("maps-4096", maps, 3, MAPS_N, reps, run_maps_n);
 	bench_cell("sync-4096", sync, 4, MAPS_N, reps, run_sync_n);
 	printf("pratio-n sync-4096\n");
 	bench_pratio("SYNC_DIRTY/GET_BITMAP_run", Y_VS, Y_FLOOR);
 	bench_pratio("SYNC_DIRTY/B3_sync", Y_VS, Y_B3);
 	bench_pratio("SYNC_DIRTY/GET_BITMAP_loop", Y_VS, Y_LOOP);
-	bench_cell("stream", stream, 2, 1, reps, run_stream_n);
+	bench_cell("stream", stream, 4, 1, reps, run_stream_n);
+	printf("pratio-n stream\n");
+	bench_pratio("module_per_run/type1_per_run", S_VS, S_T1RUN);
+	bench_pratio("module_per_page/type1_per_page", S_VSPAGE, S_T1);
+	bench_pratio("module_per_run/type1_per_page", S_VS, S_T1);
 	printf("note stream: %llu pages mapped per run, times above are per run\n",
 	       (unsigned long long)stream_pages);
 	bench_cell("floor", floor, 3, FLOOR_N, reps, run_floor_n);
@@ -740,7 +810,7 @@ int main(int argc, char **argv)
 	bench_ratio("SYNC_DIRTY/GET_BITMAP_loop", bench_med[Y_VS], bench_med[Y_LOOP]);
 	bench_ratio("SYNC_DIRTY/B3_sync", bench_med[Y_VS], bench_med[Y_B3]);
 	bench_ratio("SYNC_DIRTY/GET_BITMAP_run", bench_med[Y_VS], bench_med[Y_FLOOR]);
-	bench_ratio("stream_module/stream_type1", bench_med[S_VS], bench_med[S_T1]);
+	bench_ratio("stream_module_per_run/type1_per_page", bench_med[S_VS], bench_med[S_T1]);
 	bench_ratio("GET_INFO/VFIO_IOMMU_GET_INFO", bench_med[F_VS], bench_med[F_T1]);
 	bench_ratio("GET_INFO/VFIO_GET_API_VERSION", bench_med[F_VS], bench_med[F_VER]);
 
