@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # bench.sh - what "make bench" runs, after scripts/deps.sh has set the
-# machine up: build the module and vshadow_bench, boot the test VM once
-# (emulated VT-d, one edu device, *without* slab debugging), run every
-# benchmark cell in that one guest, and write the figures side by side to
-# bench/results.md (replaced each run: git keeps the earlier results).
+# machine up: build the module and vshadow_bench, boot the test VM three
+# times (emulated VT-d, one edu device, *without* slab debugging, the
+# benchmark in a memory cgroup so that the kernel's allocations are
+# charged as in production), run every benchmark cell in each, then once
+# more with a CPU model that sizes TCG's cost of user copies, and write
+# the figures side by side to bench/results.md (replaced each run: git
+# keeps the earlier results).  Paired ratios are pooled over the boots.
 # When the debug kernel is in the cache (make debug-kernel), a second guest
 # on it, with no emulated IOMMU, runs vshadow_bench_iommufd on iommufd's
 # mock domain (half the repetitions) and its figures follow.
@@ -39,13 +42,40 @@ mkdir -p "$OUTDIR" "$(dirname "$RESULTS")"
 make -C "$TOP" KDIR="$KDIR" modules
 make -C "$TOP" selftests
 
-echo "==> vshadow_bench in the guest, without slab debugging (slub_debug off)"
+# In the guest: a cgroup v2 memory controller, the benchmark inside it.
+in_cgroup="mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control &&
+	mkdir /sys/fs/cgroup/bench && echo \$\$ >/sys/fs/cgroup/bench/cgroup.procs &&
+	echo cgroup \$(cat /proc/self/cgroup)"
+BOOTS=3
+start=$SECONDS
 raw=$OUTDIR/raw.txt
-scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
-	--log "$OUTDIR/console.log" --module "$MODULE" --file "$BENCH" \
-	-- "echo guest-kernel \$(uname -r); vshadow_bench $REPS" | tee "$raw"
-grep -q '^vshadow_bench: done' "$raw" ||
-	{ echo "bench.sh: FAIL: the benchmark did not finish, see $raw" >&2; exit 1; }
+: >"$raw"
+for boot in $(seq "$BOOTS"); do
+	echo "==> vshadow_bench, boot $boot of $BOOTS, without slab debugging, in a memory cgroup"
+	out=$OUTDIR/raw-$boot.txt
+	scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
+		--log "$OUTDIR/console-$boot.log" --module "$MODULE" --file "$BENCH" \
+		-- "echo guest-kernel \$(uname -r); $in_cgroup; vshadow_bench $REPS;
+		    echo kmem \$(grep -E '^(kernel|slab) ' /sys/fs/cgroup/bench/memory.stat | tr '\n' ' ')" |
+		tee "$out"
+	grep -q '^vshadow_bench: done' "$out" ||
+		{ echo "bench.sh: FAIL: the benchmark did not finish, see $out" >&2; exit 1; }
+	grep -q '^cgroup 0::/bench' "$out" ||
+		{ echo "bench.sh: FAIL: the benchmark did not run in its memory cgroup, see $out" >&2; exit 1; }
+	cat "$out" >>"$raw"
+done
+# TCG ends a block at every STAC/CLAC and runs REP string instructions an
+# iteration at a time, so user copies cost per byte there and not on real
+# CPUs: one more boot without SMAP and fast string ops sizes that.
+echo "==> vshadow_bench with -cpu max,-smap,-erms,-fsrm (TCG's user-copy cost)"
+raw_cpu=$OUTDIR/raw-cpu.txt
+VM_CPU=max,-smap,-erms,-fsrm scripts/vm.sh --no-slab-debug --iommu intel --edu 1 \
+	--timeout 3000 --log "$OUTDIR/console-cpu.log" --module "$MODULE" \
+	--file "$BENCH" -- "$in_cgroup; vshadow_bench $(((REPS + 1) / 2))" | tee "$raw_cpu"
+grep -q '^vshadow_bench: done' "$raw_cpu" ||
+	{ echo "bench.sh: FAIL: the -cpu benchmark did not finish, see $raw_cpu" >&2; exit 1; }
+type1_secs=$((SECONDS - start))
 
 # The iommufd arms: only the debug kernel has IOMMUFD.
 raw_i=$OUTDIR/raw-iommufd.txt
@@ -78,10 +108,13 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo "# viommu_shadow benchmark results"
 	echo
 	echo "Produced by \`make bench\` (scripts/bench.sh $REPS) on $(date -u '+%Y-%m-%d %H:%M UTC'),"
-	echo "at commit $commit."
+	echo "at commit $commit, in $type1_secs s for the type1 boots ($BOOTS boots of"
+	echo "vshadow_bench $REPS, one of vshadow_bench $(((REPS + 1) / 2)) with the -cpu model)."
 	echo "Guest kernel $kernel, $qemu, TCG, emulated VT-d (caching mode),"
-	echo "one edu device bound to vfio-pci, **booted without slab debugging**;"
-	echo "one process, one container, one guest boot.  Arms run in a random"
+	echo "one edu device bound to vfio-pci, **booted without slab debugging**,"
+	echo "the benchmark in a cgroup v2 memory cgroup (kernel memory charged);"
+	echo "one process, one container per boot.  The cell tables are the first"
+	echo "boot's; the paired ratios pool every boot.  Arms run in a random"
 	echo "order per repetition, after one untimed warm-up each; setup is not"
 	echo "timed.  Times are ns per mapping (per call for the floors, per run"
 	echo "for the stream): median, min and max over the repetitions."
@@ -117,24 +150,41 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo
 	echo "| cell | arm | n | median | min | max |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: |"
-	awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$raw"
+	awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$OUTDIR/raw-1.txt"
 	echo
-	grep '^note ' "$raw" | sed 's/^note /- /' || true
+	grep '^note ' "$OUTDIR/raw-1.txt" | sed 's/^note /- /' || true
 	echo
 	echo "Paired ratios: in each repetition both arms ran (in a shuffled order),"
-	echo "and their ratio is one sample; median, min and max of those."
+	echo "and their ratio is one sample; median, min and max of the samples of"
+	echo "all $BOOTS boots (samples: how many), then the same from the boot with"
+	echo "\`-cpu max,-smap,-erms,-fsrm\` (no SMAP, no fast string ops: TCG's"
+	echo "per-byte cost of user copies, which real CPUs do not have, taken out)."
 	echo
-	echo "| paired ratio | median | min | max | reps |"
-	echo "| --- | ---: | ---: | ---: | ---: |"
-	awk '$1 == "pratio-n" { n = $2 } $1 == "pratio" { printf "| %s (%s) | %s | %s | %s | %s |\n", $2, n, $3, $4, $5, $6 }' "$raw"
+	echo "| paired ratio | median | min | max | samples | -cpu median |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+	pooled() {
+		awk '$1 == "psample" { print $2 "|" $3, $4 }' "$1" | sort -t' ' -k1,1 -k2,2g |
+			awk '{ k = $1; v[k, ++n[k]] = $2; if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+			     END { for (i = 1; i <= m; i++) { k = order[i]; c = n[k];
+				   printf "%s %.3f %.3f %.3f %d\n", k, v[k, int((c + 1) / 2)], v[k, 1], v[k, c], c } }'
+	}
+	pooled "$raw_cpu" >"$OUTDIR/pooled-cpu.txt"
+	pooled "$raw" | while read -r key med lo hi cnt; do
+		cpu=$(awk -v k="$key" '$1 == k { print $2 }' "$OUTDIR/pooled-cpu.txt")
+		printf '| %s (%s) | %s | %s | %s | %s | %s |\n' "${key#*|}" "${key%%|*}" \
+			"$med" "$lo" "$hi" "$cnt" "${cpu:--}"
+	done
 	echo
-	echo "| ratios (medians) | value |"
+	echo "Kernel memory charged to the benchmark's cgroup at its end (bytes):"
+	grep '^kmem ' "$raw" | sed 's/^kmem /- /' || true
+	echo
+	echo "| ratios of medians (first boot) | value |"
 	echo "| --- | ---: |"
-	awk '$1 == "ratio-n" { n = $2 } $1 == "ratio" { printf "| %s (%s) | %s |\n", $2, n, $3 }' "$raw"
+	awk '$1 == "ratio-n" { n = $2 } $1 == "ratio" { printf "| %s (%s) | %s |\n", $2, n, $3 }' "$OUTDIR/raw-1.txt"
 	echo
 	echo "| memory per shadow mapping | bytes |"
 	echo "| --- | ---: |"
-	awk '$1 == "mem" && NF == 3 { printf "| %s | %s |\n", $2, $3 }' "$raw"
+	awk '$1 == "mem" && NF == 3 { printf "| %s | %s |\n", $2, $3 }' "$OUTDIR/raw-1.txt"
 	if [ -s "$raw_i" ]; then
 		echo
 		echo "## iommufd (debug kernel, mock domain)"

@@ -55,6 +55,8 @@
 #               by scripts/deps.sh, names the guest kernel and its modules
 #   CACHE       default <repo>/.cache
 #   VM_ACCEL    QEMU accelerator (default tcg; kvm hangs on the CI machines)
+#   VM_CPU      QEMU's -cpu (default max; make bench sizes TCG's cost of
+#               user copies with max,-smap,-erms,-fsrm)
 #   VM_TCG_THREAD
 #               single (default: one host thread runs both vCPUs in turn)
 #               or multi (one host thread per vCPU).  Under multi, code
@@ -462,7 +464,7 @@ kvm)	accel=kvm ;;
 esac
 
 qemu=(qemu-system-x86_64
-	-M "q35,kernel-irqchip=split" -accel "$accel" -cpu max
+	-M "q35,kernel-irqchip=split" -accel "$accel" -cpu "${VM_CPU:-max}"
 	-m 2G -smp 2 -nographic -no-reboot -net none)
 [ -z "$iommu_dev" ] || qemu+=(-device "$iommu_dev")
 for _ in $(seq "$edu"); do

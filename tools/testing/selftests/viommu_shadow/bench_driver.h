@@ -105,18 +105,30 @@ static inline int bench_cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The group the next paired ratios belong to (a cell, or an N). */
+static char bench_group[48];
+
+static inline void bench_pratio_group(const char *group)
+{
+	snprintf(bench_group, sizeof(bench_group), "%s", group);
+	printf("pratio-n %s\n", group);
+}
+
 /*
  * A paired ratio of two arms of the last cell: one ratio per repetition
- * (both arms ran in that repetition, in a shuffled order), reported as
- * their median, min and max, and how many.
+ * (both arms ran in that repetition, in a shuffled order), each printed
+ * as a "psample GROUP NAME value" line (scripts/bench.sh pools them over
+ * guest boots), then their median, min and max, and how many.
  */
 static inline void bench_pratio(const char *name, int num, int den)
 {
 	double r[BENCH_MAX_REPS];
 	int k;
 
-	for (k = 0; k < bench_nreps; k++)
+	for (k = 0; k < bench_nreps; k++) {
 		r[k] = (double)bench_raw[num][k] / bench_raw[den][k];
+		printf("psample %s %s %.4f\n", bench_group, name, r[k]);
+	}
 	qsort(r, bench_nreps, sizeof(r[0]), bench_cmp_double);
 	printf("pratio %s %.3f %.3f %.3f %d\n", name, r[bench_nreps / 2], r[0],
 	       r[bench_nreps - 1], bench_nreps);

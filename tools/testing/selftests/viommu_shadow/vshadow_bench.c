@@ -759,7 +759,7 @@ int main(int argc, char **argv)
 		bench_cell(name, dense, 9, ns[i], ns[i] == MAX_N ? (reps + 1) / 2 :
 		     reps, run_dense);
 		memcpy(dense_med[i], bench_med, sizeof(dense_med[i]));
-		printf("pratio-n %llu\n", (unsigned long long)ns[i]);
+		bench_pratio_group(name);
 		bench_pratio("A/B3", A, B3);
 		bench_pratio("A/E", A, E);
 		bench_pratio("A/B1", A, B1);
@@ -768,21 +768,21 @@ int main(int argc, char **argv)
 		bench_pratio("A_padded/A", AP, A);
 	}
 	bench_cell("sparse-16-in-8TB", sparse, 4, 16, reps, run_sparse_n);
-	printf("pratio-n sparse-16\n");
+	bench_pratio_group("sparse-16");
 	bench_pratio("A/B3", SA, SB3);
 	bench_pratio("A/B1", SA, SB1);
 	bench_cell("sparse-4096-in-8TB", sparse, 3, 4096, reps, run_sparse_n);
-	printf("pratio-n sparse-4096\n");
+	bench_pratio_group("sparse-4096");
 	bench_pratio("A/B3", SA, SB3);
 	bench_pratio("A/B1", SA, SB1);
 	bench_cell("maps-4096", maps, 3, MAPS_N, reps, run_maps_n);
 	bench_cell("sync-4096", sync, 4, MAPS_N, reps, run_sync_n);
-	printf("pratio-n sync-4096\n");
+	bench_pratio_group("sync-4096");
 	bench_pratio("SYNC_DIRTY/GET_BITMAP_run", Y_VS, Y_FLOOR);
 	bench_pratio("SYNC_DIRTY/B3_sync", Y_VS, Y_B3);
 	bench_pratio("SYNC_DIRTY/GET_BITMAP_loop", Y_VS, Y_LOOP);
 	bench_cell("stream", stream, 4, 1, reps, run_stream_n);
-	printf("pratio-n stream\n");
+	bench_pratio_group("stream");
 	bench_pratio("module_per_run/type1_per_run", S_VS, S_T1RUN);
 	bench_pratio("module_per_page/type1_per_page", S_VSPAGE, S_T1);
 	bench_pratio("module_per_run/type1_per_page", S_VS, S_T1);
