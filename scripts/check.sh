@@ -442,6 +442,18 @@ reliability() {
 		}' "$OUT/reliability" | tee -a "$OUT/lanes"
 }
 
+# qemu_case: what the unmodified QEMU did in each lane that ran it: the
+# "# qemu: ..." lines of qemu_vtd_test (calls through the module,
+# mismatches per configuration).
+qemu_case() {
+	local l f
+	for l in $LANES; do
+		f=$OUT/$l/vm-qemu.out
+		[ -f "$f" ] || continue
+		sed -n "s/^# qemu: /QEMU ($l): /p" "$f" | tr -d '\r'
+	done >>"$OUT/lanes"
+}
+
 check_start=$SECONDS
 : >"$OUT/lanes"
 # The host checks use the default series' checkpatch and kselftest headers.
@@ -491,6 +503,7 @@ done
 
 echo "==> all lanes ($((SECONDS - check_start))s)"
 reliability
+qemu_case
 cat "$OUT/lanes"
 if [ "$total_cases" -eq 0 ]; then
 	echo "FAIL tests: no test case ran"

@@ -121,6 +121,7 @@ static const char *const config_name[] = {
 struct range {
 	uint64_t iova;
 	uint64_t length;
+	uint64_t cookie;	/* the module's; the preload library sets the IOVA */
 };
 
 /*
@@ -599,6 +600,13 @@ static int module_mappings(unsigned int ctx, struct range *r, int max)
 		while (*p == ' ' || *p == '"')
 			p++;
 		r[n].length = strtoull(p, NULL, 0);
+		p = strstr(p, "\"cookie\":");
+		if (!p)
+			return -1;
+		p += 9;
+		while (*p == ' ' || *p == '"')
+			p++;
+		r[n].cookie = strtoull(p, NULL, 0);
 	}
 	return n;
 }
@@ -703,10 +711,12 @@ static int check(struct __test_metadata *_metadata, struct inner *self,
 		}
 		for (i = 0; i < n && i < got_n; i++)
 			if (got[i].iova != want[i].iova ||
-			    got[i].length != want[i].length) {
-				TH_LOG("%s: module [%d] %#lx+%#lx, tables %#lx+%#lx",
+			    got[i].length != want[i].length ||
+			    got[i].cookie != got[i].iova) {
+				TH_LOG("%s: module [%d] %#lx+%#lx cookie %#lx, tables %#lx+%#lx",
 				       step, i, got[i].iova, got[i].length,
-				       want[i].iova, want[i].length);
+				       got[i].cookie, want[i].iova,
+				       want[i].length);
 				bad++;
 			}
 	} else if (c != 0) {
