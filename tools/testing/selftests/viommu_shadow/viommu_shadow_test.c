@@ -2503,6 +2503,105 @@ TEST_F(mock, dirty_bits_land_at_their_offset)
 	EXPECT_EQ(~0ULL, bitmap[off / 64]);
 }
 
+static int _vs_sync(int ctx, struct viommu_shadow_unmap_range *cmd)
+{
+	return vs_ioctl(ctx, VIOMMU_SHADOW_SYNC_DIRTY, cmd);
+}
+
+/* The pages of mapping @m of run_bits_cross_staging_chunks(): 1, 1, 2, 65, 1, ... or 64. */
+static uint64_t pattern_pages(unsigned int m, unsigned int first_big)
+{
+	static const uint64_t cycle[] = { 1, 1, 2, 65, 1 };
+
+	if (m == 0 || m == first_big)
+		return 3;	/* a lone mapping: the next run starts mid-word */
+	return m < first_big ? cycle[m % ARRAY_SIZE(cycle)] : 64;
+}
+
+/*
+ * A run's bits are staged and copied out in chunks of 512 words: 700
+ * back-to-back mappings of 1 to 65 pages (over 512 words in the padded
+ * layout) and 512 of 64 pages (32768 pages, one run's most, over 512
+ * words in the dense layout from a mid-word start), each after a lone
+ * 3-page mapping, with a pattern per mapping.  In both layouts, by SYNC_DIRTY
+ * and by UNMAP_RANGE, each mapping's bits land at its record's offset, the
+ * padded layout's padding is zero, and nothing past the last bit changes.
+ */
+TEST_F_TIMEOUT(mock, run_bits_cross_staging_chunks, 120)
+{
+	const unsigned int first_big = 701, nr = first_big + 513;
+	const size_t words = 4096;
+	struct viommu_shadow_unmap_record *rec;
+	struct viommu_shadow_unmap_range r;
+	uint64_t *bitmap, *at, pat[2], iova, p, n, end;
+	unsigned int m, layout, op;
+	uint32_t flags;
+
+	rec = calloc(nr, sizeof(*rec));
+	at = calloc(nr, sizeof(*at));
+	bitmap = malloc(words * 8);
+	ASSERT_NE(NULL, rec);
+	ASSERT_NE(NULL, at);
+	ASSERT_NE(NULL, bitmap);
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	for (layout = 0; layout < 2; layout++) {
+		flags = layout ? VIOMMU_SHADOW_UNMAP_DENSE : 0;
+		iova = SZ_1G;
+		for (m = 0; m < nr; m++) {
+			if (m == 1 || m == first_big + 1)
+				iova += SZ_1G;	/* the lone ones stand apart */
+			at[m] = iova;
+			n = pattern_pages(m, first_big);
+			ASSERT_EQ(0, _vs_map(self->ctx, iova, n * PAGE_4K,
+					     self->buf, m));
+			iova += n * PAGE_4K;
+		}
+		for (op = 0; op < 2; op++) {
+			for (m = 0; m < nr; m++) {
+				n = pattern_pages(m, first_big);
+				memset(pat, 0, sizeof(pat));
+				for (p = 0; p < n; p++)
+					if (pattern_bit(m, p))
+						pat[p / 64] |= 1ULL << (p % 64);
+				ASSERT_EQ(0, mock_set_dirty(self->mock, at[m],
+							    n * PAGE_4K, pat));
+			}
+			memset(bitmap, 0xff, words * 8);
+			r = vs_range(0, ~0ULL, flags, rec, nr);
+			vs_range_dirty(&r, bitmap, words * 8);
+			ASSERT_EQ(0, op ? _vs_unmap(self->ctx, &r) :
+					  _vs_sync(self->ctx, &r));
+			ASSERT_EQ(nr, r.out_nr_records);
+			end = 0;
+			for (m = 0; m < nr; m++) {
+				n = pattern_pages(m, first_big);
+				ASSERT_EQ(m, rec[m].cookie);
+				ASSERT_EQ(n, rec[m].bitmap_bits);
+				ASSERT_EQ(layout ? end : (end + 63) / 64 * 64,
+					  rec[m].bitmap_offset);
+				end = rec[m].bitmap_offset + n;
+				for (p = 0; p < n; p++)
+					ASSERT_EQ(pattern_bit(m, p),
+						  test_bit64(bitmap, end - n + p)) {
+						TH_LOG("layout %u op %u mapping %u page %llu",
+						       layout, op, m,
+						       (unsigned long long)p);
+					}
+				for (p = end; !layout && p % 64; p++)
+					ASSERT_FALSE(test_bit64(bitmap, p));
+			}
+			/* past the last bit, up to its word's end: zero */
+			for (p = end; p % 64; p++)
+				ASSERT_FALSE(test_bit64(bitmap, p));
+			for (p = (end + 63) / 64; p < words; p++)
+				ASSERT_EQ(~0ULL, bitmap[p]);
+		}
+	}
+	free(bitmap);
+	free(at);
+	free(rec);
+}
+
 /* A mapping may end at 2^64 - 1, and the walk ends cleanly there. */
 TEST_F(mock, mapping_at_top_of_space)
 {
@@ -3156,11 +3255,6 @@ TEST_F(mock, run_probe_fails_after_partial_removal)
 	EXPECT_EQ(RUN_N - 2, nr_mappings(self->ctx));
 	EXPECT_EQ(RUN_N - 2, mock_mappings(self->mock, NULL, 0));
 	EXPECT_TRUE(vs_broken(self->ctx));
-}
-
-static int _vs_sync(int ctx, struct viommu_shadow_unmap_range *cmd)
-{
-	return vs_ioctl(ctx, VIOMMU_SHADOW_SYNC_DIRTY, cmd);
 }
 
 /*
