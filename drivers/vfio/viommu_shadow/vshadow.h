@@ -338,8 +338,9 @@ struct vshadow_node {
  * @spare: nodes of unmapped mappings kept for the next maps (tree.c)
  * @nr_spare: how many
  * @run_bits: the dirty bits of a run, then room for one mapping's while a
- *	failed run is resolved: 2 * VSHADOW_RUN_BYTES, allocated by the first
- *	walk with dirty bits
+ *	failed run is resolved, or for the caller's bitmap words staged while
+ *	a run's bits are delivered: 2 * VSHADOW_RUN_BYTES, allocated by the
+ *	first walk with dirty bits
  * @max_mappings: limit on @nr_mappings, the max_mappings module parameter
  *	when the context was opened
  * @tree: the shadow mappings, an interval tree keyed by [start, last]

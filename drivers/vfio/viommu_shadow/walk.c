@@ -212,65 +212,87 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 }
 
 /*
- * Write one record at @urec, field by field in one user access: a walk
- * writes thousands, and copy_to_user() would check a kernel object's
- * bounds for each (hardened usercopy).
+ * Write @nr records from @krec to the caller's array at @urec (entries of
+ * @record_size bytes), field by field in one user access: a walk writes
+ * thousands, and copy_to_user() would check a kernel object's bounds for
+ * each (hardened usercopy).  An entry larger than the kernel's record has
+ * its tail zeroed.
  */
-static int vshadow_put_record(u8 __user *urec, u32 record_size,
-			      const struct viommu_shadow_unmap_record *rec)
+static int vshadow_put_records(u8 __user *urec, u32 record_size,
+			       const struct viommu_shadow_unmap_record *krec,
+			       u32 nr)
 {
-	struct viommu_shadow_unmap_record __user *u = (void __user *)urec;
+	struct viommu_shadow_unmap_record __user *u;
+	u32 i;
 
 	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
-	    !user_access_begin(u, sizeof(*u)))
+	    !user_access_begin(urec, (u64)nr * record_size))
 		return -EFAULT;
-	unsafe_put_user(rec->iova, &u->iova, efault);
-	unsafe_put_user(rec->length, &u->length, efault);
-	unsafe_put_user(rec->cookie, &u->cookie, efault);
-	unsafe_put_user(rec->flags, &u->flags, efault);
-	unsafe_put_user(0, &u->__reserved, efault);
-	unsafe_put_user(rec->bitmap_offset, &u->bitmap_offset, efault);
-	unsafe_put_user(rec->bitmap_bits, &u->bitmap_bits, efault);
+	for (i = 0; i < nr; i++) {
+		u = (void __user *)(urec + (u64)i * record_size);
+		unsafe_put_user(krec[i].iova, &u->iova, efault);
+		unsafe_put_user(krec[i].length, &u->length, efault);
+		unsafe_put_user(krec[i].cookie, &u->cookie, efault);
+		unsafe_put_user(krec[i].flags, &u->flags, efault);
+		unsafe_put_user(0, &u->__reserved, efault);
+		unsafe_put_user(krec[i].bitmap_offset, &u->bitmap_offset,
+				efault);
+		unsafe_put_user(krec[i].bitmap_bits, &u->bitmap_bits, efault);
+	}
 	user_access_end();
-	if (record_size > sizeof(*u) &&
-	    clear_user(urec + sizeof(*u), record_size - sizeof(*u)))
-		return -EFAULT;
+	for (i = 0; record_size > sizeof(*u) && i < nr; i++)
+		if (clear_user(urec + (u64)i * record_size + sizeof(*u),
+			       record_size - sizeof(*u)))
+			return -EFAULT;
 	return 0;
 efault:
 	user_access_end();
 	return -EFAULT;
 }
 
-/* Write the records of @run's mappings, before any of them is unmapped. */
-static int vshadow_run_records(struct vshadow_walk *walk,
-			       struct vshadow_run *run)
+/* Records staged at a time, on the stack (768 bytes). */
+#define VSHADOW_RECORDS_STAGED	16
+
+/*
+ * Write the records of @run's mappings, before any of them is unmapped,
+ * staged VSHADOW_RECORDS_STAGED at a time (never inlined: its stack is not
+ * to stay live across the backend's call).
+ */
+static noinline_for_stack int
+vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 {
+	struct viommu_shadow_unmap_record krec[VSHADOW_RECORDS_STAGED];
 	struct viommu_shadow_unmap_range *cmd = walk->cmd;
 	struct vshadow_node *node = run->first;
 	u64 used = walk->bitmap_used;
-	u8 __user *urec;
-	u32 i;
+	u32 i, j = 0;
 
 	for (i = 0; i < run->nr; i++) {
-		struct viommu_shadow_unmap_record rec = {
+		struct viommu_shadow_unmap_record *rec = &krec[j++];
+
+		*rec = (struct viommu_shadow_unmap_record) {
 			.iova = node->start,
 			.length = node->last - node->start + 1,
 			.cookie = node->cookie,
 		};
-
 		if (walk->bitmap) {
-			rec.flags |= VIOMMU_SHADOW_RECORD_DIRTY;
-			rec.bitmap_bits = vshadow_pages(walk->ctx, node);
-			rec.bitmap_offset = vshadow_bits_at(walk, &used,
-							    rec.bitmap_bits,
-							    run->direct);
+			rec->flags |= VIOMMU_SHADOW_RECORD_DIRTY;
+			rec->bitmap_bits = vshadow_pages(walk->ctx, node);
+			rec->bitmap_offset = vshadow_bits_at(walk, &used,
+							     rec->bitmap_bits,
+							     run->direct);
 		}
 		if (node->start < cmd->start || node->last > cmd->out_last)
-			rec.flags |= VIOMMU_SHADOW_RECORD_CUT;
-		urec = walk->records +
-		       (u64)(cmd->out_nr_records + i) * walk->record_size;
-		if (vshadow_put_record(urec, walk->record_size, &rec))
-			return -EFAULT;
+			rec->flags |= VIOMMU_SHADOW_RECORD_CUT;
+		if (j == VSHADOW_RECORDS_STAGED || i + 1 == run->nr) {
+			if (vshadow_put_records(walk->records +
+						(u64)(cmd->out_nr_records +
+						      i + 1 - j) *
+						walk->record_size,
+						walk->record_size, krec, j))
+				return -EFAULT;
+			j = 0;
+		}
 		node = vshadow_tree_next(node, cmd->start, cmd->out_last);
 	}
 	/*
@@ -465,6 +487,125 @@ static int vshadow_sync_lost(struct vshadow_walk *walk,
 }
 
 /*
+ * Store @nwords staged words in the caller's bitmap from word @word, in
+ * one user access with no call in it.  On a fault, *@stored is how many
+ * were stored before it.
+ */
+static int vshadow_flush_bits(struct vshadow_walk *walk, const u64 *stage,
+			      u64 word, u64 nwords, u64 *stored)
+{
+	u64 __user *dst = walk->bitmap + word;
+	u64 i = 0;
+
+	*stored = 0;
+	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+	    !user_access_begin(dst, nwords * 8))
+		return -EFAULT;
+	for (; i < nwords; i++)
+		unsafe_put_user(stage[i], dst + i, efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	*stored = i;
+	return -EFAULT;
+}
+
+/*
+ * The first of @run's mappings with bits at or after word @word of the
+ * caller's bitmap: the first whose bits were not all stored when storing
+ * stopped there.
+ */
+static u32 vshadow_first_unstored(struct vshadow_walk *walk,
+				  struct vshadow_run *run, u64 word)
+{
+	struct vshadow_node *node = run->first;
+	u64 used = walk->bitmap_used, pages, at;
+	u32 i;
+
+	for (i = 0; i < run->nr; i++) {
+		pages = vshadow_pages(walk->ctx, node);
+		at = vshadow_bits_at(walk, &used, pages, false);
+		if ((at + pages - 1) / 64 >= word)
+			break;
+		node = vshadow_tree_next(node, walk->cmd->start,
+					 walk->cmd->out_last);
+	}
+	return i;
+}
+
+/*
+ * Deliver the bits of @run's mappings, in the kernel buffer from bit 0 for
+ * the run's first page, to the caller's bitmap where their records say.
+ * The destination words are consecutive in both layouts; they are staged
+ * in the buffer's second half and stored a chunk (VSHADOW_RUN_BYTES) at a
+ * time, not read and written back mapping by mapping.  The run's words
+ * were zeroed, and faulted in, before the backend was called
+ * (vshadow_run_records()), so each is written whole; only the first, in
+ * the dense layout, may hold bits of a record before the run, which are
+ * read back and kept.
+ *
+ * Returns 0, or -EFAULT with *@failed the first mapping whose bits were
+ * not all stored.
+ */
+static int vshadow_run_put_bits(struct vshadow_walk *walk,
+				struct vshadow_run *run, u32 *failed)
+{
+	struct vshadow_ctx *ctx = walk->ctx;
+	u64 *stage = ctx->run_bits + VSHADOW_RUN_BYTES / 8;
+	u64 used = walk->bitmap_used, at, src_bit, pages, base, idx, n, stored;
+	struct vshadow_node *node = run->first;
+	u32 i, filled = 0;
+	unsigned int off;
+
+	*failed = 0;
+	base = vshadow_bits_at(walk, &used, vshadow_pages(ctx, node), false) /
+	       64;
+	used = walk->bitmap_used;
+	if (walk->dense && used % 64) {
+		if (vshadow_fail(VSHADOW_FAULT_COPY) ||
+		    get_user(stage[0], walk->bitmap + base))
+			return -EFAULT;
+		filled = 1;
+	}
+	for (i = 0; i < run->nr; i++) {
+		pages = vshadow_pages(ctx, node);
+		at = vshadow_bits_at(walk, &used, pages, false);
+		src_bit = (node->start - run->first->start) / ctx->caps.pgsize;
+		while (pages) {
+			idx = at / 64 - base;
+			/* a mapping's words follow the last one's */
+			if (WARN_ON_ONCE(idx > filled))
+				return -EFAULT;
+			if (idx == VSHADOW_RUN_BYTES / 8) {
+				if (vshadow_flush_bits(walk, stage, base,
+						       filled, &stored))
+					goto efault;
+				base += filled;
+				filled = 0;
+				idx = 0;
+			}
+			if (idx == filled)
+				stage[filled++] = 0;
+			off = at % 64;
+			n = min_t(u64, 64 - off, pages);
+			stage[idx] |= vshadow_get_bits(ctx->run_bits, src_bit,
+						       n) << off;
+			at += n;
+			src_bit += n;
+			pages -= n;
+		}
+		node = vshadow_tree_next(node, walk->cmd->start,
+					 walk->cmd->out_last);
+	}
+	if (!vshadow_flush_bits(walk, stage, base, filled, &stored))
+		return 0;
+efault:
+	*failed = vshadow_first_unstored(walk, run, base + stored);
+	return -EFAULT;
+}
+
+/*
  * Unmap (or sync) one run: records first, then the backend, then the
  * bits, then the tree.  Returns 0 when the whole run is done and
  * reported, or an error with the progress made recorded in the walk.
@@ -474,8 +615,7 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 {
 	struct vshadow_ctx *ctx = walk->ctx;
 	struct vshadow_bitmap bitmap = { .pgsize = ctx->caps.pgsize };
-	struct vshadow_node *node;
-	u64 start = run->first->start, used, pages, at;
+	u64 start = run->first->start, pages;
 	u32 base = walk->cmd->out_nr_records, done = run->nr, lost, dropped, i;
 	bool cleared;
 	int ret;
@@ -550,21 +690,9 @@ bits:
 		/* Only a bitmap in the caller's memory can lose bits. */
 		vshadow_run_done(walk, run, run->nr);
 		return vshadow_run_lost(walk, base, 0, run->nr);
-	} else if (walk->bitmap) {
-		used = walk->bitmap_used;
-		node = run->first;
-		for (i = 0; i < run->nr; i++) {
-			pages = vshadow_pages(ctx, node);
-			at = vshadow_bits_at(walk, &used, pages, false);
-			if (vshadow_put_bits(walk->bitmap, at, ctx->run_bits,
-					     (node->start - start) /
-					     ctx->caps.pgsize, pages)) {
-				vshadow_run_done(walk, run, run->nr);
-				return vshadow_run_lost(walk, base, i, run->nr);
-			}
-			node = vshadow_tree_next(node, walk->cmd->start,
-						 walk->cmd->out_last);
-		}
+	} else if (walk->bitmap && vshadow_run_put_bits(walk, run, &i)) {
+		vshadow_run_done(walk, run, run->nr);
+		return vshadow_run_lost(walk, base, i, run->nr);
 	}
 	vshadow_run_done(walk, run, done);
 	return 0;

@@ -2503,90 +2503,126 @@ TEST_F(mock, dirty_bits_land_at_their_offset)
 	EXPECT_EQ(~0ULL, bitmap[off / 64]);
 }
 
+/*
+ * The layout of the chunk tests: a lone 3-page mapping, 700 back-to-back
+ * mappings of 1 to 65 pages (over 512 bitmap words in the padded layout),
+ * another lone one, 512 back-to-back mappings of 64 pages (32768 pages, a
+ * run's most: over 512 words in the dense layout from a mid-word start).
+ */
+#define CHUNK_FIRST_BIG	701
+#define CHUNK_NR	(CHUNK_FIRST_BIG + 513)
+
+static uint64_t chunk_pages(unsigned int m)
+{
+	static const uint64_t cycle[] = { 1, 1, 2, 65, 1 };
+
+	if (m == 0 || m == CHUNK_FIRST_BIG)
+		return 3;
+	return m < CHUNK_FIRST_BIG ? cycle[m % ARRAY_SIZE(cycle)] : 64;
+}
+
+/* Whether mapping @m is the first of its run. */
+static bool chunk_run_start(unsigned int m)
+{
+	return m == 0 || m == 1 || m == CHUNK_FIRST_BIG ||
+	       m == CHUNK_FIRST_BIG + 1;
+}
+
+/* Map the layout from 1 GiB, mapping m's IOVA in @at[m], cookie m. */
+static int chunk_map(int ctx, void *buf, uint64_t *at)
+{
+	uint64_t iova = SZ_1G;
+	unsigned int m;
+
+	for (m = 0; m < CHUNK_NR; m++) {
+		if (chunk_run_start(m))
+			iova += SZ_1G;	/* each run, and each lone one, apart */
+		at[m] = iova;
+		if (_vs_map(ctx, iova, chunk_pages(m) * PAGE_4K, buf, m))
+			return -1;
+		iova += chunk_pages(m) * PAGE_4K;
+	}
+	return 0;
+}
+
+/* Give every mapping its dirty pattern (pattern_bit()). */
+static int chunk_dirty(int mock, const uint64_t *at)
+{
+	uint64_t pat[2], p;
+	unsigned int m;
+
+	for (m = 0; m < CHUNK_NR; m++) {
+		memset(pat, 0, sizeof(pat));
+		for (p = 0; p < chunk_pages(m); p++)
+			if (pattern_bit(m, p))
+				pat[p / 64] |= 1ULL << (p % 64);
+		if (mock_set_dirty(mock, at[m], chunk_pages(m) * PAGE_4K, pat))
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether record @m's bits in @bitmap are mapping m's pattern. */
+static bool chunk_bits_ok(const uint64_t *bitmap,
+			  const struct viommu_shadow_unmap_record *rec,
+			  unsigned int m)
+{
+	uint64_t p;
+
+	for (p = 0; p < chunk_pages(m); p++)
+		if (pattern_bit(m, p) !=
+		    test_bit64(bitmap, rec->bitmap_offset + p))
+			return false;
+	return rec->cookie == m && rec->bitmap_bits == chunk_pages(m);
+}
+
 static int _vs_sync(int ctx, struct viommu_shadow_unmap_range *cmd)
 {
 	return vs_ioctl(ctx, VIOMMU_SHADOW_SYNC_DIRTY, cmd);
 }
 
-/* The pages of mapping @m of run_bits_cross_staging_chunks(): 1, 1, 2, 65, 1, ... or 64. */
-static uint64_t pattern_pages(unsigned int m, unsigned int first_big)
-{
-	static const uint64_t cycle[] = { 1, 1, 2, 65, 1 };
-
-	if (m == 0 || m == first_big)
-		return 3;	/* a lone mapping: the next run starts mid-word */
-	return m < first_big ? cycle[m % ARRAY_SIZE(cycle)] : 64;
-}
-
 /*
- * A run's bits are staged and copied out in chunks of 512 words: 700
- * back-to-back mappings of 1 to 65 pages (over 512 words in the padded
- * layout) and 512 of 64 pages (32768 pages, one run's most, over 512
- * words in the dense layout from a mid-word start), each after a lone
- * 3-page mapping, with a pattern per mapping.  In both layouts, by SYNC_DIRTY
- * and by UNMAP_RANGE, each mapping's bits land at its record's offset, the
- * padded layout's padding is zero, and nothing past the last bit changes.
+ * A run's bits are staged and stored in chunks of 512 words.  In both
+ * layouts, by SYNC_DIRTY and by UNMAP_RANGE, each mapping's bits land at
+ * its record's offset, the padded layout's padding is zero, and nothing
+ * past the last bit changes.
  */
 TEST_F_TIMEOUT(mock, run_bits_cross_staging_chunks, 120)
 {
-	const unsigned int first_big = 701, nr = first_big + 513;
 	const size_t words = 4096;
 	struct viommu_shadow_unmap_record *rec;
 	struct viommu_shadow_unmap_range r;
-	uint64_t *bitmap, *at, pat[2], iova, p, n, end;
+	uint64_t *bitmap, *at, p, end;
 	unsigned int m, layout, op;
-	uint32_t flags;
 
-	rec = calloc(nr, sizeof(*rec));
-	at = calloc(nr, sizeof(*at));
+	rec = calloc(CHUNK_NR, sizeof(*rec));
+	at = calloc(CHUNK_NR, sizeof(*at));
 	bitmap = malloc(words * 8);
 	ASSERT_NE(NULL, rec);
 	ASSERT_NE(NULL, at);
 	ASSERT_NE(NULL, bitmap);
 	ASSERT_EQ(0, mock_tracking(self->mock, true));
 	for (layout = 0; layout < 2; layout++) {
-		flags = layout ? VIOMMU_SHADOW_UNMAP_DENSE : 0;
-		iova = SZ_1G;
-		for (m = 0; m < nr; m++) {
-			if (m == 1 || m == first_big + 1)
-				iova += SZ_1G;	/* the lone ones stand apart */
-			at[m] = iova;
-			n = pattern_pages(m, first_big);
-			ASSERT_EQ(0, _vs_map(self->ctx, iova, n * PAGE_4K,
-					     self->buf, m));
-			iova += n * PAGE_4K;
-		}
+		ASSERT_EQ(0, chunk_map(self->ctx, self->buf, at));
 		for (op = 0; op < 2; op++) {
-			for (m = 0; m < nr; m++) {
-				n = pattern_pages(m, first_big);
-				memset(pat, 0, sizeof(pat));
-				for (p = 0; p < n; p++)
-					if (pattern_bit(m, p))
-						pat[p / 64] |= 1ULL << (p % 64);
-				ASSERT_EQ(0, mock_set_dirty(self->mock, at[m],
-							    n * PAGE_4K, pat));
-			}
+			ASSERT_EQ(0, chunk_dirty(self->mock, at));
 			memset(bitmap, 0xff, words * 8);
-			r = vs_range(0, ~0ULL, flags, rec, nr);
+			r = vs_range(0, ~0ULL,
+				     layout ? VIOMMU_SHADOW_UNMAP_DENSE : 0,
+				     rec, CHUNK_NR);
 			vs_range_dirty(&r, bitmap, words * 8);
 			ASSERT_EQ(0, op ? _vs_unmap(self->ctx, &r) :
 					  _vs_sync(self->ctx, &r));
-			ASSERT_EQ(nr, r.out_nr_records);
+			ASSERT_EQ(CHUNK_NR, r.out_nr_records);
 			end = 0;
-			for (m = 0; m < nr; m++) {
-				n = pattern_pages(m, first_big);
-				ASSERT_EQ(m, rec[m].cookie);
-				ASSERT_EQ(n, rec[m].bitmap_bits);
+			for (m = 0; m < CHUNK_NR; m++) {
 				ASSERT_EQ(layout ? end : (end + 63) / 64 * 64,
 					  rec[m].bitmap_offset);
-				end = rec[m].bitmap_offset + n;
-				for (p = 0; p < n; p++)
-					ASSERT_EQ(pattern_bit(m, p),
-						  test_bit64(bitmap, end - n + p)) {
-						TH_LOG("layout %u op %u mapping %u page %llu",
-						       layout, op, m,
-						       (unsigned long long)p);
-					}
+				ASSERT_TRUE(chunk_bits_ok(bitmap, &rec[m], m)) {
+					TH_LOG("layout %u op %u mapping %u",
+					       layout, op, m);
+				}
+				end = rec[m].bitmap_offset + chunk_pages(m);
 				for (p = end; !layout && p % 64; p++)
 					ASSERT_FALSE(test_bit64(bitmap, p));
 			}
@@ -2597,6 +2633,97 @@ TEST_F_TIMEOUT(mock, run_bits_cross_staging_chunks, 120)
 				ASSERT_EQ(~0ULL, bitmap[p]);
 		}
 	}
+	free(bitmap);
+	free(at);
+	free(rec);
+}
+
+/*
+ * The bitmap fails at each point where a run's bits are read back or
+ * stored (the module's fault injector, test builds): the call fails with
+ * EFAULT, and of the records it counts, those without DIRTY_LOST have all
+ * their bits and the rest, all flagged, are a suffix that starts at the
+ * first mapping with bits in the chunk that failed, so within a run when
+ * the run's second chunk fails (never an under-report, and no more of an
+ * over-report than that chunk).
+ */
+TEST_F_TIMEOUT(mock, run_bits_fault_in_every_chunk, 300)
+{
+	const size_t words = 4096;
+	struct viommu_shadow_unmap_record *rec;
+	struct viommu_shadow_unmap_range r;
+	unsigned int m, layout, nth, points, mid_run;
+	uint64_t *bitmap, *at;
+	char site[96];
+	ssize_t n;
+	int fd, ret;
+
+	fd = open("/sys/kernel/debug/viommu_shadow/fail_nth", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "no fault injector (a module built without VSHADOW_MOCK)");
+	rec = calloc(CHUNK_NR, sizeof(*rec));
+	at = calloc(CHUNK_NR, sizeof(*at));
+	bitmap = malloc(words * 8);
+	ASSERT_NE(NULL, rec);
+	ASSERT_NE(NULL, at);
+	ASSERT_NE(NULL, bitmap);
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	ASSERT_EQ(0, chunk_map(self->ctx, self->buf, at));
+	for (layout = 0; layout < 2; layout++) {
+		points = 0;
+		mid_run = 0;
+		for (nth = 1; nth < 1000; nth++) {
+			ASSERT_EQ(0, chunk_dirty(self->mock, at));
+			r = vs_range(0, ~0ULL,
+				     layout ? VIOMMU_SHADOW_UNMAP_DENSE : 0,
+				     rec, CHUNK_NR);
+			vs_range_dirty(&r, bitmap, words * 8);
+			/* a seq_file: no pread or pwrite */
+			n = snprintf(site, sizeof(site), "%u", nth);
+			ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+			ASSERT_EQ(n, write(fd, site, n));
+			ret = _vs_sync(self->ctx, &r);
+			ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+			n = read(fd, site, sizeof(site) - 1);
+			ASSERT_LT(0, n);
+			site[n] = 0;
+			ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+			ASSERT_EQ(1, write(fd, "0", 1));
+			if (strtoul(site, NULL, 10)) {
+				/* no point left to fail: the sweep is done */
+				ASSERT_EQ(0, ret);
+				break;
+			}
+			if (!strstr(site, "vshadow_flush_bits") &&
+			    !strstr(site, "vshadow_run_put_bits"))
+				continue;
+			points++;
+			ASSERT_EQ(EFAULT, ret);
+			for (m = 0; m < r.out_nr_records &&
+			     !(rec[m].flags & VIOMMU_SHADOW_RECORD_DIRTY_LOST);
+			     m++)
+				ASSERT_TRUE(chunk_bits_ok(bitmap, &rec[m], m)) {
+					TH_LOG("layout %u point %u mapping %u",
+					       layout, nth, m);
+				}
+			ASSERT_LT(m, r.out_nr_records);
+			mid_run += !chunk_run_start(m);
+			for (; m < r.out_nr_records; m++)
+				ASSERT_TRUE(rec[m].flags &
+					    VIOMMU_SHADOW_RECORD_DIRTY_LOST);
+		}
+		ASSERT_LT(nth, 1000);
+		TH_LOG("layout %u: %u of %u points in the bits' delivery, %u within a run",
+		       layout, points, nth - 1, mid_run);
+		/*
+		 * Padded: the lone ones, the first run's two chunks, the
+		 * second's one.  Dense: the same but two in the second run,
+		 * plus a read-back of each run's first word.
+		 */
+		EXPECT_EQ(layout ? 8 : 5, points);
+		EXPECT_EQ(1, mid_run);
+	}
+	close(fd);
 	free(bitmap);
 	free(at);
 	free(rec);
