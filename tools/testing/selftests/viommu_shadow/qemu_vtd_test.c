@@ -562,20 +562,41 @@ static int ctl(char *buf, size_t len, const char *fmt, ...)
 }
 
 /*
+ * The number after the next "@key": in vshadowctl's JSON (a number, or a
+ * hex string) from @p on, into *@val: where the search goes on, or NULL
+ * when there is no such key.
+ */
+static const char *json_u64(const char *p, const char *key, uint64_t *val)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "\"%s\":", key);
+	p = strstr(p, want);
+	if (!p)
+		return NULL;
+	p += strlen(want);
+	while (*p == ' ' || *p == '"')
+		p++;
+	*val = strtoull(p, NULL, 0);
+	return p;
+}
+
+/*
  * The contexts QEMU (@pid) has in the module: how many, the first's id
  * in @ctx; -1 when vshadowctl failed.
  */
 static int module_contexts(pid_t pid, unsigned int *ctx)
 {
 	static char out[1 << 16];
-	const char *p;
+	const char *p = out;
+	uint64_t id;
 	int n = 0;
 
 	if (ctl(out, sizeof(out), "show -P %d", pid))
 		return -1;
-	for (p = out; (p = strstr(p, "\"ctx\":")); p += 6)
+	while ((p = json_u64(p, "ctx", &id)))
 		if (!n++)
-			*ctx = strtoul(p + 6, NULL, 0);
+			*ctx = id;
 	return n;
 }
 
@@ -583,30 +604,17 @@ static int module_contexts(pid_t pid, unsigned int *ctx)
 static int module_mappings(unsigned int ctx, struct range *r, int max)
 {
 	static char out[1 << 20];
-	const char *p;
-	int n = 0;
+	const char *p = out;
+	int n;
 
 	if (ctl(out, sizeof(out), "mappings %u", ctx))
 		return -1;
-	for (p = out; (p = strstr(p, "\"iova\":")) && n < max; n++) {
-		p += 7;
-		while (*p == ' ' || *p == '"')
-			p++;
-		r[n].iova = strtoull(p, NULL, 0);
-		p = strstr(p, "\"length\":");
+	for (n = 0; n < max && (p = json_u64(p, "iova", &r[n].iova)); n++) {
+		p = json_u64(p, "length", &r[n].length);
+		if (p)
+			p = json_u64(p, "cookie", &r[n].cookie);
 		if (!p)
 			return -1;
-		p += 9;
-		while (*p == ' ' || *p == '"')
-			p++;
-		r[n].length = strtoull(p, NULL, 0);
-		p = strstr(p, "\"cookie\":");
-		if (!p)
-			return -1;
-		p += 9;
-		while (*p == ' ' || *p == '"')
-			p++;
-		r[n].cookie = strtoull(p, NULL, 0);
 	}
 	return n;
 }
