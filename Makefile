@@ -10,8 +10,9 @@
 # They build against KDIR, by default the running kernel's build tree
 # (HOST_KDIR); without one they stop and name the package to install.
 # The test rig's (deps, run, vm-run, check, check-full, debug-kernel,
-# bench, checkpatch, selftests, selftests-iommufd) set up what they need:
-# run, check, check-full, bench, deps and debug-kernel install missing
+# bench-kernel, bench, checkpatch, selftests, selftests-iommufd) set up
+# what they need: run, check, check-full, bench, deps, debug-kernel and
+# bench-kernel install missing
 # Debian packages (scripts/deps.sh says which); every rig target fetches
 # Debian kernel packages into the git-ignored .cache/ (scripts/fetch.sh,
 # no install) and builds the module against those, for the guest.
@@ -67,7 +68,7 @@ UDEV_RULE := packaging/60-viommu_shadow.rules
 DKMS_SRC = $(DESTDIR)/usr/src/viommu_shadow-$(VSHADOW_VERSION)
 
 .PHONY: all modules deps tools selftests selftests-iommufd run vm-run check \
-	check-full debug-kernel install install-tools install-modules-load \
+	check-full debug-kernel bench-kernel install install-tools install-modules-load \
 	uninstall dkms-source clean distclean checkpatch sparse bench help cleanroom \
 	install-udev
 
@@ -100,6 +101,8 @@ help:
 #                         and the clean room
 #   make cleanroom        make run and make check in a new Debian 12 root
 #   make debug-kernel     build the debug lane's kernel (13-16 min cold)
+#   make bench-kernel     build make bench's production 6.12 kernel (make
+#                         bench builds it when it is missing)
 #   make bench            the benchmark, in a guest without slab debugging
 #   make vm-run PROG=X    run your own static program X in the test VM
 #   make deps             set the rig up only
@@ -132,10 +135,13 @@ tools:
 	$(MAKE) -C tools/lib/vshadow PREFIX=$(PREFIX)
 	$(MAKE) -C tools/vshadowctl
 
-# The iommufd groundwork test, against the debug kernel's uapi.
+# The iommufd groundwork test, against the debug kernel's uapi (or the
+# bench kernel's: IOMMUFD_KSERIES=bench).
+IOMMUFD_KSERIES ?= debug
 selftests-iommufd:
-	KSERIES=debug $(DEPS)
-	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=debug STATIC=1 iommufd
+	KSERIES=$(IOMMUFD_KSERIES) $(DEPS)
+	$(MAKE) -C tools/testing/selftests/viommu_shadow KSERIES=$(IOMMUFD_KSERIES) \
+		IOMMUFD_KSERIES=$(IOMMUFD_KSERIES) STATIC=1 iommufd
 
 # install: the module (modules_install, then depmod), the uapi header and
 # the udev rule.  DESTDIR (or INSTALL_MOD_PATH, as for Kbuild) stages into
@@ -209,6 +215,10 @@ bench: deps
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel.sh
+
+# make bench's production 6.12 kernel (iommufd without the checkers).
+bench-kernel: deps
+	@$(TOP)/scripts/debug-kernel.sh --bench
 
 check-full: deps
 	@CHECK_FULL=1 $(TOP)/scripts/check.sh

@@ -9,9 +9,11 @@
 # more with a CPU model that sizes TCG's cost of user copies, and write
 # the figures side by side to bench/results.md (replaced each run: git
 # keeps the earlier results).  Paired ratios are pooled over the boots.
-# When the debug kernel is in the cache (make debug-kernel), a second guest
-# on it, with no emulated IOMMU, runs vshadow_bench_iommufd on iommufd's
-# mock domain (half the repetitions) and its figures follow.
+# Then both backends on one production kernel: make bench's own 6.12 build
+# (scripts/kconfig/bench.config: iommufd and its test mock, no checkers,
+# no sanitizers; built here when it is not cached, 10-13 minutes on 2
+# cores), one boot running vshadow_bench (type1 behind the emulated VT-d)
+# and one running vshadow_bench_iommufd (iommufd's mock domain).
 #
 #   scripts/bench.sh [REPS]      REPS: repetitions per cell, 1 to 10
 #                                (default 10; N = 65535 gets half)
@@ -77,28 +79,43 @@ grep -q '^vshadow_bench: done' "$raw_cpu" ||
 	{ echo "bench.sh: FAIL: the -cpu benchmark did not finish, see $raw_cpu" >&2; exit 1; }
 type1_secs=$((SECONDS - start))
 
-# The iommufd arms: only the debug kernel has IOMMUFD.
+# Both backends on one production kernel (iommufd needs 6.12; the rig's
+# Debian 6.12 has no IOMMUFD_TEST, the debug kernel has KASAN and lockdep).
+echo "==> the production 6.12 kernel (scripts/debug-kernel.sh --bench)"
+"$TOP/scripts/debug-kernel.sh" --bench
+prod_start=$SECONDS
+raw_p=$OUTDIR/raw-prod-type1.txt
 raw_i=$OUTDIR/raw-iommufd.txt
-: >"$raw_i"
-if "$TOP/scripts/debug-kernel.sh" --cached >/dev/null 2>&1; then
-	echo "==> vshadow_bench_iommufd on the debug kernel, mock domain"
-	(
-		# shellcheck disable=SC1091
-		. "$CACHE/env-debug.sh"
-		make -C "$TOP" KDIR="$KDIR" modules
-		make -C "$TOP" selftests-iommufd
-		KSERIES=debug scripts/vm.sh --no-slab-debug --iommu none --edu 0 \
-			--timeout 3000 --log "$OUTDIR/console-iommufd.log" \
-			--module "$MODULE" \
-			--module drivers/vfio/viommu_shadow/viommu_shadow_iommufd.ko \
-			--file "$BENCH"_iommufd \
-			-- "vshadow_bench_iommufd $(((REPS + 1) / 2))"
-	) | tee "$raw_i"
-	grep -q '^vshadow_bench_iommufd: done' "$raw_i" ||
-		{ echo "bench.sh: FAIL: the iommufd benchmark did not finish, see $raw_i" >&2; exit 1; }
-else
-	echo "==> no debug kernel in the cache: no iommufd arms (make debug-kernel)"
-fi
+(
+	# shellcheck disable=SC1091
+	. "$CACHE/env-bench.sh"
+	make -C "$TOP" KDIR="$KDIR" modules
+	make -C "$TOP" IOMMUFD_KSERIES=bench selftests-iommufd
+)
+echo "==> vshadow_bench on the production 6.12 kernel (type1), in a memory cgroup"
+KSERIES=bench scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
+	--log "$OUTDIR/console-prod-type1.log" --module "$MODULE" --file "$BENCH" \
+	-- "echo guest-kernel \$(uname -r); $in_cgroup; vshadow_bench $REPS;
+	    echo kmem \$(grep -E '^(kernel|slab) ' /sys/fs/cgroup/bench/memory.stat | tr '\n' ' ')" |
+	tee "$raw_p"
+grep -q '^vshadow_bench: done' "$raw_p" ||
+	{ echo "bench.sh: FAIL: the type1 benchmark on the production kernel did not finish, see $raw_p" >&2; exit 1; }
+echo "==> vshadow_bench_iommufd on the production 6.12 kernel (mock domain), in a memory cgroup"
+KSERIES=bench scripts/vm.sh --no-slab-debug --iommu none --edu 0 --timeout 3000 \
+	--log "$OUTDIR/console-iommufd.log" --module "$MODULE" \
+	--module drivers/vfio/viommu_shadow/viommu_shadow_iommufd.ko \
+	--file "$BENCH"_iommufd \
+	-- "echo guest-kernel \$(uname -r); $in_cgroup; vshadow_bench_iommufd $REPS;
+	    echo kmem \$(grep -E '^(kernel|slab) ' /sys/fs/cgroup/bench/memory.stat | tr '\n' ' ')" |
+	tee "$raw_i"
+grep -q '^vshadow_bench_iommufd: done' "$raw_i" ||
+	{ echo "bench.sh: FAIL: the iommufd benchmark did not finish, see $raw_i" >&2; exit 1; }
+for f in "$raw_p" "$raw_i"; do
+	grep -q '^cgroup 0::/bench' "$f" ||
+		{ echo "bench.sh: FAIL: the benchmark did not run in its memory cgroup, see $f" >&2; exit 1; }
+done
+prod_secs=$((SECONDS - prod_start))
+prod_kernel=$(sed -n 's/^guest-kernel //p' "$raw_i" | tr -d '\r' | head -n 1)
 
 kernel=$(sed -n 's/^guest-kernel //p' "$raw" | tr -d '\r' | head -n 1)
 # Before the results file is rewritten: it would make the tree look dirty.
@@ -158,10 +175,12 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo "and their ratio is one sample; median, min and max of the samples of"
 	echo "all $BOOTS boots (samples: how many), then the same from the boot with"
 	echo "\`-cpu max,-smap,-erms,-fsrm\` (no SMAP, no fast string ops: TCG's"
-	echo "per-byte cost of user copies, which real CPUs do not have, taken out)."
+	echo "per-byte cost of user copies, which real CPUs do not have, taken out),"
+	echo "and the median from the boot on the production 6.12 kernel ($prod_kernel,"
+	echo "the kernel the iommufd figures below come from; min-max in brackets)."
 	echo
-	echo "| paired ratio | median | min | max | samples | -cpu median |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+	echo "| paired ratio | median | min | max | samples | -cpu median | 6.12 median [min-max] |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	pooled() {
 		awk '$1 == "psample" { print $2 "|" $3, $4 }' "$1" | sort -t' ' -k1,1 -k2,2g |
 			awk '{ k = $1; v[k, ++n[k]] = $2; if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
@@ -169,10 +188,13 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 				   printf "%s %.3f %.3f %.3f %d\n", k, v[k, int((c + 1) / 2)], v[k, 1], v[k, c], c } }'
 	}
 	pooled "$raw_cpu" >"$OUTDIR/pooled-cpu.txt"
+	pooled "$raw_p" >"$OUTDIR/pooled-prod.txt"
 	pooled "$raw" | while read -r key med lo hi cnt; do
 		cpu=$(awk -v k="$key" '$1 == k { print $2 }' "$OUTDIR/pooled-cpu.txt")
-		printf '| %s (%s) | %s | %s | %s | %s | %s |\n' "${key#*|}" "${key%%|*}" \
-			"$med" "$lo" "$hi" "$cnt" "${cpu:--}"
+		prod=$(awk -v k="$key" '$1 == k { print $2 " [" $3 "-" $4 "]" }' \
+			"$OUTDIR/pooled-prod.txt")
+		printf '| %s (%s) | %s | %s | %s | %s | %s | %s |\n' "${key#*|}" "${key%%|*}" \
+			"$med" "$lo" "$hi" "$cnt" "${cpu:--}" "${prod:--}"
 	done
 	echo
 	echo "Kernel memory charged to the benchmark's cgroup at its end (bytes):"
@@ -185,33 +207,35 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo "| memory per shadow mapping | bytes |"
 	echo "| --- | ---: |"
 	awk '$1 == "mem" && NF == 3 { printf "| %s | %s |\n", $2, $3 }' "$OUTDIR/raw-1.txt"
-	if [ -s "$raw_i" ]; then
-		echo
-		echo "## iommufd (debug kernel, mock domain)"
-		echo
-		echo "Produced by the same run: vshadow_bench_iommufd $(((REPS + 1) / 2)) in a"
-		echo "second guest on the debug kernel (KASAN, lockdep, kmemleak: the only"
-		echo "kernel here with IOMMUFD), no emulated IOMMU, iommufd's mock domain"
-		echo "with dirty tracking, slab debugging off.  The debug kernel inflates"
-		echo "every absolute figure several times over: **only the ratios count**,"
-		echo "and even they lean against the module: its own work runs KASAN-"
-		echo "instrumented, with lockdep on every user access, while the loop's"
-		echo "equivalent work runs in userspace."
-		echo "N = 4096 4 KiB mappings, back to back (dense: one run for the module)"
-		echo "or one page apart (sparse: one run per mapping).  Arms: module ="
-		echo "UNMAP_RANGE over [0, 2^64-1] with dirty bits, module0 = without,"
-		echo "loop = GET_DIRTY_BITMAP then IOAS_UNMAP per mapping (what a VMM"
-		echo "does today), floor = one IOAS_UNMAP of the whole window, no bits."
-		echo "ns per mapping."
-		echo
-		echo "| cell | arm | n | median | min | max |"
-		echo "| --- | --- | ---: | ---: | ---: | ---: |"
-		awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$raw_i"
-		echo
-		echo "| ratios (medians) | value |"
-		echo "| --- | ---: |"
-		awk '$1 == "ratio-n" { n = $2 " " $3 } $1 == "ratio" { printf "| %s (%s) | %s |\n", $2, n, $3 }' "$raw_i"
-	fi
+	echo
+	echo "## iommufd, on the production 6.12 kernel"
+	echo
+	echo "Produced by the same run, in $prod_secs s: vshadow_bench_iommufd $REPS in a"
+	echo "guest on $prod_kernel (make bench's own build:"
+	echo "scripts/kconfig/bench.config, iommufd and its test mock, no KASAN,"
+	echo "lockdep, kmemleak, UBSAN or fault injection points; the type1 column"
+	echo "above ran on the same kernel), no emulated IOMMU, iommufd's mock"
+	echo "domain with dirty tracking, slab debugging off, the benchmark in a"
+	echo "memory cgroup.  N = 4096 4 KiB mappings, back to back (dense: one run"
+	echo "for the module) or one page apart (sparse: one run per mapping)."
+	echo "Arms: module = UNMAP_RANGE over [0, 2^64-1] with dirty bits, module0 ="
+	echo "without, loop = GET_DIRTY_BITMAP then IOAS_UNMAP per mapping (what a"
+	echo "VMM does today), floor = one IOAS_UNMAP of the whole window, no bits."
+	echo "ns per mapping: median, min and max over the repetitions."
+	echo
+	echo "| cell | arm | n | median | min | max |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: |"
+	awk '$1 == "cell" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$raw_i"
+	echo
+	echo "| paired ratio | median | min | max | samples |"
+	echo "| --- | ---: | ---: | ---: | ---: |"
+	pooled "$raw_i" | while read -r key med lo hi cnt; do
+		printf '| %s (%s) | %s | %s | %s | %s |\n' "${key#*|}" "${key%%|*}" \
+			"$med" "$lo" "$hi" "$cnt"
+	done
+	echo
+	echo "Kernel memory charged to the benchmarks' cgroups on this kernel (bytes):"
+	grep -h '^kmem ' "$raw_p" "$raw_i" | sed 's/^kmem /- /' || true
 } >"$RESULTS"
 echo "==> results written to $RESULTS"
 cat "$RESULTS"

@@ -5,13 +5,18 @@
 # kernel: Debian's linux-source-6.12 (bookworm-backports) configured with
 # x86_64 defconfig + kvm_guest.config + scripts/kconfig/debug.config
 # (KASAN, lockdep, kmemleak, fault injection, iommufd and its test mock),
-# then write $CACHE/env-debug.sh for the other scripts.
+# then write $CACHE/env-debug.sh for the other scripts.  With --bench, the
+# benchmark's production kernel instead: the same, with
+# scripts/kconfig/bench.config appended (no checkers, no sanitizers, no
+# injection points; iommufd and its mock kept), and $CACHE/env-bench.sh.
 #
-#   scripts/debug-kernel.sh            build it when it is not cached
-#   scripts/debug-kernel.sh --cached   only look in the cache: exit 3 when
-#                                      it is not there (no build, no network)
-#   scripts/debug-kernel.sh --refresh  ask apt for a newer linux-source-6.12
-#                                      first, and build that one if there is
+#   scripts/debug-kernel.sh [--bench]            build it when not cached
+#   scripts/debug-kernel.sh [--bench] --cached   only look in the cache:
+#                                      exit 3 when it is not there (no
+#                                      build, no network)
+#   scripts/debug-kernel.sh [--bench] --refresh  ask apt for a newer
+#                                      linux-source-6.12 first, and build
+#                                      that one if there is
 #
 # The cache lives outside the work tree, in $KCACHE (see common.sh), so that
 # every clone shares it:
@@ -22,7 +27,9 @@
 #                                   configuration is not touched)
 #   $KCACHE/src-VERSION/            the extracted source, shared by entries
 #   $KCACHE/linux-VERSION-HASH/     one cache entry: VERSION of the source
-#                                   package, HASH of debug.config
+#                                   package, HASH of debug.config (for
+#                                   --bench: of debug.config, then
+#                                   bench.config)
 #       build/                      the O= tree (KDIR for the module)
 #       root/lib/modules/RELEASE/   the installed modules
 #       usr/include/                the kernel's uapi headers (iommufd.h)
@@ -44,8 +51,6 @@ export DEBIAN_FRONTEND=noninteractive
 
 SERIES=6.12
 SRCPKG=linux-source-$SERIES
-FRAGMENT=$TOP/scripts/kconfig/debug.config
-ENV_OUT=$CACHE/env-debug.sh
 JOBS=${JOBS:-$(nproc)}
 BUILD_PKGS="make gcc libc6-dev flex bison bc libelf-dev libssl-dev rsync
             xz-utils cpio kmod perl"
@@ -57,20 +62,29 @@ die() {
 }
 log() { printf 'debug-kernel.sh: %s\n' "$*" >&2; }
 
-mode=build
-case "${1:-}" in
-"")		;;
---cached)	mode=cached ;;
---refresh)	mode=refresh ;;
--h|--help)	sed -n '/^# debug-kernel.sh - /,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "$0"
-		exit 0 ;;
-*)		die "unknown option '$1' (see --help)" ;;
-esac
+mode=build flavour=debug
+for arg in "$@"; do
+	case "$arg" in
+	--bench)	flavour=bench ;;
+	--cached)	mode=cached ;;
+	--refresh)	mode=refresh ;;
+	-h|--help)	sed -n '/^# debug-kernel.sh - /,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "$0"
+			exit 0 ;;
+	*)		die "unknown option '$arg' (see --help)" ;;
+	esac
+done
+
+# The fragments, in the order they are appended to defconfig.
+FRAGMENTS=("$TOP/scripts/kconfig/debug.config")
+[ "$flavour" = debug ] || FRAGMENTS+=("$TOP/scripts/kconfig/$flavour.config")
+ENV_OUT=$CACHE/env-$flavour.sh
 
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-HASH=$(sha256sum "$FRAGMENT" | cut -c1-12)
+# The debug kernel's key is debug.config's hash alone (as it always was);
+# the bench kernel's, that of both fragments in order.
+HASH=$(cat "${FRAGMENTS[@]}" | sha256sum | cut -c1-12)
 mkdir -p "$KCACHE" "$CACHE"
 
 # write_env ENTRY: point $CACHE/env-debug.sh at a complete cache entry.
@@ -78,7 +92,7 @@ write_env() {
 	local entry=$1 release
 	release=$(cat "$entry/release")
 	cat >"$ENV_OUT" <<EOT
-KSERIES=debug
+KSERIES=$flavour
 KABI=$release
 KDIR=$entry/build
 GUEST_KERNEL=$entry/bzImage
@@ -104,8 +118,12 @@ if [ "$mode" != refresh ] && entry=$(cached_entry); then
 	exit 0
 fi
 if [ "$mode" = cached ]; then
-	log "no debug kernel for debug.config $HASH in $KCACHE"
-	log "build it with: make debug-kernel (about 13 minutes on 2 cores)"
+	log "no $flavour kernel for its fragments ($HASH) in $KCACHE"
+	if [ "$flavour" = debug ]; then
+		log "build it with: make debug-kernel (about 13 minutes on 2 cores)"
+	else
+		log "build it with: make bench-kernel (make bench builds it too)"
+	fi
 	rm -f "$ENV_OUT"
 	exit 3
 fi
@@ -134,7 +152,7 @@ VERSION=$(apt-cache "${APT[@]}" policy "$SRCPKG" | sed -n 's/^ *Candidate: //p')
 case "$VERSION" in
 ""|"(none)")	die "apt knows no $SRCPKG in bookworm-backports" ;;
 esac
-log "$SRCPKG $VERSION, debug.config $HASH"
+log "$SRCPKG $VERSION, $flavour kernel, fragments $HASH"
 
 # The cache entry: its name is made of the key, with apt's version
 # characters that are awkward in paths replaced.
@@ -192,28 +210,31 @@ if [ ! -f "$BUILD/.config.fragment-$HASH" ]; then
 	log "configuring in $BUILD"
 	{
 		"${KMAKE[@]}" defconfig kvm_guest.config &&
-		cat "$FRAGMENT" >>"$BUILD/.config" &&
+		cat "${FRAGMENTS[@]}" >>"$BUILD/.config" &&
 		"${KMAKE[@]}" olddefconfig
 	} >"$LOGF" 2>&1 || { tail -n 40 "$LOGF" >&2; die "configuration failed (see $LOGF)"; }
-	# Every option the fragment names must have its value in the result.
-	bad=
+	# Every option the fragments name must have, in the result, the value
+	# of the last line naming it (the one Kconfig kept).
+	declare -A want=()
 	while IFS= read -r line; do
 		case "$line" in
-		CONFIG_*=*)	want=$line ;;
-		"# CONFIG_"*" is not set")
-				want=$line ;;
-		*)		continue ;;
+		CONFIG_*=*|"# CONFIG_"*" is not set")
+			opt=${line#\# }; opt=${opt%%[= ]*}
+			want[$opt]=$line ;;
 		esac
-		opt=${want#\# }; opt=${opt%%[= ]*}
-		if [[ "$want" == *" is not set" ]]; then
+	done < <(cat "${FRAGMENTS[@]}")
+	bad=
+	for opt in "${!want[@]}"; do
+		w=${want[$opt]}
+		if [[ "$w" == *" is not set" ]]; then
 			grep -q "^$opt=" "$BUILD/.config" && bad="$bad $opt(wanted off)"
 		else
-			grep -qxF "$want" "$BUILD/.config" ||
-				bad="$bad ${want}(got: $(grep -E "^(# )?${opt}[= ]" "$BUILD/.config" || echo unset))"
+			grep -qxF "$w" "$BUILD/.config" ||
+				bad="$bad ${w}(got: $(grep -E "^(# )?${opt}[= ]" "$BUILD/.config" || echo unset))"
 		fi
-	done <"$FRAGMENT"
+	done
 	[ -z "$bad" ] || die "Kconfig did not keep:$bad" \
-		"fix scripts/kconfig/debug.config (a dependency is missing)"
+		"fix scripts/kconfig/$flavour.config (a dependency is missing)"
 	touch "$BUILD/.config.fragment-$HASH"
 fi
 

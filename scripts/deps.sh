@@ -19,7 +19,9 @@
 #   KSERIES   kernel series to set up: 6.1 (bookworm, default) or 6.12
 #             (bookworm-backports); debug: the host packages, then the
 #             debug lane's kernel only if it is cached
-#             (scripts/debug-kernel.sh --cached; exit 3 if not)
+#             (scripts/debug-kernel.sh --cached; exit 3 if not); bench:
+#             the same for make bench's production 6.12 kernel
+#             (scripts/debug-kernel.sh --bench --cached)
 #   CACHE     cache directory (default: <repo>/.cache, git-ignored)
 #
 # On success $CACHE/env-$KSERIES.sh (KABI, KDIR, GUEST_KERNEL,
@@ -39,8 +41,8 @@ die() {
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 
 case "$KSERIES" in
-6.1|6.12|debug) ;;
-*)	die "unknown KSERIES '$KSERIES'" "KSERIES=6.1, 6.12 or debug" ;;
+6.1|6.12|debug|bench) ;;
+*)	die "unknown KSERIES '$KSERIES'" "KSERIES=6.1, 6.12, debug or bench" ;;
 esac
 
 SUDO=
@@ -94,13 +96,19 @@ if [ -n "$missing" ]; then
 	log "packages installed in $((SECONDS - t))s"
 fi
 
-# The debug lane's kernel is the project's own build: only find it here
-# (building it takes 13 to 16 minutes on 2 cores: make debug-kernel).
-if [ "$KSERIES" = debug ]; then
+# The debug lane's kernel and the bench kernel are the project's own
+# builds: only find them here (building one takes 10 to 16 minutes on 2
+# cores: make debug-kernel, make bench-kernel).
+case "$KSERIES" in
+debug|bench)
 	"$TOP/scripts/fetch.sh" src
 	printf '%s\n' "$PKGS" >"$PKGS_STAMP"
-	exec "$TOP/scripts/debug-kernel.sh" --cached
-fi
+	if [ "$KSERIES" = debug ]; then
+		exec "$TOP/scripts/debug-kernel.sh" --cached
+	fi
+	exec "$TOP/scripts/debug-kernel.sh" --bench --cached
+	;;
+esac
 
 # Everything else is fetched into the cache, never installed.
 "$TOP/scripts/fetch.sh" src kernel

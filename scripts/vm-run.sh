@@ -13,7 +13,7 @@
 # The program runs as root in the guest's /tmp; its output shows here, and
 # the run fails (non-zero exit) when the program does, or on any kernel
 # problem in the guest (oops, WARN, and on KSERIES=debug KASAN, lockdep,
-# kmemleak).  KSERIES selects the guest kernel (6.1, 6.12, debug);
+# kmemleak).  KSERIES selects the guest kernel (6.1, 6.12, debug, bench);
 # IOMMU the emulated IOMMU (default intel); the other knobs are those of
 # scripts/vm.sh (VM_TIMEOUT: seconds, default 300).
 set -euo pipefail
@@ -41,8 +41,11 @@ cd "$TOP"
 MODDIR=drivers/vfio/viommu_shadow
 make -s -C "$TOP" KDIR="$KDIR" modules
 mods=(--module "$MODDIR/viommu_shadow.ko")
-[ ! -f "$MODDIR/viommu_shadow_iommufd.ko" ] || [ "$KSERIES" != debug ] ||
-	mods+=(--module "$MODDIR/viommu_shadow_iommufd.ko")
+case "$KSERIES" in
+debug|bench)
+	[ ! -f "$MODDIR/viommu_shadow_iommufd.ko" ] ||
+		mods+=(--module "$MODDIR/viommu_shadow_iommufd.ko") ;;
+esac
 
 cmd=$(basename "$prog")
 for a in "$@"; do

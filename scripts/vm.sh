@@ -67,8 +67,9 @@
 # "vm.sh: FAIL: <reason>[; <reason>...] (<seconds>s)".
 #
 # Environment:
-#   KSERIES     kernel series (default 6.1); $CACHE/env-$KSERIES.sh, written
-#               by scripts/deps.sh, names the guest kernel and its modules
+#   KSERIES     kernel series (default 6.1; also 6.12, debug, bench);
+#               $CACHE/env-$KSERIES.sh, written by scripts/deps.sh, names
+#               the guest kernel and its modules
 #   CACHE       default <repo>/.cache
 #   VM_ACCEL    QEMU accelerator (default tcg; kvm hangs on the CI machines)
 #   VM_CPU      QEMU's -cpu (default max; make bench sizes TCG's cost of
@@ -102,8 +103,8 @@ M_RESULT=VSHADOW-GUEST-RESULT
 
 # The guest's VFIO stack, in load order.  vfio_virqfd was merged into vfio
 # in later kernels and is skipped when absent.
-# iommufd is a module only where the kernel has it (the debug lane); vfio
-# then needs it first.
+# iommufd is a module only where the kernel has it (the debug and bench
+# kernels); vfio then needs it first.
 VFIO_CHAIN="irqbypass iommufd vfio vfio_virqfd vfio_iommu_type1 vfio-pci-core vfio-pci"
 VFIO_OPTIONAL="vfio_virqfd iommufd"
 
@@ -498,8 +499,12 @@ esac
 # The debug kernel runs on 4-level paging: with QEMU's LA57, an interrupt
 # that lands while identify_cpu() rebuilds the boot CPU's feature bits sees
 # pgtable_l5_enabled() false for a moment, and KASAN then reports the irq
-# descriptor's (5-level) address as a wild access at 0.004 s of boot.
-[ "$KSERIES" != debug ] || append="$append no5lvl"
+# descriptor's (5-level) address as a wild access at 0.004 s of boot.  The
+# bench kernel (same build, no KASAN) boots the same way, so that the two
+# differ only in their checkers.
+case "$KSERIES" in
+debug|bench) append="$append no5lvl" ;;
+esac
 append="$append ${VM_APPEND:-}"
 
 case "${VM_TCG_THREAD:-single}" in

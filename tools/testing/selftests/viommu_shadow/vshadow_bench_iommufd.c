@@ -151,6 +151,15 @@ static uint64_t run(int arm, uint64_t n)
 	return t;
 }
 
+/* The last cell's ratios, one per repetition (see bench_pratio()). */
+static void paired_ratios(const char *cell)
+{
+	bench_pratio_group(cell);
+	bench_pratio("module/loop", I_VS, I_LOOP);
+	bench_pratio("module/floor", I_VS, I_FLOOR);
+	bench_pratio("module0/floor", I_VS0, I_FLOOR);
+}
+
 int main(int argc, char **argv)
 {
 	static const int arms[] = { I_VS, I_VS0, I_LOOP, I_FLOOR };
@@ -183,8 +192,10 @@ int main(int argc, char **argv)
 	bench_cell("iommufd-dense-4096", arms, NR_ARMS, N, reps, run);
 	for (i = 0; i < NR_ARMS; i++)
 		dense[i] = bench_med[i];
+	paired_ratios("iommufd-dense-4096");
 	b.stride = 2 * PAGE_4K;
 	bench_cell("iommufd-sparse-4096", arms, NR_ARMS, N, reps, run);
+	paired_ratios("iommufd-sparse-4096");
 
 	printf("ratio-n iommufd dense\n");
 	bench_ratio("module/loop", dense[I_VS], dense[I_LOOP]);
