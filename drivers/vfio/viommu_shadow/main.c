@@ -101,6 +101,7 @@ static int vshadow_release(struct inode *inode, struct file *filp)
 		vshadow_backend_put(ctx->ops);
 	}
 	kfree(ctx->run_bits);
+	kvfree(ctx->run_nodes);
 	vshadow_ctx_put(ctx);
 	return 0;
 }

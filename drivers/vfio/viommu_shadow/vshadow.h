@@ -104,6 +104,8 @@ struct vshadow_backend_caps {
  * (struct vshadow_bitmap::kdata): 32768 pages, 128 MiB of 4 KiB pages.
  */
 #define VSHADOW_RUN_BYTES	4096
+/* Mappings in one run at most, so that one backend call stays short. */
+#define VSHADOW_RUN_MAX		4096
 
 /**
  * struct vshadow_bitmap - where a backend stores dirty bits
@@ -341,6 +343,8 @@ struct vshadow_node {
  *	failed run is resolved, or for the caller's bitmap words staged while
  *	a run's bits are delivered: 2 * VSHADOW_RUN_BYTES, allocated by the
  *	first walk with dirty bits
+ * @run_nodes: the nodes of the run being walked, VSHADOW_RUN_MAX
+ *	pointers, allocated by the first walk
  * @max_mappings: limit on @nr_mappings, the max_mappings module parameter
  *	when the context was opened
  * @tree: the shadow mappings, an interval tree keyed by [start, last]
@@ -381,6 +385,7 @@ struct vshadow_ctx {
 	struct vshadow_backend_caps caps;
 	bool broken;
 	u64 *run_bits;
+	struct vshadow_node **run_nodes;
 	struct vshadow_node *spare[VSHADOW_SPARE_NODES];
 	unsigned int nr_spare;
 	u64 max_mappings;

@@ -48,18 +48,19 @@ struct vshadow_walk {
 	bool done_all;
 };
 
-/* Mappings in one run at most, so that one backend call stays short. */
-#define VSHADOW_RUN_MAX		4096
-
 /**
  * struct vshadow_run - mappings unmapped with one backend call
- * @first: the first mapping
- * @tail: the last one
+ * @nodes: the run's mappings, in IOVA order (the context's run_nodes):
+ *	gathered once by vshadow_plan_run(), so that the passes over a run
+ *	(records, bits, tree) do not walk the tree again
+ * @first: the first mapping, @nodes[0]
+ * @tail: the last one, @nodes[@nr - 1]
  * @nr: how many, back to back from @first to @tail
  * @direct: one mapping too large for the kernel bitmap: the backend
  *	writes its bits straight into the caller's bitmap
  */
 struct vshadow_run {
+	struct vshadow_node **nodes;
 	struct vshadow_node *first;
 	struct vshadow_node *tail;
 	u32 nr;
@@ -176,6 +177,7 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 	struct vshadow_node *next;
 
 	memset(run, 0, sizeof(*run));
+	run->nodes = ctx->run_nodes;
 	run->first = node;
 	while (run->nr < room && run->nr < VSHADOW_RUN_MAX) {
 		if (walk->bitmap) {
@@ -198,7 +200,7 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 			    pages > walk->bitmap_bits - at)
 				break;
 		}
-		run->nr++;
+		run->nodes[run->nr++] = node;
 		run->tail = node;
 		if (run->direct || node->last == U64_MAX)
 			break;
@@ -263,11 +265,11 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 {
 	struct viommu_shadow_unmap_record krec[VSHADOW_RECORDS_STAGED];
 	struct viommu_shadow_unmap_range *cmd = walk->cmd;
-	struct vshadow_node *node = run->first;
 	u64 used = walk->bitmap_used;
 	u32 i, j = 0;
 
 	for (i = 0; i < run->nr; i++) {
+		struct vshadow_node *node = run->nodes[i];
 		struct viommu_shadow_unmap_record *rec = &krec[j++];
 
 		*rec = (struct viommu_shadow_unmap_record) {
@@ -293,7 +295,6 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 				return -EFAULT;
 			j = 0;
 		}
-		node = vshadow_tree_next(node, cmd->start, cmd->out_last);
 	}
 	/*
 	 * Zero the run's bits and the padding up to the next whole word (in
@@ -343,7 +344,7 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 		.kdata = scratch,
 		.pgsize = ctx->caps.pgsize,
 	};
-	struct vshadow_node *node = run->first;
+	struct vshadow_node *node;
 	u64 used = walk->bitmap_used, pages, at;
 	bool still_there = false, unknown = false;
 	const u64 *src;
@@ -354,6 +355,7 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 	*dropped = run->nr;
 	*done = 0;
 	while (*done < run->nr) {
+		node = run->nodes[*done];
 		pages = vshadow_pages(ctx, node);
 		bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
 		ret = vshadow_call_unmap(ctx, node->start,
@@ -397,8 +399,6 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 			return err;
 		if (*lost < run->nr && still_there)
 			break;
-		node = vshadow_tree_next(node, walk->cmd->start,
-					 walk->cmd->out_last);
 	}
 	return 0;
 }
@@ -449,11 +449,12 @@ static void vshadow_run_done(struct vshadow_walk *walk,
 			     struct vshadow_run *run, u32 done)
 {
 	struct viommu_shadow_unmap_range *cmd = walk->cmd;
-	struct vshadow_node *node = run->first, *next;
+	struct vshadow_node *node;
 	u64 pages;
+	u32 i;
 
-	while (done--) {
-		next = vshadow_tree_next(node, cmd->start, cmd->out_last);
+	for (i = 0; i < done; i++) {
+		node = run->nodes[i];
 		if (walk->bitmap) {
 			pages = vshadow_pages(walk->ctx, node);
 			vshadow_bits_at(walk, &walk->bitmap_used, pages,
@@ -467,7 +468,6 @@ static void vshadow_run_done(struct vshadow_walk *walk,
 			vshadow_stat_add(&walk->ctx->nr_unmaps, 1);
 			vshadow_tree_remove(walk->ctx, node);
 		}
-		node = next;
 	}
 }
 
@@ -519,17 +519,14 @@ efault:
 static u32 vshadow_first_unstored(struct vshadow_walk *walk,
 				  struct vshadow_run *run, u64 word)
 {
-	struct vshadow_node *node = run->first;
 	u64 used = walk->bitmap_used, pages, at;
 	u32 i;
 
 	for (i = 0; i < run->nr; i++) {
-		pages = vshadow_pages(walk->ctx, node);
+		pages = vshadow_pages(walk->ctx, run->nodes[i]);
 		at = vshadow_bits_at(walk, &used, pages, false);
 		if ((at + pages - 1) / 64 >= word)
 			break;
-		node = vshadow_tree_next(node, walk->cmd->start,
-					 walk->cmd->out_last);
 	}
 	return i;
 }
@@ -569,6 +566,7 @@ static int vshadow_run_put_bits(struct vshadow_walk *walk,
 		filled = 1;
 	}
 	for (i = 0; i < run->nr; i++) {
+		node = run->nodes[i];
 		pages = vshadow_pages(ctx, node);
 		at = vshadow_bits_at(walk, &used, pages, false);
 		src_bit = (node->start - run->first->start) / ctx->caps.pgsize;
@@ -595,8 +593,6 @@ static int vshadow_run_put_bits(struct vshadow_walk *walk,
 			src_bit += n;
 			pages -= n;
 		}
-		node = vshadow_tree_next(node, walk->cmd->start,
-					 walk->cmd->out_last);
 	}
 	if (!vshadow_flush_bits(walk, stage, base, filled, &stored))
 		return 0;
@@ -758,12 +754,22 @@ static bool vshadow_range_cuts(struct vshadow_ctx *ctx, u64 start, u64 last)
 	return node && node->last > last;
 }
 
-/* The walk's dirty buffer, and where its bits go in the caller's bitmap. */
-static int vshadow_walk_bitmap(struct vshadow_walk *walk,
-			       const struct viommu_shadow_unmap_range *cmd)
+/*
+ * The walk's buffers, allocated by a context's first walk and kept: the
+ * run's node array, and with dirty bits the run's bits; and where the bits
+ * go in the caller's bitmap.
+ */
+static int vshadow_walk_buffers(struct vshadow_walk *walk,
+				const struct viommu_shadow_unmap_range *cmd)
 {
 	struct vshadow_ctx *ctx = walk->ctx;
 
+	if (!ctx->run_nodes && !vshadow_fail(VSHADOW_FAULT_ALLOC))
+		ctx->run_nodes = kvmalloc_array(VSHADOW_RUN_MAX,
+						sizeof(*ctx->run_nodes),
+						GFP_KERNEL_ACCOUNT);
+	if (!ctx->run_nodes)
+		return -ENOMEM;
 	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
 		return 0;
 	walk->bitmap = u64_to_user_ptr(cmd->bitmap);
@@ -902,7 +908,7 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 	if (!ret)
 		ret = vshadow_unmap_check(ctx, cmd, sync);
 	if (!ret)
-		ret = vshadow_walk_bitmap(&walk, cmd);
+		ret = vshadow_walk_buffers(&walk, cmd);
 	if (!ret)
 		ret = vshadow_walk_bounds(ctx, cmd, &refused);
 	/*
@@ -1013,7 +1019,7 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	if (!ret)
 		ret = vshadow_unmap_check(ctx, &sub, false);
 	if (!ret)
-		ret = vshadow_walk_bitmap(&walk, &sub);
+		ret = vshadow_walk_buffers(&walk, &sub);
 	if (!ret)
 		ret = vshadow_ucmd_respond(ucmd, sizeof(*b));
 	if (ret)

@@ -493,7 +493,9 @@ struct viommu_shadow_unmap_record {
  * is now broken), ENODEV (the container
  * lost its IOMMU, and every mapping with it; the context is now broken),
  * EOPNOTSUPP (GET_DIRTY, but the backend cannot track dirty pages:
- * GET_INFO's features lack DIRTY), E2BIG (one mapping's dirty bitmap
+ * GET_INFO's features lack DIRTY), ENOMEM (a context's first walk
+ * allocates the buffers its walks keep, 40 KiB at most: nothing was
+ * done), E2BIG (one mapping's dirty bitmap
  * would exceed the backend's limit, for type1 the max_dirty_bitmap_size of
  * its migration capability, 256 MB on 6.1 and 6.12), EINVAL also when the
  * backend refuses a mapping's unmap (its page size changed; GET_INFO has
