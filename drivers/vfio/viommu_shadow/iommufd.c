@@ -178,8 +178,9 @@ static int vshadow_iommufd_read_page(struct vshadow_iommufd *t, u64 iova,
 
 /*
  * The dirty bits of [iova, iova + length - 1] into @bitmap.  A run's fit
- * the bits page; those of one larger mapping go through it a page at a
- * time to the caller's buffer.  Returns as vshadow_iommufd_read_page(),
+ * the bits page; those of one larger mapping, or of a sync's run that the
+ * walk has written in place (see struct vshadow_bitmap), go through it a
+ * page at a time to the caller's buffer.  Returns as vshadow_iommufd_read_page(),
  * -EFAULT when the caller's buffer took no bits, or -EINTR for a fatal
  * signal between two reads (for a sync, its reads so far are lost, and
  * the walk reports that).
@@ -206,7 +207,7 @@ static int vshadow_iommufd_dirty(struct vshadow_iommufd *t, u64 iova,
 		return ret;
 	}
 	for (off = 0; off < length; off += n, to += bytes) {
-		/* Up to 65536 reads for one mapping: yield, and stop if killed. */
+		/* Up to 65536 reads for one call: yield, and stop if killed. */
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		cond_resched();

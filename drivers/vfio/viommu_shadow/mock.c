@@ -238,20 +238,24 @@ static int vshadow_mock_put_dirty(struct vshadow_mock *mock,
 {
 	u64 nbits = (map->last - map->iova + 1) / mock->pgsize;
 	u64 first = (map->iova - base) / mock->pgsize;
-	u64 i, word = 0;
+	u64 i, bit, word = 0, old;
 
 	for (i = 0; i < nbits; i++) {
+		bit = first + i;
 		if (bitmap->kdata) {
 			if (vshadow_mock_dirty(mock, map, i))
-				bitmap->kdata[(first + i) / 64] |=
-					BIT_ULL((first + i) % 64);
+				bitmap->kdata[bit / 64] |= BIT_ULL(bit % 64);
 			continue;
 		}
-		/* The caller's own bitmap: one mapping, from bit 0. */
+		/*
+		 * The caller's own bitmap, zeroed by the walk: OR each word
+		 * in, as type1 does (an earlier mapping's bits may share it).
+		 */
 		if (vshadow_mock_dirty(mock, map, i))
-			word |= BIT_ULL(i % 64);
-		if (i % 64 == 63 || i == nbits - 1) {
-			if (put_user(word, bitmap->data + i / 64))
+			word |= BIT_ULL(bit % 64);
+		if (bit % 64 == 63 || i == nbits - 1) {
+			if (get_user(old, bitmap->data + bit / 64) ||
+			    put_user(old | word, bitmap->data + bit / 64))
 				return -EFAULT;
 			word = 0;
 		}

@@ -381,26 +381,25 @@ static long vshadow_type1_unmap_call(struct vshadow_type1 *t, u64 iova,
 
 /*
  * Where type1 writes a call's dirty bits, in @vbitmap: the argument
- * mapping's second page for the kernel buffer, or the caller's bitmap for
- * one mapping too large for it.  Either is zeroed first; the caller's, so
- * that an unwritable one faults before anything is done.
+ * mapping's second page for the kernel buffer, zeroed here, or the
+ * caller's bitmap, which the walk zeroed before the call (VFIO wants the
+ * bitmap zeroed: type1 ORs a mapping's first word into what it finds
+ * there).
  */
-static int vshadow_type1_bitmap(struct vshadow_type1 *t,
-				const struct vshadow_bitmap *bitmap,
-				struct vfio_bitmap *vbitmap)
+static void vshadow_type1_bitmap(struct vshadow_type1 *t,
+				 const struct vshadow_bitmap *bitmap,
+				 struct vfio_bitmap *vbitmap)
 {
 	BUILD_BUG_ON(VSHADOW_RUN_BYTES > PAGE_SIZE);
 	vbitmap->pgsize = bitmap->pgsize;
 	vbitmap->size = bitmap->bytes;
 	if (!bitmap->kdata) {
 		vbitmap->data = (__u64 __user *)bitmap->data;
-		return vshadow_fail(VSHADOW_FAULT_COPY) ||
-		       clear_user(bitmap->data, bitmap->bytes) ? -EFAULT : 0;
+		return;
 	}
 	vbitmap->data = (__u64 __user *)vshadow_argpage_uaddr(t->args,
 							       PAGE_SIZE);
 	memset(vshadow_argpage_kaddr(t->args, PAGE_SIZE), 0, bitmap->bytes);
-	return 0;
 }
 
 /* The bits type1 stored in the second page, to the kernel buffer. */
@@ -537,11 +536,8 @@ static int vshadow_type1_unmap(void *priv, u64 iova, u64 length,
 	u64 done;
 	long ret;
 
-	if (bitmap) {
-		ret = vshadow_type1_bitmap(t, bitmap, &vbitmap);
-		if (ret)
-			return ret;
-	}
+	if (bitmap)
+		vshadow_type1_bitmap(t, bitmap, &vbitmap);
 
 	ret = vshadow_fail(VSHADOW_FAULT_CUT) ? -EINVAL :
 	      vshadow_type1_unmap_call(t, iova, length,
@@ -594,9 +590,7 @@ static int vshadow_type1_sync(void *priv, u64 iova, u64 length,
 	struct vshadow_type1 *t = priv;
 	long ret;
 
-	ret = vshadow_type1_bitmap(t, bitmap, &get.bitmap);
-	if (ret)
-		return ret;
+	vshadow_type1_bitmap(t, bitmap, &get.bitmap);
 	memcpy(args, &hdr, sizeof(hdr));
 	memcpy(args + sizeof(hdr), &get, sizeof(get));
 	ret = vshadow_fail(VSHADOW_FAULT_CUT) ? -EINVAL :

@@ -87,9 +87,10 @@ struct vshadow_backend_caps {
  * reached at all (the process unmapped its argument page).  The context can
  * no longer know what the backend holds: it is marked broken.
  *
- * VSHADOW_UNMAP_DIRTY_LOST (unmap only): the mapping is gone, but its dirty
- * bits could not be stored in the caller's bitmap (the caller made it
- * unwritable during the call).  Only with struct vshadow_bitmap::data.
+ * VSHADOW_UNMAP_DIRTY_LOST: the mapping is gone (for a sync: read), but
+ * its dirty bits could not be stored in the caller's bitmap (the caller
+ * made it unwritable during the call).  Only with struct
+ * vshadow_bitmap::data.
  *
  * VSHADOW_UNMAP_ABSENT (unmap only): the backend held none of the range.
  * For a mapping the context made, that breaks the context, unless the
@@ -110,8 +111,11 @@ struct vshadow_backend_caps {
 /**
  * struct vshadow_bitmap - where a backend stores dirty bits
  * @kdata: a kernel buffer of at most VSHADOW_RUN_BYTES, or NULL
- * @data: else the caller's buffer, for one mapping whose bits do not fit
- *	@kdata
+ * @data: else the caller's bitmap, from the word where the call's first
+ *	page goes, zeroed (and so faulted in) by the walk already: for one
+ *	mapping whose bits do not fit @kdata, or a sync's run whose bits
+ *	start a word of the dense layout (the run's bits are then exactly
+ *	what the caller gets)
  * @bytes: the buffer's size for this call, at most the backend's
  *	dirty_bitmap_max: whole __u64 words, one bit per page from the
  *	start of the call's range, the first page in bit 0 of word 0

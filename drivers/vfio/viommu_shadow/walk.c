@@ -58,6 +58,10 @@ struct vshadow_walk {
  * @nr: how many, back to back from @first to @tail
  * @direct: one mapping too large for the kernel bitmap: the backend
  *	writes its bits straight into the caller's bitmap
+ * @in_place: a sync in the dense layout whose bits start a word: the
+ *	run's bitmap is exactly the caller's bits for its records, so the
+ *	backend writes it straight into the caller's bitmap too, and the
+ *	run is not bounded by the kernel buffer
  */
 struct vshadow_run {
 	struct vshadow_node **nodes;
@@ -65,6 +69,7 @@ struct vshadow_run {
 	struct vshadow_node *tail;
 	u32 nr;
 	bool direct;
+	bool in_place;
 };
 
 static u64 vshadow_pages(struct vshadow_ctx *ctx, struct vshadow_node *node)
@@ -164,7 +169,8 @@ static int vshadow_clear_tail(u64 __user *word, u64 nbits)
 /*
  * Gather the run that starts at @node: the mappings back to back from it
  * that the caller's buffers, VSHADOW_RUN_MAX and (with dirty bits) the
- * kernel bitmap have room for.  Returns 0, 1 when not even @node fits the
+ * kernel bitmap have room for (an in-place run: the backend's bitmap
+ * limit).  Returns 0, 1 when not even @node fits the
  * caller's buffers, or -E2BIG when its bits exceed what the backend
  * returns in one call.
  */
@@ -179,6 +185,7 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 	memset(run, 0, sizeof(*run));
 	run->nodes = ctx->run_nodes;
 	run->first = node;
+	run->in_place = walk->sync && walk->dense && walk->bitmap_used % 64 == 0;
 	while (run->nr < room && run->nr < VSHADOW_RUN_MAX) {
 		if (walk->bitmap) {
 			pages = vshadow_pages(ctx, node);
@@ -190,7 +197,15 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 			if (run->nr && DIV_ROUND_UP_ULL(span, 64) * 8 >
 			    ctx->caps.dirty_bitmap_max)
 				break;
-			if (span > VSHADOW_RUN_BYTES * 8) {
+			/*
+			 * Past the kernel buffer, a run ends; one mapping
+			 * too large for it goes straight to the caller, in a
+			 * run of its own, its bits from a new word in either
+			 * layout (an in-place run keeps that exception, so
+			 * that a sync's layout is an unmap's).
+			 */
+			if (pages > VSHADOW_RUN_BYTES * 8 ||
+			    (span > VSHADOW_RUN_BYTES * 8 && !run->in_place)) {
 				if (run->nr)
 					break;
 				run->direct = true;
@@ -622,7 +637,7 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 
 	pages = (run->tail->last - start) / ctx->caps.pgsize + 1;
 	bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
-	if (run->direct)
+	if (run->direct || run->in_place)
 		bitmap.data = walk->bitmap +
 			      round_up(walk->bitmap_used, 64) / 64;
 	else
@@ -669,15 +684,15 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 		return ret;
 
 bits:
-	if (run->direct) {
+	if (run->direct || run->in_place) {
 		/*
-		 * The bits are in place; keep the padding promise (should
-		 * that fail, the bits were delivered all the same: EFAULT).
+		 * The bits are in place; keep the padding promise: nothing
+		 * past the run's last page in its last word (should that
+		 * fail, the bits were delivered all the same: EFAULT).
 		 */
-		pages = vshadow_pages(ctx, run->first);
-		vshadow_run_done(walk, run, 1);
+		vshadow_run_done(walk, run, run->nr);
 		if (ret == VSHADOW_UNMAP_DIRTY_LOST)
-			return vshadow_run_lost(walk, base, 0, 1);
+			return vshadow_run_lost(walk, base, 0, run->nr);
 		if (pages % 64 && vshadow_clear_tail(bitmap.data +
 				DIV_ROUND_UP_ULL(pages, 64) - 1, pages))
 			return -EFAULT;

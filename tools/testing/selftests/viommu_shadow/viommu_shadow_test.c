@@ -2718,14 +2718,146 @@ TEST_F_TIMEOUT(mock, run_bits_fault_in_every_chunk, 300)
 		/*
 		 * Padded: the lone ones, the first run's two chunks, the
 		 * second's one.  Dense: the same but two in the second run,
-		 * plus a read-back of each run's first word.
+		 * plus a read-back of the first word of each run that starts
+		 * mid-word, less the first lone one: its bits start word 0,
+		 * so the backend writes them in place (no staging, read-back
+		 * or store point).
 		 */
-		EXPECT_EQ(layout ? 8 : 5, points);
+		EXPECT_EQ(layout ? 7 : 5, points);
 		EXPECT_EQ(1, mid_run);
 	}
 	close(fd);
 	free(bitmap);
 	free(at);
+	free(rec);
+}
+
+/* The mock's backend calls so far. */
+static uint64_t mock_calls(int mock)
+{
+	struct vshadow_mock_get_mappings g = { .size = sizeof(g) };
+
+	if (ioctl(mock, VSHADOW_MOCK_GET_MAPPINGS, &g))
+		return ~0ULL;
+	return g.out_calls;
+}
+
+/*
+ * The layout of sync_in_place_dense: 600 back-to-back mappings of 64 pages
+ * (38400 pages, more than the kernel buffer's 32768); apart, 3 pages,
+ * 40000 pages and 5 pages back to back; apart, 99 mappings of 1 to 3
+ * pages back to back.
+ */
+#define INPLACE_NR	(600 + 3 + 99)
+
+static uint64_t inplace_pages(unsigned int m)
+{
+	if (m < 600)
+		return 64;
+	if (m < 603)
+		return m == 600 ? 3 : m == 601 ? 40000 : 5;
+	return 1 + m % 3;
+}
+
+/* Where mapping @m's bits go in the dense layout, after @end bits. */
+static uint64_t inplace_offset(unsigned int m, uint64_t end)
+{
+	/* a mapping of more than 32768 pages starts a word */
+	return inplace_pages(m) > 32768 ? (end + 63) / 64 * 64 : end;
+}
+
+/*
+ * A sync in the dense layout whose run's bits start a word has the
+ * backend write them straight into the caller's bitmap, in runs longer
+ * than the kernel buffer (5 backend calls, where the unmap of the same
+ * mappings makes 6): each mapping's bits land at its record's offset,
+ * the offsets are those the unmap gives (a mapping of more than 32768
+ * pages still starts a word), the bits past the last one up to its
+ * word's end are zero and nothing after that changes.  A sync that fails
+ * part way through the long run reports its 600 mappings, all DIRTY_LOST.
+ */
+TEST_F_TIMEOUT(mock, sync_in_place_dense, 120)
+{
+	const size_t words = 2048;
+	struct viommu_shadow_unmap_record *rec;
+	struct vshadow_mock_fail_nth f = {
+		.size = sizeof(f), .nth = 1, .error = EBUSY, .after = 300,
+	};
+	struct viommu_shadow_unmap_range r;
+	uint64_t *bitmap, *pat, iova = SZ_1G, p, end, calls;
+	unsigned int m, op;
+
+	rec = calloc(INPLACE_NR, sizeof(*rec));
+	bitmap = malloc(words * 8);
+	pat = malloc(words * 8);
+	ASSERT_NE(NULL, rec);
+	ASSERT_NE(NULL, bitmap);
+	ASSERT_NE(NULL, pat);
+	ASSERT_EQ(0, mock_tracking(self->mock, true));
+	for (m = 0; m < INPLACE_NR; m++) {
+		if (m == 600 || m == 603)
+			iova += SZ_1G;	/* the groups apart */
+		ASSERT_EQ(0, _vs_map(self->ctx, iova,
+				     inplace_pages(m) * PAGE_4K, self->buf, m));
+		iova += inplace_pages(m) * PAGE_4K;
+	}
+
+	ASSERT_EQ(0, vs_ioctl(self->mock, VSHADOW_MOCK_FAIL_NTH, &f));
+	r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec, INPLACE_NR);
+	vs_range_dirty(&r, bitmap, words * 8);
+	ASSERT_EQ(EBUSY, _vs_sync(self->ctx, &r));
+	ASSERT_EQ(600, r.out_nr_records);
+	EXPECT_EQ(SZ_1G + 600 * 64 * PAGE_4K, r.out_resume);
+	for (m = 0; m < 600; m++)
+		ASSERT_EQ(VIOMMU_SHADOW_RECORD_DIRTY |
+			  VIOMMU_SHADOW_RECORD_DIRTY_LOST, rec[m].flags);
+
+	for (op = 0; op < 2; op++) {
+		iova = SZ_1G;
+		for (m = 0; m < INPLACE_NR; m++) {
+			if (m == 600 || m == 603)
+				iova += SZ_1G;
+			memset(pat, 0, words * 8);
+			for (p = 0; p < inplace_pages(m); p++)
+				if (pattern_bit(m, p))
+					pat[p / 64] |= 1ULL << (p % 64);
+			ASSERT_EQ(0, mock_set_dirty(self->mock, iova,
+						    inplace_pages(m) * PAGE_4K,
+						    pat));
+			iova += inplace_pages(m) * PAGE_4K;
+		}
+		memset(bitmap, 0xff, words * 8);
+		r = vs_range(0, ~0ULL, VIOMMU_SHADOW_UNMAP_DENSE, rec,
+			     INPLACE_NR);
+		vs_range_dirty(&r, bitmap, words * 8);
+		calls = mock_calls(self->mock);
+		ASSERT_EQ(0, op ? _vs_unmap(self->ctx, &r) :
+				  _vs_sync(self->ctx, &r));
+		EXPECT_EQ(op ? 6 : 5, mock_calls(self->mock) - calls);
+		ASSERT_EQ(INPLACE_NR, r.out_nr_records);
+		end = 0;
+		for (m = 0; m < INPLACE_NR; m++) {
+			ASSERT_EQ(m, rec[m].cookie);
+			ASSERT_EQ(inplace_pages(m), rec[m].bitmap_bits);
+			ASSERT_EQ(inplace_offset(m, end), rec[m].bitmap_offset) {
+				TH_LOG("op %u mapping %u", op, m);
+			}
+			for (p = 0; p < inplace_pages(m); p++)
+				ASSERT_EQ(pattern_bit(m, p),
+					  test_bit64(bitmap,
+						     rec[m].bitmap_offset + p)) {
+					TH_LOG("op %u mapping %u page %llu", op,
+					       m, (unsigned long long)p);
+				}
+			end = rec[m].bitmap_offset + inplace_pages(m);
+		}
+		for (p = end; p % 64; p++)
+			ASSERT_FALSE(test_bit64(bitmap, p));
+		for (p = (end + 63) / 64; p < words; p++)
+			ASSERT_EQ(~0ULL, bitmap[p]);
+	}
+	free(pat);
+	free(bitmap);
 	free(rec);
 }
 
@@ -3186,16 +3318,6 @@ static bool run_bits_ok(const struct viommu_shadow_unmap_record *rec,
 			    (mock ? pattern_bit(rec[i].cookie, p) : true))
 				return false;
 	return true;
-}
-
-/* The mock's backend calls so far. */
-static uint64_t mock_calls(int mock)
-{
-	struct vshadow_mock_get_mappings g = { .size = sizeof(g) };
-
-	if (ioctl(mock, VSHADOW_MOCK_GET_MAPPINGS, &g))
-		return ~0ULL;
-	return g.out_calls;
 }
 
 /*
