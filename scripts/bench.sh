@@ -13,7 +13,10 @@
 # (scripts/kconfig/bench.config: iommufd and its test mock, no checkers,
 # no sanitizers; built here when it is not cached, 10-13 minutes on 2
 # cores), one boot running vshadow_bench (type1 behind the emulated VT-d)
-# and one running vshadow_bench_iommufd (iommufd's mock domain).
+# and one running vshadow_bench_iommufd (iommufd's mock domain); and a
+# last boot on it profiles one vshadow_bench run with ftrace's function
+# profiler (scripts/bench-profile.sh), whose heaviest functions close
+# bench/results.md.
 #
 #   scripts/bench.sh [REPS]      REPS: repetitions per cell, 1 to 10
 #                                (default 10; N = 65535 gets half)
@@ -114,6 +117,13 @@ for f in "$raw_p" "$raw_i"; do
 	grep -q '^cgroup 0::/bench' "$f" ||
 		{ echo "bench.sh: FAIL: the benchmark did not run in its memory cgroup, see $f" >&2; exit 1; }
 done
+echo "==> vshadow_bench under the function profiler, on the production 6.12 kernel"
+raw_f=$OUTDIR/raw-profile.txt
+KSERIES=bench scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
+	--log "$OUTDIR/console-profile.log" --module "$MODULE" --file "$BENCH" \
+	--file "$TOP/scripts/bench-profile.sh" -- "bench-profile.sh 1" | tee "$raw_f"
+grep -q '^bench-profile.sh: done' "$raw_f" ||
+	{ echo "bench.sh: FAIL: the profile did not finish, see $raw_f" >&2; exit 1; }
 prod_secs=$((SECONDS - prod_start))
 prod_kernel=$(sed -n 's/^guest-kernel //p' "$raw_i" | tr -d '\r' | head -n 1)
 
@@ -121,12 +131,14 @@ kernel=$(sed -n 's/^guest-kernel //p' "$raw" | tr -d '\r' | head -n 1)
 # Before the results file is rewritten: it would make the tree look dirty.
 commit=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)
 qemu=$(qemu-system-x86_64 --version | head -n 1)
+host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 {
 	echo "# viommu_shadow benchmark results"
 	echo
 	echo "Produced by \`make bench\` (scripts/bench.sh $REPS) on $(date -u '+%Y-%m-%d %H:%M UTC'),"
 	echo "at commit $commit, in $type1_secs s for the type1 boots ($BOOTS boots of"
 	echo "vshadow_bench $REPS, one of vshadow_bench $(((REPS + 1) / 2)) with the -cpu model)."
+	echo "Host CPU $host_cpu ($(nproc) CPUs), guest CPU model \`-cpu ${VM_CPU:-max}\`."
 	echo "Guest kernel $kernel, $qemu, TCG, emulated VT-d (caching mode),"
 	echo "one edu device bound to vfio-pci, **booted without slab debugging**,"
 	echo "the benchmark in a cgroup v2 memory cgroup (kernel memory charged);"
@@ -236,6 +248,20 @@ qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo
 	echo "Kernel memory charged to the benchmarks' cgroups on this kernel (bytes):"
 	grep -h '^kmem ' "$raw_p" "$raw_i" | sed 's/^kmem /- /' || true
+	echo
+	echo "## Where the time goes: a profile, on the production 6.12 kernel"
+	echo
+	echo "One more guest on $prod_kernel (VT-d, one edu device) ran"
+	echo "\`vshadow_bench 1\` (every cell, one repetition) under ftrace's function"
+	echo "profiler (scripts/bench-profile.sh), limited to the module's functions"
+	echo "and the type1, allocator, tree, usercopy and LSM functions they reach."
+	echo "Times include what each function calls, and the profiler's own cost"
+	echo "inflates every one: read them as shares.  The 30 heaviest by total:"
+	echo
+	echo "| function | calls | total us | avg us |"
+	echo "| --- | ---: | ---: | ---: |"
+	awk '$1 == "prof" { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }' "$raw_f" |
+		head -n 30
 } >"$RESULTS"
 echo "==> results written to $RESULTS"
 cat "$RESULTS"
