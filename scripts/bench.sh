@@ -128,8 +128,11 @@ prod_secs=$((SECONDS - prod_start))
 prod_kernel=$(sed -n 's/^guest-kernel //p' "$raw_i" | tr -d '\r' | head -n 1)
 
 kernel=$(sed -n 's/^guest-kernel //p' "$raw" | tr -d '\r' | head -n 1)
-# Before the results file is rewritten: it would make the tree look dirty.
-commit=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)
+# The commit measured: "-dirty" when anything but the results file (the
+# previous run's, rewritten below) differs from it.
+commit=$(git -C "$TOP" describe --always 2>/dev/null || echo unknown)
+git -C "$TOP" diff --quiet HEAD -- . ':(exclude)bench/results.md' 2>/dev/null ||
+	commit="$commit-dirty"
 qemu=$(qemu-system-x86_64 --version | head -n 1)
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 {

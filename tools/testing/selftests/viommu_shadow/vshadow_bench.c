@@ -776,6 +776,9 @@ int main(int argc, char **argv)
 	bench_pratio("A/B3", SA, SB3);
 	bench_pratio("A/B1", SA, SB1);
 	bench_cell("maps-4096", maps, 3, MAPS_N, reps, run_maps_n);
+	bench_pratio_group("maps-4096");
+	bench_pratio("MAP/MAP_DMA", M_VS, M_T1);
+	bench_pratio("MAP_BATCH64/MAP_DMA", M_BATCH, M_T1);
 	bench_cell("sync-4096", sync, 4, MAPS_N, reps, run_sync_n);
 	bench_pratio_group("sync-4096");
 	bench_pratio("SYNC_DIRTY/GET_BITMAP_run", Y_VS, Y_FLOOR);
