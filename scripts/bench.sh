@@ -53,6 +53,30 @@ raw_i=$OUTDIR/raw-iommufd.txt
 raw_f=$OUTDIR/raw-profile.txt
 meta=$OUTDIR/meta.sh
 
+# In the guest: a cgroup v2 memory controller, the benchmark inside it.
+in_cgroup="mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control &&
+	mkdir /sys/fs/cgroup/bench && echo \$\$ >/sys/fs/cgroup/bench/cgroup.procs &&
+	echo cgroup \$(cat /proc/self/cgroup)"
+
+# One boot running CMD in the guest's memory cgroup, without slab
+# debugging, its output (with the guest's kernel, and the kernel memory
+# charged to the cgroup at the end) in OUT; the run stops unless PROG said
+# "PROG: done" there, inside the cgroup.  The rest are vm.sh's options.
+cgroup_boot() {
+	local out=$1 prog=$2 cmd=$3
+
+	shift 3
+	scripts/vm.sh --no-slab-debug --timeout 3000 "$@" \
+		-- "echo guest-kernel \$(uname -r); $in_cgroup; $cmd;
+		    echo kmem \$(grep -E '^(kernel|slab) ' /sys/fs/cgroup/bench/memory.stat | tr '\n' ' ')" |
+		tee "$out"
+	grep -q "^$prog: done" "$out" ||
+		{ echo "bench.sh: FAIL: $prog did not finish, see $out" >&2; exit 1; }
+	grep -q '^cgroup 0::/bench' "$out" ||
+		{ echo "bench.sh: FAIL: $prog did not run in its memory cgroup, see $out" >&2; exit 1; }
+}
+
 # Every boot of a run; at the end, meta.sh.
 run_boots() {
 
@@ -65,36 +89,23 @@ run_boots() {
 	make -C "$TOP" KDIR="$KDIR" modules
 	make -C "$TOP" selftests
 
-	# In the guest: a cgroup v2 memory controller, the benchmark inside it.
-	in_cgroup="mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
-		echo +memory >/sys/fs/cgroup/cgroup.subtree_control &&
-		mkdir /sys/fs/cgroup/bench && echo \$\$ >/sys/fs/cgroup/bench/cgroup.procs &&
-		echo cgroup \$(cat /proc/self/cgroup)"
 	start=$SECONDS
 	: >"$raw"
 	for boot in $(seq "$BOOTS"); do
 		echo "==> vshadow_bench, boot $boot of $BOOTS, without slab debugging, in a memory cgroup"
 		out=$OUTDIR/raw-$boot.txt
-		scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
-			--log "$OUTDIR/console-$boot.log" --module "$MODULE" --file "$BENCH" \
-			-- "echo guest-kernel \$(uname -r); $in_cgroup; vshadow_bench $REPS;
-			    echo kmem \$(grep -E '^(kernel|slab) ' /sys/fs/cgroup/bench/memory.stat | tr '\n' ' ')" |
-			tee "$out"
-		grep -q '^vshadow_bench: done' "$out" ||
-			{ echo "bench.sh: FAIL: the benchmark did not finish, see $out" >&2; exit 1; }
-		grep -q '^cgroup 0::/bench' "$out" ||
-			{ echo "bench.sh: FAIL: the benchmark did not run in its memory cgroup, see $out" >&2; exit 1; }
+		cgroup_boot "$out" vshadow_bench "vshadow_bench $REPS" --iommu intel \
+			--edu 1 --log "$OUTDIR/console-$boot.log" --module "$MODULE" \
+			--file "$BENCH"
 		cat "$out" >>"$raw"
 	done
 	# TCG ends a block at every STAC/CLAC and runs REP string instructions an
 	# iteration at a time, so user copies cost per byte there and not on real
 	# CPUs: one more boot without SMAP and fast string ops sizes that.
 	echo "==> vshadow_bench with -cpu max,-smap,-erms,-fsrm (TCG's user-copy cost)"
-	VM_CPU=max,-smap,-erms,-fsrm scripts/vm.sh --no-slab-debug --iommu intel --edu 1 \
-		--timeout 3000 --log "$OUTDIR/console-cpu.log" --module "$MODULE" \
-		--file "$BENCH" -- "$in_cgroup; vshadow_bench $(((REPS + 1) / 2))" | tee "$raw_cpu"
-	grep -q '^vshadow_bench: done' "$raw_cpu" ||
-		{ echo "bench.sh: FAIL: the -cpu benchmark did not finish, see $raw_cpu" >&2; exit 1; }
+	VM_CPU=max,-smap,-erms,-fsrm cgroup_boot "$raw_cpu" vshadow_bench \
+		"vshadow_bench $(((REPS + 1) / 2))" --iommu intel --edu 1 \
+		--log "$OUTDIR/console-cpu.log" --module "$MODULE" --file "$BENCH"
 	type1_secs=$((SECONDS - start))
 
 	# Both backends on one production kernel (iommufd needs 6.12; the rig's
@@ -109,27 +120,15 @@ run_boots() {
 		make -C "$TOP" IOMMUFD_KSERIES=bench selftests-iommufd
 	)
 	echo "==> vshadow_bench on the production 6.12 kernel (type1), in a memory cgroup"
-	KSERIES=bench scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
-		--log "$OUTDIR/console-prod-type1.log" --module "$MODULE" --file "$BENCH" \
-		-- "echo guest-kernel \$(uname -r); $in_cgroup; vshadow_bench $REPS;
-		    echo kmem \$(grep -E '^(kernel|slab) ' /sys/fs/cgroup/bench/memory.stat | tr '\n' ' ')" |
-		tee "$raw_p"
-	grep -q '^vshadow_bench: done' "$raw_p" ||
-		{ echo "bench.sh: FAIL: the type1 benchmark on the production kernel did not finish, see $raw_p" >&2; exit 1; }
+	KSERIES=bench cgroup_boot "$raw_p" vshadow_bench "vshadow_bench $REPS" \
+		--iommu intel --edu 1 --log "$OUTDIR/console-prod-type1.log" \
+		--module "$MODULE" --file "$BENCH"
 	echo "==> vshadow_bench_iommufd on the production 6.12 kernel (mock domain), in a memory cgroup"
-	KSERIES=bench scripts/vm.sh --no-slab-debug --iommu none --edu 0 --timeout 3000 \
+	KSERIES=bench cgroup_boot "$raw_i" vshadow_bench_iommufd \
+		"vshadow_bench_iommufd $REPS" --iommu none --edu 0 \
 		--log "$OUTDIR/console-iommufd.log" --module "$MODULE" \
 		--module drivers/vfio/viommu_shadow/viommu_shadow_iommufd.ko \
-		--file "$BENCH"_iommufd \
-		-- "echo guest-kernel \$(uname -r); $in_cgroup; vshadow_bench_iommufd $REPS;
-		    echo kmem \$(grep -E '^(kernel|slab) ' /sys/fs/cgroup/bench/memory.stat | tr '\n' ' ')" |
-		tee "$raw_i"
-	grep -q '^vshadow_bench_iommufd: done' "$raw_i" ||
-		{ echo "bench.sh: FAIL: the iommufd benchmark did not finish, see $raw_i" >&2; exit 1; }
-	for f in "$raw_p" "$raw_i"; do
-		grep -q '^cgroup 0::/bench' "$f" ||
-			{ echo "bench.sh: FAIL: the benchmark did not run in its memory cgroup, see $f" >&2; exit 1; }
-	done
+		--file "$BENCH"_iommufd
 	echo "==> vshadow_bench under the function profiler, on the production 6.12 kernel"
 	KSERIES=bench scripts/vm.sh --no-slab-debug --iommu intel --edu 1 --timeout 3000 \
 		--log "$OUTDIR/console-profile.log" --module "$MODULE" --file "$BENCH" \
