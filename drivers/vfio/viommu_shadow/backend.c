@@ -12,6 +12,7 @@
  * it answered then decides the context's state: a broken context
  * (vshadow_backend_result()).
  */
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
@@ -174,6 +175,9 @@ int vshadow_call_query(const struct vshadow_backend_ops *ops, void *priv,
 {
 	int ret = ops->query(priv, caps);
 
+	/* The walk divides by the page size with a shift. */
+	if (!ret && WARN_ON_ONCE(!is_power_of_2(caps->pgsize)))
+		ret = -EIO;
 	trace_vshadow_backend_query(ops->id, caps->pgsize, caps->max_last,
 				    caps->dirty_bitmap_max, ret);
 	return ret;

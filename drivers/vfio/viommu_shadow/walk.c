@@ -72,9 +72,18 @@ struct vshadow_run {
 	bool in_place;
 };
 
+/*
+ * Bytes to pages: the page size is a power of two (vshadow_call_query()),
+ * and a shift costs less than a 64-bit division, several per mapping.
+ */
+static u64 vshadow_to_pages(struct vshadow_ctx *ctx, u64 bytes)
+{
+	return bytes >> __ffs64(ctx->caps.pgsize);
+}
+
 static u64 vshadow_pages(struct vshadow_ctx *ctx, struct vshadow_node *node)
 {
-	return (node->last - node->start + 1) / ctx->caps.pgsize;
+	return vshadow_to_pages(ctx, node->last - node->start + 1);
 }
 
 /*
@@ -144,6 +153,9 @@ static int vshadow_zero_bits(u64 __user *dst, u64 from, u64 to)
 
 	if (vshadow_put_bits(dst, from, NULL, 0, head - from))
 		return -EFAULT;
+	/* A run of one mapping in the dense layout often ends at @head. */
+	if (head == to)
+		return 0;
 	if (vshadow_fail(VSHADOW_FAULT_COPY) ||
 	    clear_user(dst + head / 64, (to - head) / 8))
 		return -EFAULT;
@@ -192,8 +204,8 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 			if (DIV_ROUND_UP_ULL(pages, 64) * 8 >
 			    ctx->caps.dirty_bitmap_max)
 				return run->nr ? 0 : -E2BIG;
-			span = (node->last - run->first->start) /
-			       ctx->caps.pgsize + 1;
+			span = vshadow_to_pages(ctx, node->last -
+						   run->first->start) + 1;
 			if (run->nr && DIV_ROUND_UP_ULL(span, 64) * 8 >
 			    ctx->caps.dirty_bitmap_max)
 				break;
@@ -381,8 +393,8 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 		if (ret == VSHADOW_UNMAP_ABSENT && !still_there) {
 			/* The run unmap took it, and stored its bits. */
 			src = ctx->run_bits;
-			src_bit = (node->start - run->first->start) /
-				  ctx->caps.pgsize;
+			src_bit = vshadow_to_pages(ctx, node->start -
+						   run->first->start);
 		} else if (!ret && unknown) {
 			/* It was still there; its bits are gone with it. */
 			*dropped = *done;
@@ -584,7 +596,7 @@ static int vshadow_run_put_bits(struct vshadow_walk *walk,
 		node = run->nodes[i];
 		pages = vshadow_pages(ctx, node);
 		at = vshadow_bits_at(walk, &used, pages, false);
-		src_bit = (node->start - run->first->start) / ctx->caps.pgsize;
+		src_bit = vshadow_to_pages(ctx, node->start - run->first->start);
 		while (pages) {
 			idx = at / 64 - base;
 			/* a mapping's words follow the last one's */
@@ -635,7 +647,7 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	if (ret)
 		return ret;
 
-	pages = (run->tail->last - start) / ctx->caps.pgsize + 1;
+	pages = vshadow_to_pages(ctx, run->tail->last - start) + 1;
 	bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
 	if (run->direct || run->in_place)
 		bitmap.data = walk->bitmap +
