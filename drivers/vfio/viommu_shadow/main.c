@@ -102,6 +102,7 @@ static int vshadow_release(struct inode *inode, struct file *filp)
 	}
 	kfree(ctx->run_bits);
 	kvfree(ctx->run_nodes);
+	vshadow_log_free(ctx);
 	vshadow_ctx_put(ctx);
 	return 0;
 }
@@ -280,6 +281,8 @@ static int vshadow_get_info(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 			VIOMMU_SHADOW_FEATURE_UNMAP_RANGE;
 	if (ctx->caps.dirty_bitmap_max)
 		cmd->features |= VIOMMU_SHADOW_FEATURE_DIRTY;
+	if (ctx->caps.dirty_bitmap_max && vshadow_log_supported())
+		cmd->features |= VIOMMU_SHADOW_FEATURE_DIRTY_LOG;
 	if (ctx->ops && ctx->ops->set_hwpts)
 		cmd->features |= VIOMMU_SHADOW_FEATURE_SET_HWPTS;
 	cmd->pgsize = ctx->caps.pgsize;

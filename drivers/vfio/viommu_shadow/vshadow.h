@@ -108,6 +108,38 @@ struct vshadow_backend_caps {
 /* Mappings in one run at most, so that one backend call stays short. */
 #define VSHADOW_RUN_MAX		4096
 
+/* @n (1 to 64) bits of @src from bit @bit. */
+static inline u64 vshadow_get_bits(const u64 *src, u64 bit, unsigned int n)
+{
+	unsigned int shift = bit % 64;
+	u64 val = src[bit / 64] >> shift;
+
+	if (shift && shift + n > 64)
+		val |= src[bit / 64 + 1] << (64 - shift);
+	return n == 64 ? val : val & GENMASK_ULL(n - 1, 0);
+}
+
+/* Log pages a walk holds pinned at most: log.c keeps them in 8 KiB. */
+#define VSHADOW_LOG_PINS	511
+
+struct vshadow_log_pins;
+
+/**
+ * struct vshadow_log - the dirty log of one walk (log.c)
+ * @words: the caller's log
+ * @base: the cookie of its bit 0
+ * @pages: its bits
+ * @shift: log2 of the page size of one bit
+ * @pins: the pages pinned (the context's array)
+ */
+struct vshadow_log {
+	u64 __user *words;
+	u64 base;
+	u64 pages;
+	unsigned int shift;
+	struct vshadow_log_pins *pins;
+};
+
 /**
  * struct vshadow_bitmap - where a backend stores dirty bits
  * @kdata: a kernel buffer of at most VSHADOW_RUN_BYTES, or NULL
@@ -349,6 +381,8 @@ struct vshadow_node {
  *	first walk with dirty bits
  * @run_nodes: the nodes of the run being walked, VSHADOW_RUN_MAX
  *	pointers, allocated by the first walk
+ * @log_pins: the dirty log's pinned pages (log.c), allocated by the first
+ *	walk with a log; none stays pinned after a call
  * @max_mappings: limit on @nr_mappings, the max_mappings module parameter
  *	when the context was opened
  * @tree: the shadow mappings, an interval tree keyed by [start, last]
@@ -390,6 +424,7 @@ struct vshadow_ctx {
 	bool broken;
 	u64 *run_bits;
 	struct vshadow_node **run_nodes;
+	struct vshadow_log_pins *log_pins;
 	struct vshadow_node *spare[VSHADOW_SPARE_NODES];
 	unsigned int nr_spare;
 	u64 max_mappings;
@@ -493,5 +528,30 @@ int vshadow_map_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_unmap_range(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_sync_dirty(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
 int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd);
+
+/* log.c: the dirty log by cookie, for walk.c */
+
+/*
+ * The log's words are ORed with atomic64_or(), which must be atomic
+ * against the caller's own atomics on the same words: not where 64-bit
+ * atomics are emulated under a kernel lock (GENERIC_ATOMIC64).
+ */
+static inline bool vshadow_log_supported(void)
+{
+	return !IS_ENABLED(CONFIG_GENERIC_ATOMIC64);
+}
+
+int vshadow_log_init(struct vshadow_ctx *ctx, struct vshadow_log *log,
+		     const struct viommu_shadow_unmap_range *cmd);
+void vshadow_log_free(struct vshadow_ctx *ctx);
+bool vshadow_log_fits(const struct vshadow_log *log, u64 cookie, u64 pages,
+		      u64 *bit);
+u32 vshadow_log_need(const struct vshadow_log *log, u64 bit, u64 n,
+		     unsigned long *prev);
+void vshadow_log_make_room(struct vshadow_log *log, u32 need);
+int vshadow_log_pin(struct vshadow_log *log, u64 bit, u64 n);
+void vshadow_log_set(struct vshadow_log *log, u64 bit, const u64 *src,
+		     u64 src_bit, u64 n);
+void vshadow_log_release(struct vshadow_log *log);
 
 #endif /* _VIOMMU_SHADOW_PRIV_H */

@@ -27,7 +27,13 @@
  * @cmd: the call, whose out fields are the progress so far
  * @records: the caller's record array
  * @record_size: the size of one of its entries
- * @bitmap: the caller's bitmap, NULL without GET_DIRTY (never NULL with it)
+ * @no_records: a walk with a log whose caller asked for no records (all
+ *	three record fields 0)
+ * @dirty: VIOMMU_SHADOW_UNMAP_GET_DIRTY
+ * @logging: VIOMMU_SHADOW_UNMAP_DIRTY_LOG: @log is the caller's log
+ * @log: where a mapping that fits the log gets its bits (log.c)
+ * @bitmap: the caller's bitmap, NULL without GET_DIRTY (with it, NULL only
+ *	with a log: then no mapping that does not fit the log is walked)
  * @bitmap_bits: its capacity, in bits
  * @bitmap_used: bits handed out so far
  * @dense: VIOMMU_SHADOW_UNMAP_DENSE
@@ -40,6 +46,10 @@ struct vshadow_walk {
 	struct viommu_shadow_unmap_range *cmd;
 	u8 __user *records;
 	u32 record_size;
+	bool no_records;
+	bool dirty;
+	bool logging;
+	struct vshadow_log log;
 	u64 __user *bitmap;
 	u64 bitmap_bits;
 	u64 bitmap_used;
@@ -62,6 +72,8 @@ struct vshadow_walk {
  *	run's bitmap is exactly the caller's bits for its records, so the
  *	backend writes it straight into the caller's bitmap too, and the
  *	run is not bounded by the kernel buffer
+ * @nr_logged: how many of the mappings get their bits in the log
+ * @log_need: log pages the run needs pinned, at most (vshadow_log_need())
  */
 struct vshadow_run {
 	struct vshadow_node **nodes;
@@ -70,6 +82,8 @@ struct vshadow_run {
 	u32 nr;
 	bool direct;
 	bool in_place;
+	u32 nr_logged;
+	u32 log_need;
 };
 
 /*
@@ -86,6 +100,26 @@ static u64 vshadow_pages(struct vshadow_ctx *ctx, struct vshadow_node *node)
 	return vshadow_to_pages(ctx, node->last - node->start + 1);
 }
 
+/* A mapping's pages in the log's unit, the page size when the call began. */
+static u64 vshadow_log_npages(const struct vshadow_log *log,
+			      const struct vshadow_node *node)
+{
+	return (node->last - node->start + 1) >> log->shift;
+}
+
+/*
+ * Whether @node's bits go to the caller's log (and not its bitmap); where
+ * they start there in *@bit.  Asked of the nodes of a run before it is
+ * done with (vshadow_run_done() frees them).
+ */
+static bool vshadow_logged(struct vshadow_walk *walk, struct vshadow_node *node,
+			   u64 *bit)
+{
+	return walk->logging &&
+	       vshadow_log_fits(&walk->log, node->cookie,
+				vshadow_log_npages(&walk->log, node), bit);
+}
+
 /*
  * Where the next mapping's @pages bits go in the caller's bitmap, after
  * *@used bits: a multiple of 64, or right after them in the dense layout.
@@ -98,17 +132,6 @@ static u64 vshadow_bits_at(struct vshadow_walk *walk, u64 *used, u64 pages,
 
 	*used = at + pages;
 	return at;
-}
-
-/* @n (1 to 64) bits of @src from bit @bit. */
-static u64 vshadow_get_bits(const u64 *src, u64 bit, unsigned int n)
-{
-	unsigned int shift = bit % 64;
-	u64 val = src[bit / 64] >> shift;
-
-	if (shift && shift + n > 64)
-		val |= src[bit / 64 + 1] << (64 - shift);
-	return n == 64 ? val : val & GENMASK_ULL(n - 1, 0);
 }
 
 /*
@@ -182,24 +205,30 @@ static int vshadow_clear_tail(u64 __user *word, u64 nbits)
  * Gather the run that starts at @node: the mappings back to back from it
  * that the caller's buffers, VSHADOW_RUN_MAX and (with dirty bits) the
  * kernel bitmap have room for (an in-place run: the backend's bitmap
- * limit).  Returns 0, 1 when not even @node fits the
- * caller's buffers, or -E2BIG when its bits exceed what the backend
- * returns in one call.
+ * limit), and with a log the pages it may pin.  A mapping whose bits go
+ * to the log needs no room in the caller's bitmap, nor a record when the
+ * caller asked for none; one that does not fit the log needs both.
+ * Returns 0, 1 when not even @node fits the caller's buffers, or -E2BIG
+ * when its bits exceed what the backend returns in one call.
  */
 static int vshadow_plan_run(struct vshadow_walk *walk,
 			    struct vshadow_node *node, struct vshadow_run *run)
 {
 	struct vshadow_ctx *ctx = walk->ctx;
-	u32 room = walk->cmd->nr_records - walk->cmd->out_nr_records;
-	u64 used = walk->bitmap_used, pages, span, at;
+	u32 room = walk->no_records ? U32_MAX :
+		   walk->cmd->nr_records - walk->cmd->out_nr_records;
+	u64 used = walk->bitmap_used, pages, span, at, bit;
+	unsigned long log_prev = ~0UL;
 	struct vshadow_node *next;
+	u32 need;
 
 	memset(run, 0, sizeof(*run));
 	run->nodes = ctx->run_nodes;
 	run->first = node;
-	run->in_place = walk->sync && walk->dense && walk->bitmap_used % 64 == 0;
+	run->in_place = walk->sync && walk->dense && !walk->logging &&
+			walk->bitmap_used % 64 == 0;
 	while (run->nr < room && run->nr < VSHADOW_RUN_MAX) {
-		if (walk->bitmap) {
+		if (walk->dirty) {
 			pages = vshadow_pages(ctx, node);
 			if (DIV_ROUND_UP_ULL(pages, 64) * 8 >
 			    ctx->caps.dirty_bitmap_max)
@@ -208,6 +237,19 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 						   run->first->start) + 1;
 			if (run->nr && DIV_ROUND_UP_ULL(span, 64) * 8 >
 			    ctx->caps.dirty_bitmap_max)
+				break;
+		}
+		if (walk->dirty && vshadow_logged(walk, node, &bit)) {
+			/* Through the kernel buffer, a page at most. */
+			need = vshadow_log_need(&walk->log, bit, pages,
+						&log_prev);
+			if (span > VSHADOW_RUN_BYTES * 8 ||
+			    run->log_need + need > VSHADOW_LOG_PINS)
+				break;
+			run->log_need += need;
+			run->nr_logged++;
+		} else if (walk->dirty) {
+			if (walk->no_records)
 				break;
 			/*
 			 * Past the kernel buffer, a run ends; one mapping
@@ -283,19 +325,20 @@ efault:
 #define VSHADOW_RECORDS_STAGED	16
 
 /*
- * Write the records of @run's mappings, before any of them is unmapped,
- * staged VSHADOW_RECORDS_STAGED at a time (never inlined: its stack is not
- * to stay live across the backend's call).
+ * Write the records of @run's mappings, if the caller wants records,
+ * before any of them is unmapped, staged VSHADOW_RECORDS_STAGED at a time
+ * (never inlined: its stack is not to stay live across the backend's
+ * call).
  */
 static noinline_for_stack int
 vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 {
 	struct viommu_shadow_unmap_record krec[VSHADOW_RECORDS_STAGED];
 	struct viommu_shadow_unmap_range *cmd = walk->cmd;
-	u64 used = walk->bitmap_used;
+	u64 used = walk->bitmap_used, bit;
 	u32 i, j = 0;
 
-	for (i = 0; i < run->nr; i++) {
+	for (i = 0; i < run->nr && !walk->no_records; i++) {
 		struct vshadow_node *node = run->nodes[i];
 		struct viommu_shadow_unmap_record *rec = &krec[j++];
 
@@ -304,7 +347,9 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 			.length = node->last - node->start + 1,
 			.cookie = node->cookie,
 		};
-		if (walk->bitmap) {
+		if (walk->dirty && vshadow_logged(walk, node, &bit)) {
+			rec->flags |= VIOMMU_SHADOW_RECORD_LOGGED;
+		} else if (walk->dirty) {
 			rec->flags |= VIOMMU_SHADOW_RECORD_DIRTY;
 			rec->bitmap_bits = vshadow_pages(walk->ctx, node);
 			rec->bitmap_offset = vshadow_bits_at(walk, &used,
@@ -326,12 +371,61 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 	/*
 	 * Zero the run's bits and the padding up to the next whole word (in
 	 * the dense layout, that is where the next run's bits go), and fault
-	 * here, before anything is unmapped, if it must.
+	 * here, before anything is unmapped, if it must.  (Without records,
+	 * every mapping of the run is logged: none has bits here.)
 	 */
-	if (walk->bitmap)
+	if (walk->bitmap && run->nr_logged < run->nr)
 		return vshadow_zero_bits(walk->bitmap, walk->bitmap_used,
 					 round_up(used, 64));
 	return 0;
+}
+
+/*
+ * Pin the log pages the run's logged mappings need, before the backend is
+ * called: after it, their bits are delivered, or filled in, without fail.
+ */
+static int vshadow_run_pin_log(struct vshadow_walk *walk,
+			       struct vshadow_run *run)
+{
+	u64 bit;
+	u32 i;
+	int ret;
+
+	if (!run->nr_logged)
+		return 0;
+	vshadow_log_make_room(&walk->log, run->log_need);
+	for (i = 0; i < run->nr; i++) {
+		if (!vshadow_logged(walk, run->nodes[i], &bit))
+			continue;
+		ret = vshadow_log_pin(&walk->log, bit,
+				      vshadow_log_npages(&walk->log,
+							 run->nodes[i]));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Set in the log the bits of the run's logged mappings from @from to @to
+ * (exclusive), from the kernel buffer (@src from bit 0 for the run's
+ * first page), or all of their pages when @src is NULL.
+ */
+static void vshadow_run_log(struct vshadow_walk *walk, struct vshadow_run *run,
+			    const u64 *src, u32 from, u32 to)
+{
+	struct vshadow_node *node;
+	u64 bit;
+
+	for (; from < to; from++) {
+		node = run->nodes[from];
+		if (!vshadow_logged(walk, node, &bit))
+			continue;
+		vshadow_log_set(&walk->log, bit, src,
+				(node->start - run->first->start) >>
+				walk->log.shift,
+				vshadow_log_npages(&walk->log, node));
+	}
 }
 
 /*
@@ -355,7 +449,8 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
  *
  * *@done is how many of the run are gone and reported; the result is 0,
  * or the error that stopped the resolution.  From *@lost on (run->nr:
- * none), the reported mappings' bits could not be delivered: once that
+ * none), the reported mappings' bits could not be delivered to the
+ * caller's bitmap (a logged mapping's always reach the log): once that
  * happens, the probing goes on only as far as it must to count what the
  * failed call removed, and the first mapping still there, which its probe
  * removes.  *@dropped (run->nr: none) is the mapping unmapped without its
@@ -372,8 +467,8 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 		.pgsize = ctx->caps.pgsize,
 	};
 	struct vshadow_node *node;
-	u64 used = walk->bitmap_used, pages, at;
-	bool still_there = false, unknown = false;
+	u64 used = walk->bitmap_used, pages, at = 0, bit;
+	bool still_there = false, unknown = false, logged;
 	const u64 *src;
 	u64 src_bit;
 	int ret, err = 0;
@@ -387,7 +482,7 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 		bitmap.bytes = DIV_ROUND_UP_ULL(pages, 64) * 8;
 		ret = vshadow_call_unmap(ctx, node->start,
 					 node->last - node->start + 1,
-					 walk->bitmap && !unknown ? &bitmap : NULL);
+					 walk->dirty && !unknown ? &bitmap : NULL);
 		src = NULL;
 		src_bit = 0;
 		if (ret == VSHADOW_UNMAP_ABSENT && !still_there) {
@@ -417,9 +512,14 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 				ret = VSHADOW_BROKEN;
 			return vshadow_backend_result(ctx, ret);
 		}
-		at = vshadow_bits_at(walk, &used, pages, false);
-		if (src && walk->bitmap && *lost == run->nr &&
-		    vshadow_put_bits(walk->bitmap, at, src, src_bit, pages))
+		/* A logged mapping's bits cannot be lost once read. */
+		logged = walk->dirty && vshadow_logged(walk, node, &bit);
+		if (!logged)
+			at = vshadow_bits_at(walk, &used, pages, false);
+		if (src && logged)
+			vshadow_log_set(&walk->log, bit, src, src_bit, pages);
+		else if (src && walk->dirty && *lost == run->nr &&
+			 vshadow_put_bits(walk->bitmap, at, src, src_bit, pages))
 			*lost = *done;
 		(*done)++;
 		if (*dropped < run->nr)
@@ -433,39 +533,56 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 /*
  * Mark the records of the run's mappings from @from to @to (exclusive),
  * the run's first record being record @base, DIRTY_LOST: gone (or, for a
- * sync, read), but their bits never reached the caller's bitmap.
+ * sync, read), but their bits never reached the caller.  When the bits
+ * are @gone (the backend's, not just the copy to the caller's bitmap), a
+ * logged mapping has every page set in the log instead; else its bits
+ * are in the log already and it is left alone.  Called before
+ * vshadow_run_done() frees the nodes.
  */
-static void vshadow_run_mark_lost(struct vshadow_walk *walk, u32 base,
-				  u32 from, u32 to)
+static void vshadow_run_mark_lost(struct vshadow_walk *walk,
+				  struct vshadow_run *run, u32 base, u32 from,
+				  u32 to, bool gone)
 {
+	bool records = !walk->no_records;
 	u32 __user *uflags;
 	u32 flags;
+	u64 bit;
 
 	for (; from < to; from++) {
+		if (walk->dirty && vshadow_logged(walk, run->nodes[from], &bit)) {
+			if (!gone)
+				continue;
+			vshadow_run_log(walk, run, NULL, from, from + 1);
+		}
+		if (!records)
+			continue;
 		uflags = (u32 __user *)(walk->records +
 			(u64)(base + from) * walk->record_size +
 			offsetof(struct viommu_shadow_unmap_record, flags));
 		/*
 		 * The record was written once already; should this fail,
 		 * the caller made its records unwritable during the call,
-		 * and the call's EFAULT is all it can be told.
+		 * and the call's EFAULT is all it can be told (the log is
+		 * still filled).
 		 */
 		if (vshadow_fail(VSHADOW_FAULT_COPY) ||
 		    get_user(flags, uflags) ||
 		    put_user(flags | VIOMMU_SHADOW_RECORD_DIRTY_LOST, uflags))
-			break;
+			records = false;
 	}
 }
 
 /*
- * The bits of the records from @from to @to (exclusive) could not be
- * written to the caller's bitmap: mark them, and fail the call (EFAULT).
+ * A run call left the context broken: what the backend holds of the run
+ * from its mapping @from on is unknown, and its bits with it.  Over-report:
+ * every page of those mappings that are logged is set in the log (their
+ * nodes stay; the call reports none of them).
  */
-static int vshadow_run_lost(struct vshadow_walk *walk, u32 base, u32 from,
-			    u32 to)
+static void vshadow_run_broken_log(struct vshadow_walk *walk,
+				   struct vshadow_run *run, u32 from)
 {
-	vshadow_run_mark_lost(walk, base, from, to);
-	return -EFAULT;
+	if (walk->ctx->broken && run->nr_logged)
+		vshadow_run_log(walk, run, NULL, from, run->nr);
 }
 
 /*
@@ -477,12 +594,12 @@ static void vshadow_run_done(struct vshadow_walk *walk,
 {
 	struct viommu_shadow_unmap_range *cmd = walk->cmd;
 	struct vshadow_node *node;
-	u64 pages;
+	u64 pages, bit;
 	u32 i;
 
 	for (i = 0; i < done; i++) {
 		node = run->nodes[i];
-		if (walk->bitmap) {
+		if (walk->dirty && !vshadow_logged(walk, node, &bit)) {
 			pages = vshadow_pages(walk->ctx, node);
 			vshadow_bits_at(walk, &walk->bitmap_used, pages,
 					run->direct);
@@ -508,8 +625,8 @@ static int vshadow_sync_lost(struct vshadow_walk *walk,
 {
 	u32 base = walk->cmd->out_nr_records;
 
+	vshadow_run_mark_lost(walk, run, base, 0, run->nr, true);
 	vshadow_run_done(walk, run, run->nr);
-	vshadow_run_mark_lost(walk, base, 0, run->nr);
 	return err;
 }
 
@@ -546,10 +663,12 @@ efault:
 static u32 vshadow_first_unstored(struct vshadow_walk *walk,
 				  struct vshadow_run *run, u64 word)
 {
-	u64 used = walk->bitmap_used, pages, at;
+	u64 used = walk->bitmap_used, pages, at, bit;
 	u32 i;
 
 	for (i = 0; i < run->nr; i++) {
+		if (vshadow_logged(walk, run->nodes[i], &bit))
+			continue;
 		pages = vshadow_pages(walk->ctx, run->nodes[i]);
 		at = vshadow_bits_at(walk, &used, pages, false);
 		if ((at + pages - 1) / 64 >= word)
@@ -559,8 +678,9 @@ static u32 vshadow_first_unstored(struct vshadow_walk *walk,
 }
 
 /*
- * Deliver the bits of @run's mappings, in the kernel buffer from bit 0 for
- * the run's first page, to the caller's bitmap where their records say.
+ * Deliver the bits of @run's mappings that are not logged, in the kernel
+ * buffer from bit 0 for the run's first page, to the caller's bitmap where
+ * their records say.
  * The destination words are consecutive in both layouts; they are staged
  * in the buffer's second half and stored a chunk (VSHADOW_RUN_BYTES) at a
  * time, not read and written back mapping by mapping.  The run's words
@@ -594,6 +714,8 @@ static int vshadow_run_put_bits(struct vshadow_walk *walk,
 	}
 	for (i = 0; i < run->nr; i++) {
 		node = run->nodes[i];
+		if (vshadow_logged(walk, node, &src_bit))
+			continue;
 		pages = vshadow_pages(ctx, node);
 		at = vshadow_bits_at(walk, &used, pages, false);
 		src_bit = vshadow_to_pages(ctx, node->start - run->first->start);
@@ -644,6 +766,8 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	int ret;
 
 	ret = vshadow_run_records(walk, run);
+	if (!ret)
+		ret = vshadow_run_pin_log(walk, run);
 	if (ret)
 		return ret;
 
@@ -673,7 +797,7 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 		goto bits;
 	}
 	ret = vshadow_call_unmap(ctx, start, run->tail->last - start + 1,
-				 walk->bitmap ? &bitmap : NULL);
+				 walk->dirty ? &bitmap : NULL);
 	/*
 	 * A failed run is resolved mapping by mapping, unless the backend's
 	 * own answer says its state is unknown (EIO) or gone (ENODEV): that
@@ -684,16 +808,22 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	if (ret < 0 && ret != -ENODEV && ret != -EIO && ret != -ENODATA &&
 	    ret != -EINVAL && run->nr > 1) {
 		ret = vshadow_run_resolve(walk, run, &done, &lost, &dropped);
-		vshadow_run_done(walk, run, done);
-		if (walk->bitmap && dropped < done)
-			vshadow_run_mark_lost(walk, base, dropped, dropped + 1);
+		/* Before vshadow_run_done() frees the nodes it is done with. */
+		if (walk->dirty && dropped < done)
+			vshadow_run_mark_lost(walk, run, base, dropped,
+					      dropped + 1, true);
 		if (lost < done)
-			return vshadow_run_lost(walk, base, lost, done);
-		return ret;
+			vshadow_run_mark_lost(walk, run, base, lost, done,
+					      false);
+		vshadow_run_broken_log(walk, run, done);
+		vshadow_run_done(walk, run, done);
+		return lost < done ? -EFAULT : ret;
 	}
 	ret = vshadow_backend_result(ctx, ret);
-	if (ret < 0)
+	if (ret < 0) {
+		vshadow_run_broken_log(walk, run, 0);
 		return ret;
+	}
 
 bits:
 	if (run->direct || run->in_place) {
@@ -702,20 +832,30 @@ bits:
 		 * past the run's last page in its last word (should that
 		 * fail, the bits were delivered all the same: EFAULT).
 		 */
+		if (ret == VSHADOW_UNMAP_DIRTY_LOST) {
+			vshadow_run_mark_lost(walk, run, base, 0, run->nr,
+					      true);
+			vshadow_run_done(walk, run, run->nr);
+			return -EFAULT;
+		}
 		vshadow_run_done(walk, run, run->nr);
-		if (ret == VSHADOW_UNMAP_DIRTY_LOST)
-			return vshadow_run_lost(walk, base, 0, run->nr);
 		if (pages % 64 && vshadow_clear_tail(bitmap.data +
 				DIV_ROUND_UP_ULL(pages, 64) - 1, pages))
 			return -EFAULT;
 		return 0;
 	} else if (WARN_ON_ONCE(ret)) {
 		/* Only a bitmap in the caller's memory can lose bits. */
+		vshadow_run_mark_lost(walk, run, base, 0, run->nr, true);
 		vshadow_run_done(walk, run, run->nr);
-		return vshadow_run_lost(walk, base, 0, run->nr);
-	} else if (walk->bitmap && vshadow_run_put_bits(walk, run, &i)) {
+		return -EFAULT;
+	}
+	if (run->nr_logged)
+		vshadow_run_log(walk, run, ctx->run_bits, 0, run->nr);
+	if (walk->dirty && run->nr_logged < run->nr &&
+	    vshadow_run_put_bits(walk, run, &i)) {
+		vshadow_run_mark_lost(walk, run, base, i, run->nr, false);
 		vshadow_run_done(walk, run, run->nr);
-		return vshadow_run_lost(walk, base, i, run->nr);
+		return -EFAULT;
 	}
 	vshadow_run_done(walk, run, done);
 	return 0;
@@ -734,34 +874,76 @@ static int vshadow_walk_stop(struct viommu_shadow_unmap_range *cmd, int err)
 	return 0;
 }
 
-/* The flags of UNMAP_RANGE, SYNC_DIRTY and UNMAP_BATCH. */
+/* The flags of UNMAP_RANGE and SYNC_DIRTY; UNMAP_BATCH has no log. */
 #define VSHADOW_UNMAP_FLAGS	(VIOMMU_SHADOW_UNMAP_GET_DIRTY |	\
 				 VIOMMU_SHADOW_UNMAP_WHOLE |		\
-				 VIOMMU_SHADOW_UNMAP_DENSE)
+				 VIOMMU_SHADOW_UNMAP_DENSE |		\
+				 VIOMMU_SHADOW_UNMAP_DIRTY_LOG)
+#define VSHADOW_BATCH_FLAGS	(VSHADOW_UNMAP_FLAGS &			\
+				 ~VIOMMU_SHADOW_UNMAP_DIRTY_LOG)
+
+/*
+ * The dirty log's fields: all 0 without DIRTY_LOG; with it, a log aligned
+ * to 8 bytes, of at least one page, from a page-aligned cookie, whose
+ * last page is a cookie below 2^64 (its words' addresses are checked
+ * with the bitmap's, after every EINVAL).
+ */
+static int vshadow_log_check(struct vshadow_ctx *ctx,
+			     const struct viommu_shadow_unmap_range *cmd)
+{
+	unsigned int shift = __ffs64(ctx->caps.pgsize);
+
+	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_DIRTY_LOG))
+		return cmd->log || cmd->log_base || cmd->log_pages ?
+		       -EINVAL : 0;
+	if (!cmd->log || cmd->log % 8 || !cmd->log_pages ||
+	    cmd->log_base & (ctx->caps.pgsize - 1) ||
+	    cmd->log_pages - 1 > (U64_MAX - cmd->log_base) >> shift)
+		return -EINVAL;
+	return 0;
+}
 
 /* Validate everything that does not need the tree. */
 static int vshadow_unmap_check(struct vshadow_ctx *ctx,
 			       struct viommu_shadow_unmap_range *cmd, bool sync)
 {
-	if (cmd->flags & ~VSHADOW_UNMAP_FLAGS)
+	bool log = cmd->flags & VIOMMU_SHADOW_UNMAP_DIRTY_LOG;
+	int ret;
+
+	if (cmd->flags & ~VSHADOW_UNMAP_FLAGS ||
+	    (log && !vshadow_log_supported()))
 		return -EOPNOTSUPP;
-	if ((cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE || sync) &&
+	if ((cmd->flags & VIOMMU_SHADOW_UNMAP_DENSE || sync || log) &&
 	    !(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
 		return -EINVAL;
-	if (cmd->start > cmd->last || !cmd->nr_records ||
-	    cmd->record_size < sizeof(struct viommu_shadow_unmap_record) ||
-	    cmd->record_size > VIOMMU_SHADOW_RECORD_SIZE_MAX)
+	if (cmd->start > cmd->last)
+		return -EINVAL;
+	/* With a log, no records at all is allowed. */
+	if ((!log || cmd->records || cmd->nr_records || cmd->record_size) &&
+	    (!cmd->nr_records ||
+	     cmd->record_size < sizeof(struct viommu_shadow_unmap_record) ||
+	     cmd->record_size > VIOMMU_SHADOW_RECORD_SIZE_MAX))
 		return -EINVAL;
 	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) {
 		if (!ctx->caps.dirty_bitmap_max)
 			return -EOPNOTSUPP;
-		if (!cmd->bitmap || cmd->bitmap_pgsize != ctx->caps.pgsize)
+		if (cmd->bitmap_pgsize != ctx->caps.pgsize)
 			return -EINVAL;
-		if (!access_ok(u64_to_user_ptr(cmd->bitmap), cmd->bitmap_bytes))
-			return -EFAULT;
+		/* ...and with a log, no bitmap. */
+		if (!cmd->bitmap && (!log || cmd->bitmap_bytes))
+			return -EINVAL;
 	} else if (cmd->bitmap || cmd->bitmap_bytes || cmd->bitmap_pgsize) {
 		return -EINVAL;
 	}
+	ret = vshadow_log_check(ctx, cmd);
+	if (ret)
+		return ret;
+	if (cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY &&
+	    !access_ok(u64_to_user_ptr(cmd->bitmap), cmd->bitmap_bytes))
+		return -EFAULT;
+	if (log && !access_ok(u64_to_user_ptr(cmd->log),
+			      ((cmd->log_pages - 1) / 64 + 1) * 8))
+		return -EFAULT;
 	return 0;
 }
 
@@ -783,8 +965,8 @@ static bool vshadow_range_cuts(struct vshadow_ctx *ctx, u64 start, u64 last)
 
 /*
  * The walk's buffers, allocated by a context's first walk and kept: the
- * run's node array, and with dirty bits the run's bits; and where the bits
- * go in the caller's bitmap.
+ * run's node array, with dirty bits the run's bits, with a log its pin
+ * array; and where the bits go in the caller's bitmap and log.
  */
 static int vshadow_walk_buffers(struct vshadow_walk *walk,
 				const struct viommu_shadow_unmap_range *cmd)
@@ -799,11 +981,19 @@ static int vshadow_walk_buffers(struct vshadow_walk *walk,
 		return -ENOMEM;
 	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
 		return 0;
+	walk->dirty = true;
 	walk->bitmap = u64_to_user_ptr(cmd->bitmap);
 	walk->bitmap_bits = cmd->bitmap_bytes / 8 * 64;
 	if (!ctx->run_bits && !vshadow_fail(VSHADOW_FAULT_ALLOC))
 		ctx->run_bits = kmalloc(2 * VSHADOW_RUN_BYTES, GFP_KERNEL_ACCOUNT);
-	return ctx->run_bits ? 0 : -ENOMEM;
+	if (!ctx->run_bits)
+		return -ENOMEM;
+	if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_DIRTY_LOG))
+		return 0;
+	walk->logging = true;
+	/* vshadow_unmap_check() let all three record fields be 0 */
+	walk->no_records = !cmd->nr_records;
+	return vshadow_log_init(ctx, &walk->log, cmd);
 }
 
 /*
@@ -948,6 +1138,8 @@ static int vshadow_range_walk(struct vshadow_ctx *ctx,
 		goto out_unlock;
 
 	ret = vshadow_walk_range(&walk);
+	if (walk.logging)
+		vshadow_log_release(&walk.log);
 	resp = vshadow_ucmd_respond(ucmd, sizeof(*cmd));
 	if (!ret)
 		ret = resp;
@@ -1032,7 +1224,7 @@ int vshadow_unmap_batch(struct vshadow_ctx *ctx, struct vshadow_ucmd *ucmd)
 	b->out_nr_records = 0;
 	b->out_bytes = 0;
 	/* Unknown flags first, as every other ioctl refuses them. */
-	if (b->flags & ~VSHADOW_UNMAP_FLAGS)
+	if (b->flags & ~VSHADOW_BATCH_FLAGS)
 		return -EOPNOTSUPP;
 	if (!b->nr_ranges ||
 	    b->nr_ranges > VIOMMU_SHADOW_BATCH_MAX ||

@@ -164,6 +164,7 @@ struct viommu_shadow_attach {
 #define VIOMMU_SHADOW_FEATURE_UNMAP_RANGE	(1ULL << 1)
 #define VIOMMU_SHADOW_FEATURE_DIRTY		(1ULL << 2)
 #define VIOMMU_SHADOW_FEATURE_SET_HWPTS		(1ULL << 3)
+#define VIOMMU_SHADOW_FEATURE_DIRTY_LOG		(1ULL << 4)
 
 /* viommu_shadow_info::out_flags */
 #define VIOMMU_SHADOW_INFO_OUT_BROKEN		(1U << 0)
@@ -180,7 +181,8 @@ struct viommu_shadow_attach {
  *	container reports type1's migration capability; iommufd's
  *	compatibility container, also /dev/vfio/vfio, does not; for
  *	IOMMUFD: while the context names HWPTs); SET_HWPTS when the backend
- *	takes VIOMMU_SHADOW_SET_HWPTS (IOMMUFD)
+ *	takes VIOMMU_SHADOW_SET_HWPTS (IOMMUFD); DIRTY_LOG with DIRTY, when
+ *	UNMAP_RANGE and SYNC_DIRTY take VIOMMU_SHADOW_UNMAP_DIRTY_LOG
  * @pgsize: out, the backend's IOVA page size (the smallest one): the unit
  *	of alignment for MAP and of one dirty bit; 0 when not attached.  The
  *	backend may change it (type1 does as groups join its container): it
@@ -350,6 +352,7 @@ struct viommu_shadow_map_batch {
 #define VIOMMU_SHADOW_RECORD_DIRTY	(1U << 0)
 #define VIOMMU_SHADOW_RECORD_CUT	(1U << 1)
 #define VIOMMU_SHADOW_RECORD_DIRTY_LOST	(1U << 2)
+#define VIOMMU_SHADOW_RECORD_LOGGED	(1U << 3)
 
 /**
  * struct viommu_shadow_unmap_record - one unmapped mapping
@@ -357,12 +360,15 @@ struct viommu_shadow_map_batch {
  * @length: its length, as it was mapped (a whole mapping is always unmapped)
  * @cookie: the cookie given to MAP
  * @flags: VIOMMU_SHADOW_RECORD_DIRTY: @bitmap_offset and @bitmap_bits are
- *	valid; VIOMMU_SHADOW_RECORD_CUT: the mapping reached outside the
- *	requested range and was unmapped whole (VIOMMU_SHADOW_UNMAP_WHOLE);
- *	VIOMMU_SHADOW_RECORD_DIRTY_LOST: the mapping was unmapped (or, for
- *	SYNC_DIRTY, read), but its dirty bits never reached the bitmap:
- *	treat every page of it as dirty.  The call then fails after this
- *	record, which is counted: with EFAULT when the buffer became
+ *	valid; VIOMMU_SHADOW_RECORD_LOGGED (with VIOMMU_SHADOW_UNMAP_DIRTY_LOG,
+ *	instead of DIRTY): the mapping's bits went to the dirty log, and
+ *	@bitmap_offset and @bitmap_bits are 0; VIOMMU_SHADOW_RECORD_CUT: the
+ *	mapping reached outside the requested range and was unmapped whole
+ *	(VIOMMU_SHADOW_UNMAP_WHOLE); VIOMMU_SHADOW_RECORD_DIRTY_LOST: the
+ *	mapping was unmapped (or, for SYNC_DIRTY, read), but its dirty bits
+ *	never reached the bitmap: treat every page of it as dirty (with
+ *	LOGGED: every page of it was set in the log instead).  The call then
+ *	fails after this record, which is counted: with EFAULT when the buffer became
  *	unwritable during the call, else with the backend's error (a failed
  *	run whose first mapping left could only be unmapped without its
  *	bits; a sync whose read failed after another cleared bits).
@@ -395,6 +401,7 @@ struct viommu_shadow_unmap_record {
 #define VIOMMU_SHADOW_UNMAP_GET_DIRTY	(1U << 0)
 #define VIOMMU_SHADOW_UNMAP_WHOLE	(1U << 1)
 #define VIOMMU_SHADOW_UNMAP_DENSE	(1U << 2)
+#define VIOMMU_SHADOW_UNMAP_DIRTY_LOG	(1U << 3)
 
 /* viommu_shadow_unmap_range::out_flags */
 #define VIOMMU_SHADOW_UNMAP_OUT_MORE	(1U << 0)
@@ -411,17 +418,21 @@ struct viommu_shadow_unmap_record {
  *	right after the previous record's, without padding to a multiple of
  *	64, so 65535 mappings of one page need 8 KiB of bitmap, not 512 KiB;
  *	only a mapping of more than 32768 pages starts on the next multiple
- *	of 64 (its bits go to @bitmap without passing through the kernel)
+ *	of 64 (its bits go to @bitmap without passing through the kernel);
+ *	VIOMMU_SHADOW_UNMAP_DIRTY_LOG (with GET_DIRTY): the bits go to the
+ *	dirty log @log by cookie, see "Dirty log" below
  * @start: first IOVA of the range (any value)
  * @last: last IOVA of the range, inclusive, @start <= @last
  * @records: user pointer to an array of struct viommu_shadow_unmap_record
- * @nr_records: capacity of @records, in entries (at least 1)
+ * @nr_records: capacity of @records, in entries (at least 1; 0 with
+ *	DIRTY_LOG, with @records and @record_size 0: no records)
  * @record_size: size of one entry of @records as the caller knows it, at
  *	least 48 (the first version) and at most
  *	VIOMMU_SHADOW_RECORD_SIZE_MAX; bytes past what the kernel knows are
  *	written as 0, so the record can grow
  * @bitmap: user pointer to the dirty bitmap buffer (an array of __u64, one
- *	bit per @bitmap_pgsize page); 0 without GET_DIRTY
+ *	bit per @bitmap_pgsize page); 0 without GET_DIRTY (with DIRTY_LOG, 0
+ *	and @bitmap_bytes 0 is allowed: no bitmap)
  * @bitmap_bytes: capacity of @bitmap in bytes; 0 without GET_DIRTY
  * @bitmap_pgsize: page size of one dirty bit; must be the backend page size
  *	(GET_INFO's pgsize); 0 without GET_DIRTY
@@ -437,6 +448,17 @@ struct viommu_shadow_unmap_record {
  *	ended there, when nothing can follow); meaningful with OUT_MORE or
  *	when the call failed part way
  * @out_bytes: out, bytes unmapped by this call
+ * @log: user pointer to the dirty log, an array of __u64 aligned to 8
+ *	bytes: bit i of the log is bit i % 64 of word i / 64 (the layout of
+ *	KVM's dirty log and of QEMU's little-endian RAM bitmaps); 0 without
+ *	DIRTY_LOG
+ * @log_base: the cookie of the log's bit 0, a multiple of @bitmap_pgsize;
+ *	0 without DIRTY_LOG
+ * @log_pages: bits in the log, each for one @bitmap_pgsize page of cookie
+ *	space from @log_base; at least 1 with DIRTY_LOG, 0 without
+ *
+ * @log and what follows were added after the first version: a caller whose
+ * @size ends before them cannot ask for DIRTY_LOG (EINVAL).
  *
  * Unmaps every shadow mapping that intersects [@start, @last], in IOVA
  * order, visiting only live mappings, so the cost does not depend on the
@@ -465,6 +487,35 @@ struct viommu_shadow_unmap_record {
  * never fails for want of bitmap once it has unmapped something (it stops
  * with OUT_MORE), only when the first mapping does not fit (ENOSPC).
  *
+ * Dirty log (VIOMMU_SHADOW_UNMAP_DIRTY_LOG; GET_INFO's features say
+ * VIOMMU_SHADOW_FEATURE_DIRTY_LOG): for a VMM that uses cookies as its own
+ * page-aligned, linear addresses (a guest-physical address, a
+ * ram_addr_t), the bits go where it consumes them.  Page k of a mapping
+ * with cookie c sets bit (c - @log_base) / @bitmap_pgsize + k of @log, if
+ * the mapping fits the log: c is a multiple of @bitmap_pgsize, at least
+ * @log_base, its last page's bit is below @log_pages, and it has at most
+ * 32768 pages.  Its record then says LOGGED and takes no room in @bitmap.
+ * The bits of a mapping that does not fit go to @bitmap with its record,
+ * as without DIRTY_LOG (record flag DIRTY): such a mapping needs a record
+ * and room in @bitmap, or the call stops before it as for full buffers
+ * (OUT_MORE; ENOSPC if it is the first).
+ *
+ * The module only sets bits of the log, each word with one atomic OR: it
+ * never clears one, so bits the VMM's other threads set in the log during
+ * the call stay, and two IOVAs of one cookie page OR theirs.  Before each
+ * backend call the module pins the log pages that call's mappings need
+ * (at most 511 pages at a time, released before the call returns), so a
+ * log that cannot be written fails the call before anything of that run
+ * is unmapped (EFAULT, progress exact), and once pinned, delivery cannot
+ * fail.  When bits may be lost (see VIOMMU_SHADOW_RECORD_DIRTY_LOST), every
+ * page of each logged mapping concerned is set in the log instead and its
+ * record says DIRTY_LOST: the log over-reports, never under-reports.
+ * Since the log cannot lose bits, records are optional in this mode:
+ * with @records, @nr_records and @record_size all 0, no record is
+ * written, @out_nr_records counts the mappings unmapped,
+ * and @out_resume and @out_bytes are exact as ever.  UNMAP_BATCH does not
+ * take DIRTY_LOG (EOPNOTSUPP).
+ *
  * A range that the clamp leaves empty (@start above the high-water mark)
  * is success with nothing done: @out_nr_records 0, @out_bytes 0,
  * OUT_CLAMPED set, OUT_MORE clear.  A pending signal stops the
@@ -478,13 +529,19 @@ struct viommu_shadow_unmap_record {
  * are in @bitmap, and the shadow tree still matches the backend.
  *
  * Errors: EINVAL (@start > @last, @nr_records 0, @record_size below 48
- * or above VIOMMU_SHADOW_RECORD_SIZE_MAX,
- * the range cuts a mapping
+ * or above VIOMMU_SHADOW_RECORD_SIZE_MAX, the range cuts a mapping
  * without UNMAP_WHOLE, GET_DIRTY with a NULL @bitmap or a wrong
- * @bitmap_pgsize, bitmap fields set without GET_DIRTY), ENOSPC (the first
+ * @bitmap_pgsize, bitmap fields set without GET_DIRTY; with DIRTY_LOG,
+ * all three record fields 0 and a NULL @bitmap with @bitmap_bytes 0 are
+ * allowed; DIRTY_LOG without GET_DIRTY, @log, @log_base or @log_pages
+ * set without DIRTY_LOG, with it @log 0 or not aligned to 8 bytes,
+ * @log_pages 0, @log_base not a multiple of @bitmap_pgsize, or a log
+ * reaching past cookie 2^64 - 1), ENOSPC (the first
  * mapping's record or dirty bits do not fit in the buffers given), ENODATA
  * (GET_DIRTY but the backend's dirty tracking is not running), EFAULT (a
- * buffer is not writable; progress is still exact), EINTR (a fatal
+ * buffer or the log's words are not user memory, a buffer is not
+ * writable, or a page of the log could not be pinned for writing;
+ * progress is still exact), EINTR (a fatal
  * signal, or any signal before anything was unmapped when the call is not
  * restarted), EIO (the backend's answer did not fit the request, for
  * type1 because it no longer had a mapping the context has, or refused
@@ -493,9 +550,11 @@ struct viommu_shadow_unmap_record {
  * is now broken), ENODEV (the container
  * lost its IOMMU, and every mapping with it; the context is now broken),
  * EOPNOTSUPP (GET_DIRTY, but the backend cannot track dirty pages:
- * GET_INFO's features lack DIRTY), ENOMEM (a context's first walk
- * allocates the buffers its walks keep, 40 KiB at most: nothing was
- * done), E2BIG (one mapping's dirty bitmap
+ * GET_INFO's features lack DIRTY; DIRTY_LOG where they lack DIRTY_LOG),
+ * ENOMEM (a context's first walk allocates the buffers its walks keep,
+ * 40 KiB at most, and its first walk with a log 8 KiB more: nothing was
+ * done; or pinning a page of the log failed for want of memory, progress
+ * exact), E2BIG (one mapping's dirty bitmap
  * would exceed the backend's limit, for type1 the max_dirty_bitmap_size of
  * its migration capability, 256 MB on 6.1 and 6.12), EINVAL also when the
  * backend refuses a mapping's unmap (its page size changed; GET_INFO has
@@ -519,6 +578,9 @@ struct viommu_shadow_unmap_range {
 	__aligned_u64 out_last;
 	__aligned_u64 out_resume;
 	__aligned_u64 out_bytes;
+	__aligned_u64 log;
+	__aligned_u64 log_base;
+	__aligned_u64 log_pages;
 };
 
 #define VIOMMU_SHADOW_UNMAP_RANGE \
@@ -557,7 +619,8 @@ struct viommu_shadow_range {
 /**
  * struct viommu_shadow_unmap_batch - ioctl(VIOMMU_SHADOW_UNMAP_BATCH)
  * @size: sizeof(struct viommu_shadow_unmap_batch)
- * @flags: as for VIOMMU_SHADOW_UNMAP_RANGE, for every range
+ * @flags: as for VIOMMU_SHADOW_UNMAP_RANGE, for every range, but not
+ *	VIOMMU_SHADOW_UNMAP_DIRTY_LOG
  * @ranges: user pointer to an array of struct viommu_shadow_range
  * @nr_ranges: entries in @ranges, 1 to VIOMMU_SHADOW_BATCH_MAX
  * @range_size: size of one entry as the caller knows it, 16 to 4096;
@@ -587,7 +650,8 @@ struct viommu_shadow_range {
  * job.  A signal stops the call the same way, with success when something
  * was unmapped.
  *
- * Errors before any range: EOPNOTSUPP, EINVAL (as for UNMAP_RANGE, and
+ * Errors before any range: EOPNOTSUPP (also for DIRTY_LOG), EINVAL (as
+ * for UNMAP_RANGE, and
  * @nr_ranges 0 or too large, @range_size out of range),
  * ENXIO, EPERM, EIO, EFAULT.
  */

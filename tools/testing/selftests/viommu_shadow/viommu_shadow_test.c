@@ -67,7 +67,8 @@ TEST_F(attach, type1v2_container)
 	EXPECT_EQ(0, info.mapped_bytes);
 	EXPECT_EQ(0, info.high_water);
 	EXPECT_EQ(VIOMMU_SHADOW_FEATURE_MAP | VIOMMU_SHADOW_FEATURE_UNMAP_RANGE |
-		  VIOMMU_SHADOW_FEATURE_DIRTY, info.features);
+		  VIOMMU_SHADOW_FEATURE_DIRTY | VIOMMU_SHADOW_FEATURE_DIRTY_LOG,
+		  info.features);
 	/* No HWPTs to replace: no FEATURE_SET_HWPTS, and the call refused. */
 	EXPECT_EQ(EOPNOTSUPP, vs_ioctl(self->ctx, VIOMMU_SHADOW_SET_HWPTS,
 				       &set));
@@ -198,9 +199,10 @@ TEST_F(attach, struct_sizes)
 		  offsetof(struct viommu_shadow_info, mappings_avail) },
 		{ VIOMMU_SHADOW_MAP, sizeof(struct viommu_shadow_map),
 		  sizeof(struct viommu_shadow_map) },
+		/* The first version ended before log. */
 		{ VIOMMU_SHADOW_UNMAP_RANGE,
 		  sizeof(struct viommu_shadow_unmap_range),
-		  sizeof(struct viommu_shadow_unmap_range) },
+		  offsetof(struct viommu_shadow_unmap_range, log) },
 	};
 	unsigned char buf[512];
 	unsigned int i;
@@ -1189,6 +1191,8 @@ static void abi_set_hwpts(void *buf, struct abi_bufs *b, uint64_t iova)
 
 #define UNMAP_FLAGS	(VIOMMU_SHADOW_UNMAP_GET_DIRTY |		\
 			 VIOMMU_SHADOW_UNMAP_WHOLE | VIOMMU_SHADOW_UNMAP_DENSE)
+/* UNMAP_BATCH does not take DIRTY_LOG: an unknown flag to it. */
+#define RANGE_FLAGS	(UNMAP_FLAGS | VIOMMU_SHADOW_UNMAP_DIRTY_LOG)
 
 #define RANGE_ARRAY(_struct, _ptr, _size, _elem)			\
 	.ptr = offsetof(_struct, _ptr),					\
@@ -1204,13 +1208,14 @@ static const struct abi_row abi_rows[] = {
 		.reserved = { offsetof(struct viommu_shadow_info, __reserved) }),
 	ABI_ROW(MAP, struct viommu_shadow_map, sizeof(struct viommu_shadow_map),
 		VIOMMU_SHADOW_MAP_READ | VIOMMU_SHADOW_MAP_WRITE, abi_map),
+	/* The first version of UNMAP_RANGE's struct ended before log. */
 	ABI_ROW(UNMAP_RANGE, struct viommu_shadow_unmap_range,
-		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS,
+		offsetof(struct viommu_shadow_unmap_range, log), RANGE_FLAGS,
 		abi_unmap,
 		RANGE_ARRAY(struct viommu_shadow_unmap_range, records,
 			    record_size, struct viommu_shadow_unmap_record)),
 	ABI_ROW(SYNC_DIRTY, struct viommu_shadow_unmap_range,
-		sizeof(struct viommu_shadow_unmap_range), UNMAP_FLAGS,
+		offsetof(struct viommu_shadow_unmap_range, log), RANGE_FLAGS,
 		abi_sync, .dirty = true,
 		RANGE_ARRAY(struct viommu_shadow_unmap_range, records,
 			    record_size, struct viommu_shadow_unmap_record)),
