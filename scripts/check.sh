@@ -80,8 +80,8 @@ GUEST_TOOLS="tools/vshadowctl/static/vshadowctl $TESTDIR/vshadow_example
 # A run whose options have --install-module loads no module itself: the
 # guest loads it on first use (autoload_test.sh).
 VM_RUNS_DEBIAN=(
-	"intel|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu amd"
+	"intel|viommu_shadow_test dirty_log_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu intel"
+	"amd|viommu_shadow_test dirty_log_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test|--iommu amd"
 	"autoload|autoload_test.sh|--iommu intel --edu 0 --install-module $MODDIR/viommu_shadow.ko"
 )
 # A real VMM: Debian's QEMU in the guest, its vIOMMU driven over qtest,
@@ -93,8 +93,8 @@ VM_RUN_QEMU="qemu|qemu_vtd_test|--iommu intel --edu 1 --inner-qemu"
 # suite, and alone in a guest without an IOMMU, where iommufd's mock domain
 # (with dirty tracking) works.
 VM_RUNS_DEBUG=(
-	"intel|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test iommufd_test|--iommu intel"
-	"amd|viommu_shadow_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test iommufd_test|--iommu amd"
+	"intel|viommu_shadow_test dirty_log_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test iommufd_test|--iommu intel"
+	"amd|viommu_shadow_test dirty_log_test compat_test reliability_test netlink_test libvshadow_test example_test interpose_test iommufd_test|--iommu amd"
 	"none|iommufd_test|--iommu none --edu 0"
 )
 

@@ -791,6 +791,80 @@ TEST_F(mock, viommu_shadow_dirty_bits)
 }
 
 /*
+ * The dirty log by cookie on iommufd's mock domain: the mappings of
+ * viommu_shadow_dirty_bits, with cookies that put their bits mid-word and
+ * across words of a log, the third an alias of a page of the second, and
+ * the fifth's cookie not page-aligned (its bits go to the bitmap with its
+ * record).  By SYNC_DIRTY, then by UNMAP_RANGE; the log's background
+ * bits stay.
+ */
+TEST_F(mock, viommu_shadow_dirty_log)
+{
+	static const unsigned int pages[] = { 1, 3, 1, 2 };
+	/* the log bit of each mapping's first page */
+	static const __u64 at[] = { 63, 3, 5, 127 };
+	const __u64 pats[] = { 0x30052ULL, 0x1000bULL }, base = 1ULL << 40;
+	const __u64 background = 0x8000000100000001ULL;
+	struct viommu_shadow_unmap_record rec[8];
+	struct viommu_shadow_unmap_range r;
+	__u64 bits[2], log[4], want[4], off, p, bit;
+	unsigned int i, op;
+	const char *why;
+	int ctx;
+
+	ctx = vs_open(self->fd, self->ioas_id, self->hwpt_id, &why);
+	if (ctx == -1)
+		SKIP(return, "%s", why);
+	ASSERT_LE(0, ctx);
+	ASSERT_TRUE(vs_features(ctx) & VIOMMU_SHADOW_FEATURE_DIRTY_LOG);
+	for (i = 0, off = 0; i < 4; off += pages[i++])
+		ASSERT_EQ(0, vs_map(ctx, VS_BASE + off * PAGE_4K,
+				    pages[i] * PAGE_4K, self->buf,
+				    base + at[i] * PAGE_4K));
+	ASSERT_EQ(0, vs_map(ctx, VS_BASE + 16 * PAGE_4K, 2 * PAGE_4K,
+			    self->buf, base + 8));
+
+	for (op = 0; op < 2; op++) {
+		ASSERT_EQ(0, vs_set_dirty(self->fd, self->hwpt_id, VS_BASE,
+					  pats[op]));
+		for (i = 0; i < 4; i++) {
+			log[i] = background;
+			want[i] = background;
+		}
+		for (i = 0, off = 0; i < 4; off += pages[i++])
+			for (p = 0; p < pages[i]; p++)
+				if (pats[op] & (1ULL << (off + p)))
+					want[(at[i] + p) / 64] |=
+						1ULL << ((at[i] + p) % 64);
+		r = vs_range(VS_BASE, ~0ULL, VIOMMU_SHADOW_UNMAP_DIRTY_LOG,
+			     rec, 8, bits, sizeof(bits));
+		r.log = (uintptr_t)log;
+		r.log_base = base;
+		r.log_pages = 256;
+		ASSERT_EQ(0, ioctl_errno(ctx, op ? VIOMMU_SHADOW_UNMAP_RANGE :
+					      VIOMMU_SHADOW_SYNC_DIRTY, &r));
+		ASSERT_EQ(5, r.out_nr_records);
+		for (i = 0; i < 4; i++)
+			EXPECT_EQ(VIOMMU_SHADOW_RECORD_LOGGED, rec[i].flags);
+		for (i = 0; i < 4; i++) {
+			EXPECT_EQ(want[i], log[i])
+				TH_LOG("op %u word %u: %llx", op, i,
+				       (unsigned long long)log[i]);
+		}
+		/* the misfit: its bits in the bitmap, from offset 0 */
+		EXPECT_EQ(VIOMMU_SHADOW_RECORD_DIRTY, rec[4].flags);
+		EXPECT_EQ(0, rec[4].bitmap_offset);
+		for (p = 0; p < 2; p++) {
+			bit = !!(bits[0] & (1ULL << p));
+			EXPECT_EQ(!!(pats[op] & (1ULL << (16 + p))), bit);
+		}
+	}
+	EXPECT_EQ(ENOENT, ioas_unmap(self->fd, self->ioas_id, VS_BASE,
+				     18 * PAGE_4K, NULL));
+	close(ctx);
+}
+
+/*
  * An IOAS can back several HWPTs, each recording only its own devices'
  * writes: a context that names both reports the union, one that names
  * one reports that one's bits only (which is why ATTACH asks for all).
