@@ -193,9 +193,11 @@ static bool sweep_full(void)
 /*
  * Its mappings: a run of RUN_MAPS one-page mappings made by MAP, back to
  * back (one backend call unmaps them), then BATCH_MAPS two-page mappings
- * with gaps between them, made by one MAP_BATCH.  UNMAP_RANGE then takes
- * all but the last, RECS_PER_CALL records at a time (resumed), with dirty
- * bits; the last stays for the check.
+ * with gaps between them, made by one MAP_BATCH.  SYNC_DIRTY reads their
+ * bits into a dirty log (each cookie a page-aligned address of its own,
+ * in another order than the IOVAs), UNMAP_RANGE then takes all but the
+ * last, RECS_PER_CALL records at a time (resumed), with dirty bits in the
+ * bitmap; the last stays for the check.
  */
 #define RUN_MAPS	4
 #define BATCH_MAPS	4
@@ -238,6 +240,14 @@ static uint64_t map_length(int i)
 {
 	return i < RUN_MAPS ? PAGE_4K : 2 * PAGE_4K;
 }
+
+/* Mapping i's cookie: its log bits start at page 96 - 8 * i. */
+static uint64_t map_cookie(int i)
+{
+	return (uint64_t)(96 - 8 * i) * PAGE_4K;
+}
+
+#define LOG_PAGES	128
 
 static int map_index(uint64_t iova)
 {
@@ -311,28 +321,40 @@ static void unknown_if_broken(struct seq *s, int err, int from, int to)
 static void check_records(const struct vs_backend *b, struct seq *s,
 			  const struct viommu_shadow_unmap_range *cmd,
 			  const struct viommu_shadow_unmap_record *rec,
-			  const uint64_t *bitmap, bool unmap, int ret)
+			  const uint64_t *bitmap, const uint64_t *log,
+			  bool unmap, int ret)
 {
+	uint64_t bits, all;
 	uint32_t r;
-	uint64_t bits;
 	int i;
 
 	for (r = 0; r < cmd->out_nr_records && r < RECS_PER_CALL; r++) {
 		i = map_index(rec[r].iova);
 		if (i < 0 || rec[r].length != map_length(i) ||
-		    rec[r].cookie != (uint64_t)i) {
+		    rec[r].cookie != map_cookie(i)) {
 			s->bad_bits++;
 			continue;
 		}
 		if (unmap)
 			s->m[i].state = ABSENT;
+		/* A logged mapping's bits: all of them when they were lost. */
+		if (rec[r].flags & VIOMMU_SHADOW_RECORD_LOGGED) {
+			all = (1ULL << (map_length(i) / PAGE_4K)) - 1;
+			bits = log[map_cookie(i) / PAGE_4K / 64] >>
+			       (map_cookie(i) / PAGE_4K % 64) & all;
+			if (bits != (rec[r].flags &
+				     VIOMMU_SHADOW_RECORD_DIRTY_LOST ?
+				     all : expected_bits(b, i)))
+				s->bad_bits++;
+		}
 		if (rec[r].flags & VIOMMU_SHADOW_RECORD_DIRTY_LOST) {
 			s->dirty_lost++;
 			if (!ret)
 				s->lost_without_error++;
 			continue;
 		}
-		if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY))
+		if (!(cmd->flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY) ||
+		    rec[r].flags & VIOMMU_SHADOW_RECORD_LOGGED)
 			continue;
 		bits = bitmap[rec[r].bitmap_offset / 64] >>
 		       (rec[r].bitmap_offset % 64);
@@ -376,7 +398,8 @@ static void lost_report(struct seq *s, bool kernel, const char *site)
 
 /*
  * UNMAP_RANGE (or SYNC_DIRTY) of [@start, @last] with dirty bits when the
- * context has them, RECS_PER_CALL records a call, resumed until done.
+ * context has them (a sync into the dirty log, an unmap into the bitmap),
+ * RECS_PER_CALL records a call, resumed until done.
  * Progress is exact whatever a call returns, so its records count even
  * when it fails.
  */
@@ -384,20 +407,26 @@ static int walk(const struct vs_backend *b, struct seq *s, unsigned long req,
 		uint64_t start, uint64_t last, int from, int to)
 {
 	struct viommu_shadow_unmap_record rec[RECS_PER_CALL];
-	uint64_t bitmap[RECS_PER_CALL];
+	uint64_t bitmap[RECS_PER_CALL], log[LOG_PAGES / 64];
 	struct viommu_shadow_unmap_range cmd;
 	int ret;
 
 	do {
 		memset(rec, 0, sizeof(rec));
 		memset(bitmap, 0, sizeof(bitmap));
+		memset(log, 0, sizeof(log));
 		cmd = vs_range(start, last, 0, rec, RECS_PER_CALL);
 		if (s->dirty)
 			vs_range_dirty(&cmd, bitmap, sizeof(bitmap));
+		if (s->dirty && req == VIOMMU_SHADOW_SYNC_DIRTY) {
+			cmd.flags |= VIOMMU_SHADOW_UNMAP_DIRTY_LOG;
+			cmd.log = (uintptr_t)log;
+			cmd.log_pages = LOG_PAGES;
+		}
 		ret = vs_ioctl(s->ctx, req, &cmd);
 		if (req == VIOMMU_SHADOW_UNMAP_RANGE)
 			note_report(s, ret, from, to);
-		check_records(b, s, &cmd, rec, bitmap,
+		check_records(b, s, &cmd, rec, bitmap, log,
 			      req == VIOMMU_SHADOW_UNMAP_RANGE, ret);
 		if (ret) {
 			unknown_if_broken(s, ret, from, to);
@@ -439,7 +468,7 @@ static void run_sequence(const struct vs_backend *b, struct seq *s,
 
 	for (i = 0; i < RUN_MAPS; i++) {
 		ret = _vs_map(s->ctx, map_iova(i), map_length(i),
-			      buf + i * PAGE_4K, i);
+			      buf + i * PAGE_4K, map_cookie(i));
 		if (!ret)
 			s->m[i].state = PRESENT;
 		unknown_if_broken(s, ret, i, i + 1);
@@ -454,7 +483,7 @@ static void run_sequence(const struct vs_backend *b, struct seq *s,
 			.iova = map_iova(RUN_MAPS + i),
 			.length = map_length(RUN_MAPS + i),
 			.vaddr = (uintptr_t)buf + (RUN_MAPS + 2 * i) * PAGE_4K,
-			.cookie = RUN_MAPS + i,
+			.cookie = map_cookie(RUN_MAPS + i),
 		};
 	ret = vs_ioctl(s->ctx, VIOMMU_SHADOW_MAP_BATCH, &batch);
 	for (i = 0; i < BATCH_MAPS && i < (int)batch.out_done; i++)
@@ -1348,6 +1377,7 @@ TEST_F(lifetime, unprivileged_user)
 #define FUZZ_BATCH	50
 #define FUZZ_LIVE	256	/* live mappings the fuzzer remembers */
 #define FUZZ_REC	64
+#define FUZZ_LOG_PAGES	4096	/* a dirty log's: cookies 0 to 16 MiB */
 
 struct fuzz {
 	uint64_t state;
@@ -1358,6 +1388,7 @@ struct fuzz {
 	bool eio;			/* the mock was told to fail with EIO */
 	struct viommu_shadow_unmap_record rec[FUZZ_REC + 1];
 	uint64_t bitmap[FUZZ_REC * 8];
+	uint64_t log[FUZZ_LOG_PAGES / 64];
 	struct viommu_shadow_map_entry entries[16];
 	struct viommu_shadow_range ranges[8];
 };
@@ -1441,6 +1472,34 @@ static void fz_mangle(struct fuzz *f, void *p, size_t size, uint32_t *usize)
 	}
 }
 
+/* A cookie: half the time a page of the fuzzer's log, else anything. */
+static uint64_t fz_cookie(struct fuzz *f)
+{
+	return fz_chance(f, 50) ? fz_below(f, FUZZ_LOG_PAGES) * PAGE_4K :
+				  fz_next(f);
+}
+
+/*
+ * Into the dirty log, from a base that puts some cookies in it, now and
+ * then without records or bitmap.
+ */
+static void fz_log(struct fuzz *f, struct viommu_shadow_unmap_range *r)
+{
+	r->flags |= VIOMMU_SHADOW_UNMAP_DIRTY_LOG;
+	r->log = (uintptr_t)f->log;
+	r->log_base = fz_below(f, FUZZ_LOG_PAGES / 2) * PAGE_4K;
+	r->log_pages = 1 + fz_below(f, FUZZ_LOG_PAGES);
+	if (fz_chance(f, 20)) {
+		r->records = 0;
+		r->nr_records = 0;
+		r->record_size = 0;
+	}
+	if (fz_chance(f, 20)) {
+		r->bitmap = 0;
+		r->bitmap_bytes = 0;
+	}
+}
+
 static void fz_remember(struct fuzz *f, uint64_t iova)
 {
 	if (f->nr_live < FUZZ_LIVE)
@@ -1474,7 +1533,7 @@ static int fz_call(struct fuzz *f, int ctx, int mock)
 		u.map = (struct viommu_shadow_map) {
 			.size = size, .flags = 1 + fz_below(f, 3),
 			.iova = fz_iova(f), .length = fz_length(f),
-			.vaddr = (uintptr_t)f->buf, .cookie = fz_next(f),
+			.vaddr = (uintptr_t)f->buf, .cookie = fz_cookie(f),
 		};
 		break;
 	case 3:
@@ -1505,6 +1564,9 @@ static int fz_call(struct fuzz *f, int ctx, int mock)
 		if (req == VIOMMU_SHADOW_SYNC_DIRTY || fz_chance(f, 50))
 			vs_range_dirty(&u.range, f->bitmap,
 				       8 * (1 + fz_below(f, ARRAY_SIZE(f->bitmap))));
+		if (u.range.flags & VIOMMU_SHADOW_UNMAP_GET_DIRTY &&
+		    fz_chance(f, 40))
+			fz_log(f, &u.range);
 		break;
 	case 7:
 		req = VIOMMU_SHADOW_UNMAP_BATCH;
