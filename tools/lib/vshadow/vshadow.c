@@ -35,6 +35,7 @@
 static_assert(!(VSHADOW_UNMAPPED_DIRTY ^ VIOMMU_SHADOW_RECORD_DIRTY));
 static_assert(!(VSHADOW_UNMAPPED_CUT ^ VIOMMU_SHADOW_RECORD_CUT));
 static_assert(!(VSHADOW_UNMAPPED_DIRTY_LOST ^ VIOMMU_SHADOW_RECORD_DIRTY_LOST));
+static_assert(!(VSHADOW_UNMAPPED_LOGGED ^ VIOMMU_SHADOW_RECORD_LOGGED));
 static_assert(!(VSHADOW_MAP_READ ^ VIOMMU_SHADOW_MAP_READ));
 static_assert(!(VSHADOW_MAP_WRITE ^ VIOMMU_SHADOW_MAP_WRITE));
 /* vshadow_unmap_batch() hands the caller's ranges to the module as such. */
@@ -56,6 +57,7 @@ struct vshadow {
 	int container;
 	int ctx;			/* kernel: the context */
 	bool dirty;
+	bool kernel_log;		/* kernel: the module takes a log */
 	bool broken;
 	uint64_t pgsize;
 	uint64_t bitmap_max;		/* type1's max_dirty_bitmap_size */
@@ -132,6 +134,7 @@ static int kernel_info(struct vshadow *vs)
 		return ret;
 	vs->pgsize = info.pgsize;
 	vs->dirty = info.features & VIOMMU_SHADOW_FEATURE_DIRTY;
+	vs->kernel_log = info.features & VIOMMU_SHADOW_FEATURE_DIRTY_LOG;
 	return 0;
 }
 
@@ -158,18 +161,78 @@ static int kernel_open(struct vshadow *vs,
 
 /*
  * Where a walk's mappings go: the caller's function, and the first
- * non-zero value it returned (which stops the walk).
+ * non-zero value it returned (which stops the walk); with a dirty log,
+ * the log (and the page size its bits stand for).
  */
 struct sink {
 	vshadow_unmap_fn fn;
 	void *opaque;
 	int stop;
+	const struct vshadow_log *log;
+	uint64_t pgsize;
 };
+
+/* The module's rule: where a mapping goes in the log, if it fits. */
+static bool log_fits(const struct sink *sink, const struct vshadow_unmapped *m,
+		     uint64_t *bit)
+{
+	const struct vshadow_log *log = sink->log;
+	uint64_t off;
+
+	if (m->cookie < log->base || m->cookie % sink->pgsize ||
+	    m->nr_pages > 32768)
+		return false;
+	off = (m->cookie - log->base) / sink->pgsize;
+	if (off >= log->pages || m->nr_pages > log->pages - off)
+		return false;
+	*bit = off;
+	return true;
+}
+
+/*
+ * OR @m's bits (every page's when they may be lost) into the log from
+ * bit @bit, a word at a time with one atomic OR.
+ */
+static void log_set(const struct sink *sink, const struct vshadow_unmapped *m,
+		    uint64_t bit)
+{
+	bool all = m->flags & VSHADOW_UNMAPPED_DIRTY_LOST;
+	uint64_t p = 0, n, val;
+	unsigned int off, sh;
+
+	for (; p < m->nr_pages; p += n, bit += n) {
+		off = bit % 64;
+		n = m->nr_pages - p < 64 - off ? m->nr_pages - p : 64 - off;
+		val = n == 64 ? ~0ULL : (1ULL << n) - 1;
+		if (!all) {
+			/* pages p .. p + n - 1 of the mapping's own bits */
+			sh = p % 64;
+			val &= (m->dirty[p / 64] >> sh) |
+			       (sh && sh + n > 64 ?
+				m->dirty[p / 64 + 1] << (64 - sh) : 0);
+		}
+		if (val)
+			__atomic_fetch_or(&sink->log->words[bit / 64],
+					  val << off, __ATOMIC_RELAXED);
+	}
+}
 
 static void deliver(struct sink *sink, const struct vshadow_unmapped *m)
 {
+	struct vshadow_unmapped logged;
+	uint64_t bit;
 	int ret;
 
+	/* Bits the module did not log itself, where it would have. */
+	if (sink->log && m->flags & VSHADOW_UNMAPPED_DIRTY &&
+	    log_fits(sink, m, &bit)) {
+		log_set(sink, m, bit);
+		logged = *m;
+		logged.flags &= ~VSHADOW_UNMAPPED_DIRTY;
+		logged.flags |= VSHADOW_UNMAPPED_LOGGED;
+		logged.dirty = NULL;
+		m = &logged;
+	}
 	if (!sink->fn)
 		return;
 	ret = sink->fn(sink->opaque, m);
@@ -249,6 +312,12 @@ static int kernel_walk(struct vshadow *vs, unsigned long req, uint64_t start,
 			r.bitmap = (uintptr_t)vs->bitmap;
 			r.bitmap_bytes = vs->bitmap_bytes;
 			r.bitmap_pgsize = vs->pgsize;
+		}
+		if (sink->log && vs->kernel_log) {
+			r.flags |= VIOMMU_SHADOW_UNMAP_DIRTY_LOG;
+			r.log = (uintptr_t)sink->log->words;
+			r.log_base = sink->log->base;
+			r.log_pages = sink->log->pages;
 		}
 		ret = xioctl(vs->ctx, req, &r);
 		/* Exact progress: the records are valid whatever ret is. */
@@ -1202,7 +1271,7 @@ int vshadow_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 int vshadow_unmap_range(struct vshadow *vs, uint64_t start, uint64_t last,
 			unsigned int flags, vshadow_unmap_fn fn, void *opaque)
 {
-	struct sink sink = { fn, opaque, 0 };
+	struct sink sink = { .fn = fn, .opaque = opaque };
 	int ret;
 
 	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||
@@ -1222,7 +1291,7 @@ int vshadow_unmap_batch(struct vshadow *vs, const struct vshadow_range *ranges,
 			uint32_t nr, unsigned int flags, vshadow_unmap_fn fn,
 			void *opaque, uint32_t *done)
 {
-	struct sink sink = { fn, opaque, 0 };
+	struct sink sink = { .fn = fn, .opaque = opaque };
 	uint32_t i, n = 0;
 	int ret = 0;
 
@@ -1247,10 +1316,65 @@ int vshadow_unmap_batch(struct vshadow *vs, const struct vshadow_range *ranges,
 	return ret ?: sink.stop;
 }
 
+/*
+ * A log the module would take; the library sets bits the same way where
+ * the module does not (an older module, the fallback).
+ */
+static int log_check(const struct vshadow *vs, const struct vshadow_log *log)
+{
+	if (!log || log->size < sizeof(*log) || log->__reserved ||
+	    !log->words || (uintptr_t)log->words % 8 || !log->pages ||
+	    !vs->pgsize || log->base % vs->pgsize ||
+	    log->pages - 1 > (UINT64_MAX - log->base) / vs->pgsize)
+		return -EINVAL;
+	return 0;
+}
+
+static int walk_log(struct vshadow *vs, bool sync, uint64_t start,
+		    uint64_t last, unsigned int flags,
+		    const struct vshadow_log *log, vshadow_unmap_fn fn,
+		    void *opaque)
+{
+	struct sink sink = {
+		.fn = fn, .opaque = opaque, .log = log, .pgsize = vs->pgsize,
+	};
+	int ret;
+
+	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||
+	    !(flags & VSHADOW_UNMAP_DIRTY) || start > last)
+		return -EINVAL;
+	if (vs->broken)
+		return -EIO;
+	ret = log_check(vs, log);
+	if (ret)
+		return ret;
+	if (vs->mode == VSHADOW_MODE_USERSPACE)
+		ret = user_walk(vs, sync, start, last, flags, &sink);
+	else
+		ret = kernel_walk(vs, sync ? VIOMMU_SHADOW_SYNC_DIRTY :
+				  VIOMMU_SHADOW_UNMAP_RANGE, start, last,
+				  flags, &sink);
+	return ret ?: sink.stop;
+}
+
+int vshadow_sync_dirty_log(struct vshadow *vs, uint64_t start, uint64_t last,
+			   unsigned int flags, const struct vshadow_log *log,
+			   vshadow_unmap_fn fn, void *opaque)
+{
+	return walk_log(vs, true, start, last, flags, log, fn, opaque);
+}
+
+int vshadow_unmap_range_log(struct vshadow *vs, uint64_t start, uint64_t last,
+			    unsigned int flags, const struct vshadow_log *log,
+			    vshadow_unmap_fn fn, void *opaque)
+{
+	return walk_log(vs, false, start, last, flags, log, fn, opaque);
+}
+
 int vshadow_sync_dirty(struct vshadow *vs, uint64_t start, uint64_t last,
 		       unsigned int flags, vshadow_unmap_fn fn, void *opaque)
 {
-	struct sink sink = { fn, opaque, 0 };
+	struct sink sink = { .fn = fn, .opaque = opaque };
 	int ret;
 
 	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||

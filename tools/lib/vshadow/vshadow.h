@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define VSHADOW_VERSION_MAJOR	1
-#define VSHADOW_VERSION_MINOR	0
+#define VSHADOW_VERSION_MINOR	1
 
 /* The library's version, "MAJOR.MINOR", as it was built. */
 VSHADOW_API const char *vshadow_version(void);
@@ -196,6 +196,7 @@ VSHADOW_API int vshadow_map_batch(struct vshadow *vs,
 #define VSHADOW_UNMAPPED_DIRTY		0x1u	/* @dirty is valid */
 #define VSHADOW_UNMAPPED_CUT		0x2u	/* reached outside the range */
 #define VSHADOW_UNMAPPED_DIRTY_LOST	0x4u	/* take all pages as dirty */
+#define VSHADOW_UNMAPPED_LOGGED		0x8u	/* bits in the log (1.1) */
 
 /**
  * struct vshadow_unmapped - one mapping unmapped (or synced)
@@ -207,7 +208,8 @@ VSHADOW_API int vshadow_map_batch(struct vshadow *vs,
  * @cookie: the cookie given to vshadow_map()
  * @dirty: with VSHADOW_UNMAPPED_DIRTY, its dirty bits: one per IOMMU page
  *	(vshadow_info::pgsize), the page at @iova in bit 0 of word 0; valid
- *	only during the callback
+ *	only during the callback.  NULL with VSHADOW_UNMAPPED_LOGGED: the
+ *	bits went to the dirty log (see vshadow_sync_dirty_log())
  * @nr_pages: @length / pgsize
  */
 struct vshadow_unmapped {
@@ -274,6 +276,62 @@ VSHADOW_API int vshadow_unmap_range(struct vshadow *vs, uint64_t start,
 VSHADOW_API int vshadow_sync_dirty(struct vshadow *vs, uint64_t start,
 				   uint64_t last, unsigned int flags,
 				   vshadow_unmap_fn fn, void *opaque);
+
+/**
+ * struct vshadow_log - a dirty log indexed by cookie (1.1)
+ * @size: sizeof(struct vshadow_log) as the caller knows it
+ * @__reserved: 0
+ * @words: the log, aligned to 8 bytes: bit n is bit n % 64 of @words[n / 64]
+ *	(the layout of KVM's dirty log and QEMU's little-endian bitmaps)
+ * @base: the cookie of bit 0, a multiple of the page size
+ *	(vshadow_info::pgsize)
+ * @pages: the bits in the log, one per page of cookie space from @base
+ */
+struct vshadow_log {
+	uint32_t size;
+	uint32_t __reserved;
+	uint64_t *words;
+	uint64_t base;
+	uint64_t pages;
+};
+
+/**
+ * vshadow_sync_dirty_log() - vshadow_sync_dirty() into a dirty log (1.1)
+ * @log: where the bits go, by cookie
+ *
+ * For a VMM whose cookies are its own page-aligned, linear addresses (a
+ * guest-physical address, a ram_addr_t): page k of a mapping with cookie
+ * c sets bit (c - @log->base) / pgsize + k of the log, when the mapping
+ * fits it (c a multiple of pgsize, at least @log->base, its last page's
+ * bit below @log->pages, and at most 32768 pages).  @fn then sees the
+ * mapping with VSHADOW_UNMAPPED_LOGGED and no @dirty; a mapping that does
+ * not fit comes with its bits as ever.  Bits are only ever set, each
+ * word with one atomic OR: the VMM's other threads may set bits of the
+ * log meanwhile, and keep them.  A mapping whose bits may be lost
+ * (DIRTY_LOST) has every page set.  With a module that has
+ * VIOMMU_SHADOW_FEATURE_DIRTY_LOG, the module sets the bits in the same
+ * system call; otherwise (an older module, the fallback) the library
+ * sets them from the bits it reads.
+ *
+ * Return: as vshadow_sync_dirty(); -EINVAL also for a log the module
+ * would refuse (@size below 1.1's, @__reserved not 0, @words NULL or not
+ * aligned to 8 bytes, @pages 0, @base not a multiple of pgsize, or a log
+ * reaching past cookie 2^64 - 1), nothing done.
+ */
+VSHADOW_API int vshadow_sync_dirty_log(struct vshadow *vs, uint64_t start,
+				       uint64_t last, unsigned int flags,
+				       const struct vshadow_log *log,
+				       vshadow_unmap_fn fn, void *opaque);
+
+/*
+ * vshadow_unmap_range_log() - vshadow_unmap_range() with
+ * VSHADOW_UNMAP_DIRTY (required) into a dirty log, as
+ * vshadow_sync_dirty_log() (1.1).
+ */
+VSHADOW_API int vshadow_unmap_range_log(struct vshadow *vs, uint64_t start,
+					uint64_t last, unsigned int flags,
+					const struct vshadow_log *log,
+					vshadow_unmap_fn fn, void *opaque);
 
 /**
  * struct vshadow_range - one range of vshadow_unmap_batch()
