@@ -17,10 +17,11 @@
  *    delivering bits, or filling a mapping's range when its bits may be
  *    lost, cannot fail.
  *
- * 3. At most VSHADOW_LOG_PINS pages are pinned at a time: the walk cuts a
- *    run so that its pages fit (vshadow_log_need()), and releases the
- *    pages it holds when the next run's would not.  Everything pinned is
- *    released, and marked dirty, before the call returns.
+ * 3. At most VSHADOW_LOG_PINS pages are pinned at a time.  Pages stay
+ *    pinned from run to run (a VMM's runs often share them) until the
+ *    array is full: the walk then releases them before a run, or cuts the
+ *    run (vshadow_run_pin_log()).  Everything pinned is released, and
+ *    marked dirty, before the call returns.
  *
  * Callers hold vshadow_ctx::lock; the pin array is the context's.
  */
@@ -95,25 +96,6 @@ static void vshadow_log_span(const struct vshadow_log *log, u64 bit, u64 n,
 	*last = (unsigned long)(log->words + (bit + n - 1) / 64) & PAGE_MASK;
 }
 
-/*
- * How many pages a mapping's @n bits from @bit add to a run's, at most,
- * *@prev being the last page of the run's mapping before it (~0UL, never
- * a page's address: none);
- * moves *@prev to this mapping's last page.
- */
-u32 vshadow_log_need(const struct vshadow_log *log, u64 bit, u64 n,
-		     unsigned long *prev)
-{
-	unsigned long first, last;
-
-	vshadow_log_span(log, bit, n, &first, &last);
-	n = ((last - first) >> PAGE_SHIFT) + 1;
-	if (first == *prev)
-		n--;
-	*prev = last;
-	return n;
-}
-
 /* The pinned page at @uaddr, or NULL; the last one pinned is tried first. */
 static struct page *vshadow_log_find(const struct vshadow_log_pins *pins,
 				     unsigned long uaddr)
@@ -138,9 +120,10 @@ void vshadow_log_release(struct vshadow_log *log)
 }
 
 /*
- * Pin the pages of bits [@bit, @bit + @n) that are not pinned yet.  The
- * walk made room (vshadow_log_make_room()).  0, or -EFAULT (a page that
- * cannot be written), -ENOMEM or -EINTR (a fatal signal) from GUP.
+ * Pin the pages of bits [@bit, @bit + @n) that are not pinned yet.  0,
+ * -ENOSPC when the pin array is full (the pages pinned so far stay), or
+ * -EFAULT (a page that cannot be written), -ENOMEM or -EINTR (a fatal
+ * signal) from GUP.
  */
 int vshadow_log_pin(struct vshadow_log *log, u64 bit, u64 n)
 {
@@ -153,8 +136,8 @@ int vshadow_log_pin(struct vshadow_log *log, u64 bit, u64 n)
 	for (; uaddr <= last; uaddr += PAGE_SIZE) {
 		if (vshadow_log_find(pins, uaddr))
 			continue;
-		if (WARN_ON_ONCE(pins->nr == VSHADOW_LOG_PINS))
-			return -EFAULT;
+		if (pins->nr == VSHADOW_LOG_PINS)
+			return -ENOSPC;
 		ret = vshadow_fail(VSHADOW_FAULT_COPY) ? -EFAULT :
 		      pin_user_pages_fast(uaddr, 1, FOLL_WRITE, &page);
 		if (ret != 1)
@@ -163,13 +146,6 @@ int vshadow_log_pin(struct vshadow_log *log, u64 bit, u64 n)
 		pins->page[pins->nr++] = page;
 	}
 	return 0;
-}
-
-/* Before a run that needs up to @need more pages: release if they won't fit. */
-void vshadow_log_make_room(struct vshadow_log *log, u32 need)
-{
-	if (log->pins->nr + need > VSHADOW_LOG_PINS)
-		vshadow_log_release(log);
 }
 
 /*

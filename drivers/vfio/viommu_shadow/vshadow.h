@@ -546,9 +546,6 @@ int vshadow_log_init(struct vshadow_ctx *ctx, struct vshadow_log *log,
 void vshadow_log_free(struct vshadow_ctx *ctx);
 bool vshadow_log_fits(const struct vshadow_log *log, u64 cookie, u64 pages,
 		      u64 *bit);
-u32 vshadow_log_need(const struct vshadow_log *log, u64 bit, u64 n,
-		     unsigned long *prev);
-void vshadow_log_make_room(struct vshadow_log *log, u32 need);
 int vshadow_log_pin(struct vshadow_log *log, u64 bit, u64 n);
 void vshadow_log_set(struct vshadow_log *log, u64 bit, const u64 *src,
 		     u64 src_bit, u64 n);

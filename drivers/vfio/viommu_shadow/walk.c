@@ -73,7 +73,6 @@ struct vshadow_walk {
  *	backend writes it straight into the caller's bitmap too, and the
  *	run is not bounded by the kernel buffer
  * @nr_logged: how many of the mappings get their bits in the log
- * @log_need: log pages the run needs pinned, at most (vshadow_log_need())
  */
 struct vshadow_run {
 	struct vshadow_node **nodes;
@@ -83,7 +82,6 @@ struct vshadow_run {
 	bool direct;
 	bool in_place;
 	u32 nr_logged;
-	u32 log_need;
 };
 
 /*
@@ -205,9 +203,10 @@ static int vshadow_clear_tail(u64 __user *word, u64 nbits)
  * Gather the run that starts at @node: the mappings back to back from it
  * that the caller's buffers, VSHADOW_RUN_MAX and (with dirty bits) the
  * kernel bitmap have room for (an in-place run: the backend's bitmap
- * limit), and with a log the pages it may pin.  A mapping whose bits go
- * to the log needs no room in the caller's bitmap, nor a record when the
- * caller asked for none; one that does not fit the log needs both.
+ * limit).  A mapping whose bits go to the log needs no room in the
+ * caller's bitmap, nor a record when the caller asked for none; one that
+ * does not fit the log needs both.  (The log's pages may cut the run
+ * later: vshadow_run_pin_log().)
  * Returns 0, 1 when not even @node fits the caller's buffers, or -E2BIG
  * when its bits exceed what the backend returns in one call.
  */
@@ -218,9 +217,7 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 	u32 room = walk->no_records ? U32_MAX :
 		   walk->cmd->nr_records - walk->cmd->out_nr_records;
 	u64 used = walk->bitmap_used, pages, span, at, bit;
-	unsigned long log_prev = ~0UL;
 	struct vshadow_node *next;
-	u32 need;
 
 	memset(run, 0, sizeof(*run));
 	run->nodes = ctx->run_nodes;
@@ -241,12 +238,8 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 		}
 		if (walk->dirty && vshadow_logged(walk, node, &bit)) {
 			/* Through the kernel buffer, a page at most. */
-			need = vshadow_log_need(&walk->log, bit, pages,
-						&log_prev);
-			if (span > VSHADOW_RUN_BYTES * 8 ||
-			    run->log_need + need > VSHADOW_LOG_PINS)
+			if (span > VSHADOW_RUN_BYTES * 8)
 				break;
-			run->log_need += need;
 			run->nr_logged++;
 		} else if (walk->dirty) {
 			if (walk->no_records)
@@ -381,27 +374,47 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 }
 
 /*
- * Pin the log pages the run's logged mappings need, before the backend is
- * called: after it, their bits are delivered, or filled in, without fail.
+ * Pin the log pages the run's logged mappings need, before anything else
+ * is done with the run (and before the walk looks for the mapping after
+ * it): after the backend call their bits are delivered, or filled in,
+ * without fail.  The pages pinned for earlier runs stay
+ * (they are often the same) until the pin array is full; then, if none
+ * of the run's was pinned yet, all are released, else the run is cut
+ * before the mapping whose pages did not fit (no record of the run is
+ * written yet, and the rest of it is the next run).
  */
 static int vshadow_run_pin_log(struct vshadow_walk *walk,
 			       struct vshadow_run *run)
 {
 	u64 bit;
-	u32 i;
+	u32 i, logged = 0;
 	int ret;
 
-	if (!run->nr_logged)
-		return 0;
-	vshadow_log_make_room(&walk->log, run->log_need);
-	for (i = 0; i < run->nr; i++) {
+	for (i = 0; i < run->nr && run->nr_logged; i++) {
 		if (!vshadow_logged(walk, run->nodes[i], &bit))
 			continue;
 		ret = vshadow_log_pin(&walk->log, bit,
 				      vshadow_log_npages(&walk->log,
 							 run->nodes[i]));
+		if (ret == -ENOSPC && !logged) {
+			/* All the pages pinned are earlier runs': let go. */
+			vshadow_log_release(&walk->log);
+			ret = vshadow_log_pin(&walk->log, bit,
+					      vshadow_log_npages(&walk->log,
+								 run->nodes[i]));
+			/* A mapping's bits span two pages at most. */
+			if (WARN_ON_ONCE(ret == -ENOSPC))
+				return -EFAULT;
+		}
+		if (ret == -ENOSPC) {
+			run->nr = i;
+			run->tail = run->nodes[i - 1];
+			run->nr_logged = logged;
+			return 0;
+		}
 		if (ret)
 			return ret;
+		logged++;
 	}
 	return 0;
 }
@@ -766,8 +779,6 @@ static int vshadow_walk_run(struct vshadow_walk *walk,
 	int ret;
 
 	ret = vshadow_run_records(walk, run);
-	if (!ret)
-		ret = vshadow_run_pin_log(walk, run);
 	if (ret)
 		return ret;
 
@@ -1085,6 +1096,9 @@ static int vshadow_walk_range(struct vshadow_walk *walk)
 			ret = vshadow_walk_stop(cmd, -ENOSPC);
 			break;
 		}
+		/* The log's pages may cut the run: before its next is known. */
+		if (!ret)
+			ret = vshadow_run_pin_log(walk, &run);
 		if (ret)
 			break;
 		next = vshadow_tree_next(run.tail, cmd->start, cmd->out_last);
