@@ -235,6 +235,15 @@ target() {
 	echo "page-table entry), type1_per_run (a VMM that batches: one UNMAP_DMA per"
 	echo "invalidated run), module_per_page (the preload library under an"
 	echo "unmodified QEMU), module_per_run (MAP_BATCH and UNMAP_RANGE per run)."
+	echo "Dirty-log cells (one-page mappings, back to back or over 8 TB, each"
+	echo "with a cookie, a guest page, in another order than the IOVAs; the"
+	echo "bits go into the VMM's bitmap by cookie): SYNC_DIRTY_LOG (the module,"
+	echo "VIOMMU_SHADOW_UNMAP_DIRTY_LOG, no records), QEMU_way (QEMU 7.2: a"
+	echo "GET_BITMAP per mapping, its bits set at the mapping's guest page from"
+	echo "the VMM's table; not at 65535, where type1's quadratic GET_BITMAP"
+	echo "takes about a minute per repetition), B3_way (libvshadow's fallback,"
+	echo "vshadow_sync_dirty_log(): a GET_BITMAP per run, split, set by cookie);"
+	echo "the gate: the log holds exactly every mapping's page."
 	echo "Gates on every repetition: records, every dirty bit (all set behind"
 	echo "vfio-pci), dma_avail and the module's live nodes back to their start."
 	echo
@@ -257,6 +266,10 @@ target() {
 	target "MAP_BATCH of 64/MAP_DMA" "maps-4096|MAP_BATCH64/MAP_DMA" "$P" 1.0
 	target "MAP/MAP_DMA" "maps-4096|MAP/MAP_DMA" "$P" 1.10
 	target "stream, per run: module/type1" "stream|module_per_run/type1_per_run" "$P" 1.05
+	target "dirty log, dense 4096: module/QEMU's way" "log-dense-4096|SYNC_DIRTY_LOG/QEMU_way" "$P" 0.05
+	target "dirty log, dense 4096: module/B3's way" "log-dense-4096|SYNC_DIRTY_LOG/B3_way" "$P" 0.9
+	target "dirty log, dense 65535: module/B3's way" "log-dense-65535|SYNC_DIRTY_LOG/B3_way" "$P" 0.9
+	target "dirty log, sparse 4096: module/B3's way" "log-sparse-4096|SYNC_DIRTY_LOG/B3_way" "$P" 0.9
 	target "iommufd sparse: module/loop" "iommufd-sparse-4096|module/loop" "$OUTDIR/pooled-iommufd.txt" 1.0
 	target "iommufd dense: module/loop" "iommufd-dense-4096|module/loop" "$OUTDIR/pooled-iommufd.txt" 0.75
 	target "slab bytes per shadow mapping" slab_bytes_per_mapping \

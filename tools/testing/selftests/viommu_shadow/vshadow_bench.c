@@ -272,6 +272,7 @@ enum arm {
 	Y_VS, Y_LOOP, Y_B3, Y_FLOOR,	/* sync */
 	S_T1, S_T1RUN, S_VSPAGE, S_VS,	/* stream */
 	F_VS, F_T1, F_VER,		/* floors */
+	L_VS, L_QEMU, L_B3,		/* sync into a dirty log by cookie */
 	NR_ARMS
 };
 
@@ -285,6 +286,7 @@ static const char *const arm_name[NR_ARMS] = {
 	"SYNC_DIRTY", "GET_BITMAP_loop", "B3_sync", "GET_BITMAP_run",
 	"type1_per_page", "type1_per_run", "module_per_page", "module_per_run",
 	"GET_INFO", "VFIO_IOMMU_GET_INFO", "VFIO_GET_API_VERSION",
+	"SYNC_DIRTY_LOG", "QEMU_way", "B3_way",
 };
 
 /* Just under 8 TB: type1 takes at most INT_MAX pages of bitmap. */
@@ -660,6 +662,138 @@ static uint64_t run_floor(int arm)
 	return now_ns() - t0;
 }
 
+/*
+ * The dirty-log cells: @n one-page mappings, @stride apart, each with a
+ * cookie of its own, as a vIOMMU VMM's guest-physical address: page
+ * (i * LOG_MUL) % n of the log, in another order than the IOVAs (LOG_MUL
+ * is prime to 4096 and to 65535).  The log is the VMM's bitmap, by cookie.
+ * Arms: SYNC_DIRTY_LOG = SYNC_DIRTY with VIOMMU_SHADOW_UNMAP_DIRTY_LOG and
+ * no records; QEMU_way = what QEMU 7.2 does (vfio_sync_dirty_bitmap):
+ * one type1 GET_BITMAP per mapping, then its bits set in the log at the
+ * mapping's guest address from the VMM's own table; B3_way =
+ * libvshadow's fallback (vshadow_sync_dirty_log()): one GET_BITMAP per
+ * run, split, and set in the log by cookie, one atomic OR per word.
+ */
+#define LOG_MUL		7919
+
+static uint64_t *log_words;		/* MAX_N bits */
+static uint64_t *log_cookie;		/* the VMM's table: cookie by index */
+
+static void log_map_n(int arm, uint64_t n, uint64_t stride)
+{
+	struct viommu_shadow_map_batch mb = {
+		.size = sizeof(mb), .entries = (uintptr_t)b.ent,
+		.entry_size = sizeof(*b.ent),
+	};
+	uint64_t i, k;
+
+	for (i = 0; i < n; i++)
+		log_cookie[i] = i * LOG_MUL % n * PAGE_4K;
+	for (i = 0; arm == L_B3 && i < n; i++)
+		if (vshadow_map(b.lib, BASE + i * stride, PAGE_4K,
+				b.mem + (i % 64) * PAGE_4K,
+				VSHADOW_MAP_READ | VSHADOW_MAP_WRITE,
+				log_cookie[i]))
+			die("B3: vshadow_map");
+	for (i = 0; arm != L_B3 && i < n; i += mb.nr_entries) {
+		mb.nr_entries = n - i < VIOMMU_SHADOW_BATCH_MAX ?
+				n - i : VIOMMU_SHADOW_BATCH_MAX;
+		for (k = 0; k < mb.nr_entries; k++)
+			b.ent[k] = (struct viommu_shadow_map_entry) {
+				.flags = VIOMMU_SHADOW_MAP_READ |
+					 VIOMMU_SHADOW_MAP_WRITE,
+				.iova = BASE + (i + k) * stride,
+				.length = PAGE_4K,
+				.vaddr = (uintptr_t)(b.mem +
+						     ((i + k) % 64) * PAGE_4K),
+				.cookie = log_cookie[i + k],
+			};
+		if (ioctl(b.ctx, VIOMMU_SHADOW_MAP_BATCH, &mb))
+			die("MAP_BATCH");
+	}
+}
+
+static void log_set(uint64_t page)
+{
+	__atomic_fetch_or(&log_words[page / 64], 1ULL << (page % 64),
+			  __ATOMIC_RELAXED);
+}
+
+static uint64_t run_log(int arm, uint64_t n, uint64_t stride)
+{
+	const uint64_t words = (n + 63) / 64;
+	struct vshadow_log log = {
+		.size = sizeof(log), .words = log_words, .pages = n,
+	};
+	struct viommu_shadow_unmap_range r;
+	uint64_t t0, t, i, word, total = 0, set = 0;
+
+	log_map_n(arm, n, stride);
+	memset(log_words, 0, words * 8);
+	t0 = now_ns();
+	switch (arm) {
+	case L_VS:
+		r = vs_range(0, ~0ULL, 0, NULL, 0);
+		r.record_size = 0;
+		vs_range_dirty(&r, NULL, 0);
+		r.flags |= VIOMMU_SHADOW_UNMAP_DIRTY_LOG;
+		r.log = (uintptr_t)log_words;
+		r.log_pages = n;
+		do {
+			if (ioctl(b.ctx, VIOMMU_SHADOW_SYNC_DIRTY, &r))
+				die("SYNC_DIRTY into the log");
+			total += r.out_nr_records;
+			r.start = r.out_resume;
+		} while (r.out_flags & VIOMMU_SHADOW_UNMAP_OUT_MORE);
+		break;
+	case L_QEMU:
+		for (i = 0; i < n; i++) {
+			if (t1_get_bitmap(BASE + i * stride, PAGE_4K, &word, 8))
+				die("QEMU_way: GET_BITMAP");
+			if (word & 1)
+				log_set(log_cookie[i] / PAGE_4K);
+		}
+		total = n;
+		break;
+	case L_B3:
+		if (vshadow_sync_dirty_log(b.lib, 0, ~0ULL, VSHADOW_UNMAP_DIRTY,
+					   &log, NULL, NULL))
+			die("B3_way: vshadow_sync_dirty_log");
+		total = n;
+		break;
+	default:
+		break;
+	}
+	t = now_ns() - t0;
+	/* The gate: every mapping's page, at its cookie, and nothing else. */
+	for (i = 0; i < words; i++)
+		set += __builtin_popcountll(log_words[i]);
+	for (i = 0; i < n; i++)
+		if (!(log_words[log_cookie[i] / PAGE_4K / 64] &
+		      1ULL << (log_cookie[i] / PAGE_4K % 64)))
+			set = 0;
+	if (total != n || set != n) {
+		errno = 0;
+		die("gate: the log does not hold every mapping's page");
+	}
+	if (arm == L_B3)
+		lib_walk(false, n);
+	else
+		vs_walk(VIOMMU_SHADOW_UNMAP_RANGE, 0, ~0ULL, false, n);
+	gate_empty();
+	return t;
+}
+
+static uint64_t run_log_dense(int arm, uint64_t n)
+{
+	return run_log(arm, n, PAGE_4K);
+}
+
+static uint64_t run_log_sparse(int arm, uint64_t n)
+{
+	return run_log(arm, n, SPARSE_WINDOW / n & ~(PAGE_4K - 1));
+}
+
 /* ---- cells with a fixed N ---- */
 
 static uint64_t run_sparse_n(int arm, uint64_t n)
@@ -725,6 +859,8 @@ int main(int argc, char **argv)
 	static const int sync[] = { Y_VS, Y_LOOP, Y_B3, Y_FLOOR };
 	static const int stream[] = { S_T1, S_T1RUN, S_VSPAGE, S_VS };
 	static const int floor[] = { F_VS, F_T1, F_VER };
+	static const int logs[] = { L_VS, L_QEMU, L_B3 };
+	static const int logs_big[] = { L_VS, L_B3 };
 	static const uint64_t ns[] = { 256, 4096, MAX_N };
 	double dense_med[3][BENCH_MAX_ARMS];
 	long s0, s1;
@@ -747,7 +883,10 @@ int main(int argc, char **argv)
 	b.rec = calloc(MAX_N, sizeof(*b.rec));
 	b.ent = calloc(MAX_N, sizeof(*b.ent));
 	b.bits = calloc(MAX_N, 8);
-	if (b.mem == MAP_FAILED || !b.rec || !b.ent || !b.bits)
+	log_words = calloc(MAX_N / 64 + 1, 8);
+	log_cookie = calloc(MAX_N, 8);
+	if (b.mem == MAP_FAILED || !b.rec || !b.ent || !b.bits || !log_words ||
+	    !log_cookie)
 		die("memory");
 	b.avail0 = dma_avail();
 	if (vshadow_open_type1(&b.lib, b.box.container, VSHADOW_OPEN_USERSPACE))
@@ -792,6 +931,22 @@ int main(int argc, char **argv)
 	printf("note stream: %llu pages mapped per run, times above are per run\n",
 	       (unsigned long long)stream_pages);
 	bench_cell("floor", floor, 3, FLOOR_N, reps, run_floor_n);
+	/*
+	 * QEMU's way at 65535 is left out: type1's GET_BITMAP walks its tree
+	 * from the start each time, about a minute per repetition there.
+	 */
+	bench_cell("log-dense-4096", logs, 3, 4096, reps, run_log_dense);
+	bench_pratio_group("log-dense-4096");
+	bench_pratio("SYNC_DIRTY_LOG/QEMU_way", L_VS, L_QEMU);
+	bench_pratio("SYNC_DIRTY_LOG/B3_way", L_VS, L_B3);
+	bench_cell("log-dense-65535", logs_big, 2, MAX_N, (reps + 1) / 2,
+		   run_log_dense);
+	bench_pratio_group("log-dense-65535");
+	bench_pratio("SYNC_DIRTY_LOG/B3_way", L_VS, L_B3);
+	bench_cell("log-sparse-4096", logs, 3, 4096, reps, run_log_sparse);
+	bench_pratio_group("log-sparse-4096");
+	bench_pratio("SYNC_DIRTY_LOG/QEMU_way", L_VS, L_QEMU);
+	bench_pratio("SYNC_DIRTY_LOG/B3_way", L_VS, L_B3);
 
 	for (i = 0; i < 3; i++) {
 		double *m = dense_med[i];
