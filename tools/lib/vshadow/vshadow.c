@@ -1268,23 +1268,55 @@ int vshadow_map(struct vshadow *vs, uint64_t iova, uint64_t length,
 	return ret;
 }
 
-int vshadow_unmap_range(struct vshadow *vs, uint64_t start, uint64_t last,
-			unsigned int flags, vshadow_unmap_fn fn, void *opaque)
+/*
+ * A log the module would take; the library sets bits the same way where
+ * the module does not (an older module, the fallback).
+ */
+static int log_check(const struct vshadow *vs, const struct vshadow_log *log)
 {
-	struct sink sink = { .fn = fn, .opaque = opaque };
+	if (!log || log->size < sizeof(*log) || log->__reserved ||
+	    !log->words || (uintptr_t)log->words % 8 || !log->pages ||
+	    !vs->pgsize || log->base % vs->pgsize ||
+	    log->pages - 1 > (UINT64_MAX - log->base) / vs->pgsize)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * One walk of [@start, @last]: an unmap, or with @sync a sync, its bits
+ * into @log when not NULL.  The checks every entry point shares, then the
+ * module's walk or the fallback's.
+ */
+static int walk(struct vshadow *vs, bool sync, uint64_t start, uint64_t last,
+		unsigned int flags, const struct vshadow_log *log,
+		vshadow_unmap_fn fn, void *opaque)
+{
+	struct sink sink = {
+		.fn = fn, .opaque = opaque, .log = log, .pgsize = vs->pgsize,
+	};
 	int ret;
 
 	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||
-	    start > last)
+	    ((sync || log) && !(flags & VSHADOW_UNMAP_DIRTY)) || start > last)
 		return -EINVAL;
 	if (vs->broken)
 		return -EIO;
+	ret = log ? log_check(vs, log) : 0;
+	if (ret)
+		return ret;
 	if (vs->mode == VSHADOW_MODE_USERSPACE)
-		ret = user_walk(vs, false, start, last, flags, &sink);
+		ret = user_walk(vs, sync, start, last, flags, &sink);
 	else
-		ret = kernel_walk(vs, VIOMMU_SHADOW_UNMAP_RANGE, start, last,
+		ret = kernel_walk(vs, sync ? VIOMMU_SHADOW_SYNC_DIRTY :
+				  VIOMMU_SHADOW_UNMAP_RANGE, start, last,
 				  flags, &sink);
 	return ret ?: sink.stop;
+}
+
+int vshadow_unmap_range(struct vshadow *vs, uint64_t start, uint64_t last,
+			unsigned int flags, vshadow_unmap_fn fn, void *opaque)
+{
+	return walk(vs, false, start, last, flags, NULL, fn, opaque);
 }
 
 int vshadow_unmap_batch(struct vshadow *vs, const struct vshadow_range *ranges,
@@ -1316,78 +1348,26 @@ int vshadow_unmap_batch(struct vshadow *vs, const struct vshadow_range *ranges,
 	return ret ?: sink.stop;
 }
 
-/*
- * A log the module would take; the library sets bits the same way where
- * the module does not (an older module, the fallback).
- */
-static int log_check(const struct vshadow *vs, const struct vshadow_log *log)
-{
-	if (!log || log->size < sizeof(*log) || log->__reserved ||
-	    !log->words || (uintptr_t)log->words % 8 || !log->pages ||
-	    !vs->pgsize || log->base % vs->pgsize ||
-	    log->pages - 1 > (UINT64_MAX - log->base) / vs->pgsize)
-		return -EINVAL;
-	return 0;
-}
-
-static int walk_log(struct vshadow *vs, bool sync, uint64_t start,
-		    uint64_t last, unsigned int flags,
-		    const struct vshadow_log *log, vshadow_unmap_fn fn,
-		    void *opaque)
-{
-	struct sink sink = {
-		.fn = fn, .opaque = opaque, .log = log, .pgsize = vs->pgsize,
-	};
-	int ret;
-
-	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||
-	    !(flags & VSHADOW_UNMAP_DIRTY) || start > last)
-		return -EINVAL;
-	if (vs->broken)
-		return -EIO;
-	ret = log_check(vs, log);
-	if (ret)
-		return ret;
-	if (vs->mode == VSHADOW_MODE_USERSPACE)
-		ret = user_walk(vs, sync, start, last, flags, &sink);
-	else
-		ret = kernel_walk(vs, sync ? VIOMMU_SHADOW_SYNC_DIRTY :
-				  VIOMMU_SHADOW_UNMAP_RANGE, start, last,
-				  flags, &sink);
-	return ret ?: sink.stop;
-}
-
 int vshadow_sync_dirty_log(struct vshadow *vs, uint64_t start, uint64_t last,
 			   unsigned int flags, const struct vshadow_log *log,
 			   vshadow_unmap_fn fn, void *opaque)
 {
-	return walk_log(vs, true, start, last, flags, log, fn, opaque);
+	return log ? walk(vs, true, start, last, flags, log, fn, opaque) :
+		     -EINVAL;
 }
 
 int vshadow_unmap_range_log(struct vshadow *vs, uint64_t start, uint64_t last,
 			    unsigned int flags, const struct vshadow_log *log,
 			    vshadow_unmap_fn fn, void *opaque)
 {
-	return walk_log(vs, false, start, last, flags, log, fn, opaque);
+	return log ? walk(vs, false, start, last, flags, log, fn, opaque) :
+		     -EINVAL;
 }
 
 int vshadow_sync_dirty(struct vshadow *vs, uint64_t start, uint64_t last,
 		       unsigned int flags, vshadow_unmap_fn fn, void *opaque)
 {
-	struct sink sink = { .fn = fn, .opaque = opaque };
-	int ret;
-
-	if (flags & ~(VSHADOW_UNMAP_DIRTY | VSHADOW_UNMAP_WHOLE) ||
-	    !(flags & VSHADOW_UNMAP_DIRTY) || start > last)
-		return -EINVAL;
-	if (vs->broken)
-		return -EIO;
-	if (vs->mode == VSHADOW_MODE_USERSPACE)
-		ret = user_walk(vs, true, start, last, flags, &sink);
-	else
-		ret = kernel_walk(vs, VIOMMU_SHADOW_SYNC_DIRTY, start, last,
-				  flags, &sink);
-	return ret ?: sink.stop;
+	return walk(vs, true, start, last, flags, NULL, fn, opaque);
 }
 
 /*
