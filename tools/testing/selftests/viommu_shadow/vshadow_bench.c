@@ -114,7 +114,9 @@ static int t1_get_bitmap(uint64_t iova, uint64_t size, uint64_t *bits,
 
 /* ---- the module ---- */
 
-static void vs_map_n(uint64_t n, uint64_t base, uint64_t stride)
+/* @n one-page mappings, @stride apart; cookie i is @cookie[i], or i. */
+static void vs_map_cookies(uint64_t n, uint64_t base, uint64_t stride,
+			   const uint64_t *cookie)
 {
 	struct viommu_shadow_map_batch mb = {
 		.size = sizeof(mb), .entries = (uintptr_t)b.ent,
@@ -133,11 +135,16 @@ static void vs_map_n(uint64_t n, uint64_t base, uint64_t stride)
 				.length = PAGE_4K,
 				.vaddr = (uintptr_t)(b.mem +
 						     ((i + k) % 64) * PAGE_4K),
-				.cookie = i + k,
+				.cookie = cookie ? cookie[i + k] : i + k,
 			};
 		if (ioctl(b.ctx, VIOMMU_SHADOW_MAP_BATCH, &mb))
 			die("MAP_BATCH");
 	}
+}
+
+static void vs_map_n(uint64_t n, uint64_t base, uint64_t stride)
+{
+	vs_map_cookies(n, base, stride, NULL);
 }
 
 /*
@@ -177,15 +184,22 @@ static uint64_t vs_walk(unsigned long req, uint64_t start, uint64_t last,
 
 /* ---- B3: libvshadow's userspace fallback, the best userspace ---- */
 
-static void lib_map_n(uint64_t n, uint64_t base, uint64_t stride)
+static void lib_map_cookies(uint64_t n, uint64_t base, uint64_t stride,
+			    const uint64_t *cookie)
 {
 	uint64_t i;
 
 	for (i = 0; i < n; i++)
 		if (vshadow_map(b.lib, base + i * stride, PAGE_4K,
 				b.mem + (i % 64) * PAGE_4K,
-				VSHADOW_MAP_READ | VSHADOW_MAP_WRITE, i))
+				VSHADOW_MAP_READ | VSHADOW_MAP_WRITE,
+				cookie ? cookie[i] : i))
 			die("B3: vshadow_map");
+}
+
+static void lib_map_n(uint64_t n, uint64_t base, uint64_t stride)
+{
+	lib_map_cookies(n, base, stride, NULL);
 }
 
 /*
@@ -681,36 +695,14 @@ static uint64_t *log_cookie;		/* the VMM's table: cookie by index */
 
 static void log_map_n(int arm, uint64_t n, uint64_t stride)
 {
-	struct viommu_shadow_map_batch mb = {
-		.size = sizeof(mb), .entries = (uintptr_t)b.ent,
-		.entry_size = sizeof(*b.ent),
-	};
-	uint64_t i, k;
+	uint64_t i;
 
 	for (i = 0; i < n; i++)
 		log_cookie[i] = i * LOG_MUL % n * PAGE_4K;
-	for (i = 0; arm == L_B3 && i < n; i++)
-		if (vshadow_map(b.lib, BASE + i * stride, PAGE_4K,
-				b.mem + (i % 64) * PAGE_4K,
-				VSHADOW_MAP_READ | VSHADOW_MAP_WRITE,
-				log_cookie[i]))
-			die("B3: vshadow_map");
-	for (i = 0; arm != L_B3 && i < n; i += mb.nr_entries) {
-		mb.nr_entries = n - i < VIOMMU_SHADOW_BATCH_MAX ?
-				n - i : VIOMMU_SHADOW_BATCH_MAX;
-		for (k = 0; k < mb.nr_entries; k++)
-			b.ent[k] = (struct viommu_shadow_map_entry) {
-				.flags = VIOMMU_SHADOW_MAP_READ |
-					 VIOMMU_SHADOW_MAP_WRITE,
-				.iova = BASE + (i + k) * stride,
-				.length = PAGE_4K,
-				.vaddr = (uintptr_t)(b.mem +
-						     ((i + k) % 64) * PAGE_4K),
-				.cookie = log_cookie[i + k],
-			};
-		if (ioctl(b.ctx, VIOMMU_SHADOW_MAP_BATCH, &mb))
-			die("MAP_BATCH");
-	}
+	if (arm == L_B3)
+		lib_map_cookies(n, BASE, stride, log_cookie);
+	else
+		vs_map_cookies(n, BASE, stride, log_cookie);
 }
 
 static void log_set(uint64_t page)
