@@ -107,8 +107,9 @@ static u64 vshadow_log_npages(const struct vshadow_log *log,
 
 /*
  * Whether @node's bits go to the caller's log (and not its bitmap); where
- * they start there in *@bit.  Asked of the nodes of a run before it is
- * done with (vshadow_run_done() frees them).
+ * they start there in *@bit.  Only a walk with dirty bits has a log
+ * (vshadow_unmap_check()).  Asked of the nodes of a run before it is done
+ * with (vshadow_run_done() frees them).
  */
 static bool vshadow_logged(struct vshadow_walk *walk, struct vshadow_node *node,
 			   u64 *bit)
@@ -236,7 +237,7 @@ static int vshadow_plan_run(struct vshadow_walk *walk,
 			    ctx->caps.dirty_bitmap_max)
 				break;
 		}
-		if (walk->dirty && vshadow_logged(walk, node, &bit)) {
+		if (vshadow_logged(walk, node, &bit)) {
 			/* Through the kernel buffer, a page at most. */
 			if (span > VSHADOW_RUN_BYTES * 8)
 				break;
@@ -340,7 +341,7 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 			.length = node->last - node->start + 1,
 			.cookie = node->cookie,
 		};
-		if (walk->dirty && vshadow_logged(walk, node, &bit)) {
+		if (vshadow_logged(walk, node, &bit)) {
 			rec->flags |= VIOMMU_SHADOW_RECORD_LOGGED;
 		} else if (walk->dirty) {
 			rec->flags |= VIOMMU_SHADOW_RECORD_DIRTY;
@@ -386,22 +387,19 @@ vshadow_run_records(struct vshadow_walk *walk, struct vshadow_run *run)
 static int vshadow_run_pin_log(struct vshadow_walk *walk,
 			       struct vshadow_run *run)
 {
-	u64 bit;
+	u64 bit, n;
 	u32 i, logged = 0;
 	int ret;
 
 	for (i = 0; i < run->nr && run->nr_logged; i++) {
 		if (!vshadow_logged(walk, run->nodes[i], &bit))
 			continue;
-		ret = vshadow_log_pin(&walk->log, bit,
-				      vshadow_log_npages(&walk->log,
-							 run->nodes[i]));
+		n = vshadow_log_npages(&walk->log, run->nodes[i]);
+		ret = vshadow_log_pin(&walk->log, bit, n);
 		if (ret == -ENOSPC && !logged) {
 			/* All the pages pinned are earlier runs': let go. */
 			vshadow_log_release(&walk->log);
-			ret = vshadow_log_pin(&walk->log, bit,
-					      vshadow_log_npages(&walk->log,
-								 run->nodes[i]));
+			ret = vshadow_log_pin(&walk->log, bit, n);
 			/* A mapping's bits span two pages at most. */
 			if (WARN_ON_ONCE(ret == -ENOSPC))
 				return -EFAULT;
@@ -526,7 +524,7 @@ static int vshadow_run_resolve(struct vshadow_walk *walk,
 			return vshadow_backend_result(ctx, ret);
 		}
 		/* A logged mapping's bits cannot be lost once read. */
-		logged = walk->dirty && vshadow_logged(walk, node, &bit);
+		logged = vshadow_logged(walk, node, &bit);
 		if (!logged)
 			at = vshadow_bits_at(walk, &used, pages, false);
 		if (src && logged)
@@ -562,7 +560,7 @@ static void vshadow_run_mark_lost(struct vshadow_walk *walk,
 	u64 bit;
 
 	for (; from < to; from++) {
-		if (walk->dirty && vshadow_logged(walk, run->nodes[from], &bit)) {
+		if (vshadow_logged(walk, run->nodes[from], &bit)) {
 			if (!gone)
 				continue;
 			vshadow_run_log(walk, run, NULL, from, from + 1);
